@@ -1,0 +1,143 @@
+"""Shared geometry: the points of a navis neuron in nm, nearest-point queries, synapses per neuron.
+
+Used by ``clean`` (distance to the neuron) and ``attach`` (which node a synapse sits on): one
+KD-tree per neuron, one vectorized query per (neuron, side).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from .errors import SynframeError
+from .schemas import SynapseTable
+from .units import neuron_scale_nm
+
+SIDES = ("pre", "post")
+_SIDE_COLUMN = {"pre": SynapseTable.pre, "post": SynapseTable.post}
+_SIDE_XYZ = {
+    "pre": [SynapseTable.pre_x, SynapseTable.pre_y, SynapseTable.pre_z],
+    "post": [SynapseTable.post_x, SynapseTable.post_y, SynapseTable.post_z],
+}
+
+
+class NeuronTypeError(SynframeError, TypeError):
+    """Not a navis skeleton, mesh or dotprops."""
+
+
+def as_int64_id(value, *, what: str = "neuron id") -> int:
+    """An id as a Python int that fits int64; digit strings accepted, floats refused."""
+    if isinstance(value, bool):
+        raise NeuronTypeError(f"{what} {value!r} is a bool, not an id")
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        out = int(value.strip())
+    elif isinstance(value, numbers.Real):
+        raise NeuronTypeError(
+            f"{what} {value!r} is a float; 64-bit ids lose precision as floats -- pass it as an int "
+            "or a string of digits"
+        )
+    else:
+        raise NeuronTypeError(f"{what} {value!r} is not an integer id")
+    if not -(2**63) <= out < 2**63:
+        raise NeuronTypeError(f"{what} {value!r} does not fit in int64")
+    return out
+
+
+def as_neuron_list(neurons):
+    """A navis NeuronList from a neuron, a list of neurons or a NeuronList."""
+    import navis
+
+    if isinstance(neurons, navis.NeuronList):
+        return neurons
+    if isinstance(neurons, navis.BaseNeuron):
+        return navis.NeuronList([neurons])
+    if isinstance(neurons, (list, tuple)) and all(isinstance(n, navis.BaseNeuron) for n in neurons):
+        return navis.NeuronList(list(neurons))
+    raise NeuronTypeError(
+        f"expected navis neurons (a TreeNeuron, MeshNeuron, Dotprops or a NeuronList of them), got "
+        f"{type(neurons).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class NeuronPoints:
+    """A neuron's points in nm, the ids they have, and what those ids are called."""
+
+    xyz_nm: np.ndarray
+    ids: np.ndarray
+    id_column: str  # node_id | vertex_id | point_id
+    scale_nm: np.ndarray  # nm per neuron unit, per axis
+
+    def query(self, xyz_nm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (nm) to, and id of, the nearest point for each row of ``xyz_nm``."""
+        if len(xyz_nm) == 0:
+            return np.empty(0), np.empty(0, dtype="int64")
+        if len(self.ids) == 0:
+            return np.full(len(xyz_nm), np.inf), np.full(len(xyz_nm), -1, dtype="int64")
+        dist, idx = cKDTree(self.xyz_nm).query(xyz_nm, k=1)
+        return dist, self.ids[idx]
+
+
+def neuron_points(neuron) -> NeuronPoints:
+    """The points a synapse can attach to: skeleton nodes, mesh vertices or dotprops points."""
+    import navis
+
+    scale = neuron_scale_nm(neuron)
+    if isinstance(neuron, navis.TreeNeuron):
+        nodes = neuron.nodes
+        xyz = nodes[["x", "y", "z"]].to_numpy(dtype="float64")
+        ids = nodes["node_id"].to_numpy(dtype="int64")
+        col = "node_id"
+    elif isinstance(neuron, navis.MeshNeuron):
+        xyz = np.asarray(neuron.vertices, dtype="float64")
+        ids = np.arange(len(xyz), dtype="int64")
+        col = "vertex_id"
+    elif isinstance(neuron, navis.Dotprops):
+        xyz = np.asarray(neuron.points, dtype="float64")
+        ids = np.arange(len(xyz), dtype="int64")
+        col = "point_id"
+    else:
+        raise NeuronTypeError(
+            f"neuron {getattr(neuron, 'id', '?')} is a {type(neuron).__name__}; synapses can be "
+            "placed on TreeNeuron, MeshNeuron or Dotprops -- convert it first (e.g. navis.skeletonize)"
+        )
+    return NeuronPoints(xyz.reshape(-1, 3) * scale, ids, col, scale)
+
+
+def side_rows(syn: pd.DataFrame, neuron_ids: np.ndarray) -> Iterator[tuple[int, str, np.ndarray]]:
+    """For each neuron (by position in ``neuron_ids``) and side, the row positions of its synapses.
+
+    One sort per side; each neuron's rows are a slice of it (no per-synapse Python).
+    """
+    for side in SIDES:
+        col = syn[_SIDE_COLUMN[side]].to_numpy()
+        order = np.argsort(col, kind="stable")
+        ordered = col[order]
+        left = np.searchsorted(ordered, neuron_ids, side="left")
+        right = np.searchsorted(ordered, neuron_ids, side="right")
+        for k in range(len(neuron_ids)):
+            if right[k] > left[k]:
+                yield k, side, order[left[k] : right[k]]
+
+
+def positions_nm(syn: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The (n, 3) nm positions of every row, per side (``{"pre": ..., "post": ...}``)."""
+    return {side: syn[_SIDE_XYZ[side]].to_numpy(dtype="float64") for side in SIDES}
+
+
+def neuron_ids(neurons) -> np.ndarray:
+    """The int64 ids of a NeuronList, refusing duplicates."""
+    ids = np.array([as_int64_id(n.id) for n in neurons], dtype="int64")
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise SynframeError(
+            f"neurons with duplicate ids {uniq[counts > 1].tolist()}; give each neuron once"
+        )
+    return ids

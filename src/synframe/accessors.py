@@ -1,0 +1,95 @@
+"""The ``.syn`` accessors: thin shells over synframe's plain functions.
+
+Every method is a one-line delegation (``df.syn.clean(**kw)`` is exactly ``sf.clean(df, **kw)``);
+``tests/test_accessors.py`` keeps the signatures equal. Logic lives in the stage modules, not here.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import clean as _clean
+from . import schemas as _schemas
+from .errors import AccessorError
+
+__all__ = ["NeuronListAccessor", "SynapseAccessor", "register"]
+
+
+def _options(namespace: dict) -> dict:
+    """A method's keyword arguments (its ``locals()`` minus ``self``), to pass on unchanged."""
+    return {k: v for k, v in namespace.items() if k != "self"}
+
+
+class SynapseAccessor:
+    """``DataFrame.syn``: synframe's verbs on a synapse table."""
+
+    def __init__(self, obj: pd.DataFrame) -> None:
+        self._obj = obj
+
+    def validate(self, stage="synapses"):
+        """Alias of :func:`synframe.validate`."""
+        return _schemas.validate(self._obj, stage)
+
+    def clean(
+        self,
+        *,
+        autapses=True,
+        background=True,
+        min_score=None,
+        dedupe=True,
+        neurons=None,
+        max_distance="10 um",
+    ):
+        """Alias of :func:`synframe.clean`."""
+        return _clean.clean(self._obj, **_options(locals()))
+
+
+class NeuronListAccessor:
+    """``NeuronList.syn``: synframe's verbs on navis neurons (their ``.connectors``)."""
+
+    def __init__(self, obj) -> None:
+        self._obj = obj
+
+    def validate(self):
+        """Alias of :func:`synframe.validate_connectors`."""
+        return _schemas.validate_connectors(self._obj)
+
+
+#: accessor class → {method name: the plain function it delegates to}
+ALIASES = {
+    SynapseAccessor: {"validate": _schemas.validate, "clean": _clean.clean},
+    NeuronListAccessor: {"validate": _schemas.validate_connectors},
+}
+
+
+class _NeuronListDescriptor:
+    """navis has no accessor registry: this descriptor on ``NeuronList`` builds the accessor.
+
+    An ``AttributeError`` escaping a descriptor makes Python fall back to
+    ``NeuronList.__getattr__``, which would answer with a misleading "attribute not found in
+    NeuronList or its neurons"; any failure is therefore re-raised as :class:`AccessorError`.
+    """
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return NeuronListAccessor
+        try:
+            return NeuronListAccessor(obj)
+        except Exception as exc:
+            raise AccessorError(
+                f"synframe could not create the .syn accessor on this {type(obj).__name__}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def register() -> None:
+    """Register ``pd.DataFrame.syn`` and ``navis.NeuronList.syn`` (idempotent; done on import)."""
+    import warnings
+
+    import navis
+
+    if getattr(pd.DataFrame, "syn", None) is not SynapseAccessor:
+        with warnings.catch_warnings():  # re-registering on reload warns; harmless
+            warnings.simplefilter("ignore", UserWarning)
+            pd.api.extensions.register_dataframe_accessor("syn")(SynapseAccessor)
+    navis.NeuronList.syn = _NeuronListDescriptor()

@@ -1,0 +1,183 @@
+"""``clean``: drop autapses, background partners, low scores, duplicates and far-away synapses."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from . import _spatial
+from .errors import SchemaError, SynframeError
+from .schemas import SynapseTable, _schema, run_schema
+from .units import length_nm, neuron_scale_nm
+
+__all__ = ["clean"]
+
+log = logging.getLogger("synframe")
+
+#: the rules of ``clean`` in the order they run; each counts the rows it removed
+RULES = ("duplicates", "autapses", "background", "low_score", "too_far")
+
+
+def _check_min_score(syn: pd.DataFrame, min_score) -> float | None:
+    if min_score is None:
+        return None
+    if (
+        isinstance(min_score, bool)
+        or not isinstance(min_score, numbers.Real)
+        or not np.isfinite(min_score)
+    ):
+        raise SynframeError(f"min_score must be a finite number (e.g. 50), got {min_score!r}")
+    if min_score < 0:
+        raise SynframeError(f"min_score must not be negative, got {min_score!r}")
+    if SynapseTable.cleft_score not in syn:
+        raise SchemaError(
+            f"min_score={min_score} needs a '{SynapseTable.cleft_score}' column, which this table "
+            "lacks; fetch with a source that has cleft scores or pass min_score=None"
+        )
+    return float(min_score)
+
+
+def clean(
+    syn: pd.DataFrame,
+    *,
+    autapses: bool = True,
+    background: bool = True,
+    min_score: float | None = None,
+    dedupe: bool = True,
+    neurons=None,
+    max_distance: str | float | None = "10 um",
+) -> pd.DataFrame:
+    """Drop autapses, background partners, low-confidence, duplicate and far-away synapses.
+
+    Returns a new table; ``syn`` is never modified. How many rows each rule removed is logged and
+    recorded in ``attrs["history"]``.
+
+    Parameters
+    ----------
+    syn
+        A synapse table (:class:`~synframe.schemas.SynapseTable`), positions in nm.
+    autapses
+        Drop synapses with ``pre == post``.
+    background
+        Drop synapses whose ``pre`` or ``post`` is 0 (the background segment).
+    min_score
+        Keep only ``cleft_score >= min_score`` (Buhmann et al. used 30, FlyWire analyses 50).
+        ``None`` keeps every score.
+    dedupe
+        Keep the first row of each synapse ``id``.
+    neurons
+        navis neurons (skeletons, meshes or dotprops, in any length units). A synapse is dropped
+        when it lies farther than ``max_distance`` from the neuron it belongs to: the presynaptic
+        position for the neuron's presynapses, the postsynaptic position for its postsynapses.
+        Synapses of neurons not given here are kept.
+    max_distance
+        The distance threshold: a quantity string (``"10 um"``) or a number in nm. ``None`` skips the
+        distance rule.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows (original index), validated as :class:`~synframe.schemas.CleanSynapses`.
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> syn = sf.datasets.example_synapses()
+    >>> out = sf.clean(syn, neurons=sf.datasets.example_neuron(), max_distance="10 um")
+    >>> len(syn), len(out)
+    (2424, 2424)
+    >>> out.attrs["history"][-1]["removed"]
+    {'duplicates': 0, 'autapses': 0, 'background': 0, 'low_score': 0, 'too_far': 0}
+    """
+    run_schema(syn, _schema("synapses"), "SynapseTable (input of clean)")
+    score = _check_min_score(syn, min_score)
+    threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
+    if neurons is not None:
+        neurons = _spatial.as_neuron_list(neurons)
+
+    n = len(syn)
+    keep = np.ones(n, dtype=bool)
+    removed = dict.fromkeys(RULES, 0)
+    pre = syn[SynapseTable.pre].to_numpy()
+    post = syn[SynapseTable.post].to_numpy()
+
+    def drop(rule: str, bad: np.ndarray) -> None:
+        hit = keep & bad
+        removed[rule] = int(hit.sum())
+        keep[hit] = False
+
+    if dedupe:
+        drop("duplicates", syn[SynapseTable.id].duplicated(keep="first").to_numpy())
+    if autapses:
+        drop("autapses", pre == post)
+    if background:
+        drop("background", (pre == 0) | (post == 0))
+    if score is not None:
+        drop("low_score", ~(syn[SynapseTable.cleft_score].to_numpy(dtype="float64") >= score))
+    unchecked = 0
+    if neurons is not None and threshold is not None:
+        too_far, checked = _too_far(syn, neurons, threshold)
+        drop("too_far", too_far)
+        unchecked = int((keep & ~checked).sum())
+
+    out = syn.loc[keep].copy()
+    attrs = copy.deepcopy(syn.attrs)
+    attrs["units"] = "nm"
+    record = {
+        "stage": "clean",
+        "rows_in": n,
+        "rows_out": int(keep.sum()),
+        "removed": removed,
+        "options": {
+            "autapses": autapses,
+            "background": background,
+            "min_score": score,
+            "dedupe": dedupe,
+            "max_distance_nm": threshold if neurons is not None else None,
+            "neurons": None if neurons is None else len(neurons),
+        },
+    }
+    if neurons is not None and threshold is not None:
+        record["not_near_given_neurons"] = unchecked
+    attrs.setdefault("history", []).append(record)
+    out.attrs = attrs
+
+    parts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in removed.items() if v)
+    log.info("clean: %d -> %d synapses (removed: %s)", n, record["rows_out"], parts or "none")
+    if unchecked:
+        log.info(
+            "clean: %d synapses belong to neurons not given in `neurons`; their distance was not checked",
+            unchecked,
+        )
+
+    drop_checks = tuple(
+        name for name, on in (("no_autapses", autapses), ("no_background", background)) if not on
+    )
+    return run_schema(
+        out, _schema("clean", drop_checks=drop_checks, unique_ids=dedupe), "CleanSynapses"
+    )
+
+
+def _too_far(syn: pd.DataFrame, neurons, threshold_nm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows farther than ``threshold_nm`` from their neuron, and rows that had a neuron to check."""
+    n = len(syn)
+    too_far = np.zeros(n, dtype=bool)
+    checked = np.zeros(n, dtype=bool)
+    ids = _spatial.neuron_ids(neurons)
+    for (
+        neuron
+    ) in neurons:  # refuse unusable units before any work, even for neurons without synapses
+        neuron_scale_nm(neuron)
+    xyz = _spatial.positions_nm(syn)
+    points = {}
+    for k, side, rows in _spatial.side_rows(syn, ids):
+        if k not in points:
+            points[k] = _spatial.neuron_points(neurons[k])
+        dist, _ = points[k].query(xyz[side][rows])
+        too_far[rows] |= dist > threshold_nm
+        checked[rows] = True
+    return too_far, checked

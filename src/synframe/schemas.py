@@ -1,0 +1,417 @@
+"""pandera schemas of the tables each stage produces, and :func:`validate`.
+
+The schemas inherit like the stages: :class:`SynapseTable` (what ``fetch`` returns) →
+:class:`CleanSynapses` (what ``clean`` returns) → :class:`ParameterizedSynapses` (what
+``parameterize`` returns); :class:`Connectors` is navis' ``neuron.connectors`` layout.
+
+Column names are read from the models (``SynapseTable.pre == "pre"``), never typed as strings
+elsewhere in synframe.
+
+Validation is lazy: every failing check is collected and reported in one
+:class:`~synframe.errors.SchemaError`, with a hint that says how to fix each.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, Literal, Optional
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from .errors import SchemaError
+
+__all__ = [
+    "NEUROTRANSMITTERS",
+    "POSITIONS",
+    "CleanSynapses",
+    "Connectors",
+    "ParameterizedSynapses",
+    "SynapseTable",
+    "validate",
+    "validate_connectors",
+]
+
+
+def _finite_numbers(series: pd.Series) -> pd.Series | bool:
+    """True where a value is a finite number (dtype must be numeric, bool excluded)."""
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False
+    return pd.Series(
+        np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan)), index=series.index
+    )
+
+
+class SynapseTable(pa.DataFrameModel):
+    """A synapse table as ``fetch`` returns it: one row per synapse, positions in nm.
+
+    Required: ``id`` (int64 synapse id), ``pre``/``post`` (int64 neuron ids; never float64, which
+    cannot hold 64-bit ids), ``pre_x … post_z`` (finite numbers, nm). Optional: scores, ``size``,
+    ``neuropil``, neurotransmitter probabilities in [0, 1], and ``pre_<annotation>`` /
+    ``post_<annotation>`` columns of any type. Duplicate ids are allowed here (``clean`` drops them).
+    """
+
+    id: Series[np.int64]
+    pre: Series[np.int64]
+    post: Series[np.int64]
+    pre_x: Series[Any]
+    pre_y: Series[Any]
+    pre_z: Series[Any]
+    post_x: Series[Any]
+    post_y: Series[Any]
+    post_z: Series[Any]
+    cleft_score: Optional[Series[Any]]
+    connection_score: Optional[Series[Any]]
+    size: Optional[Series[Any]]
+    neuropil: Optional[Series[Any]]
+    gaba: Optional[Series[float]] = pa.Field(ge=0, le=1)
+    acetylcholine: Optional[Series[float]] = pa.Field(ge=0, le=1)
+    glutamate: Optional[Series[float]] = pa.Field(ge=0, le=1)
+    octopamine: Optional[Series[float]] = pa.Field(ge=0, le=1)
+    serotonin: Optional[Series[float]] = pa.Field(ge=0, le=1)
+    dopamine: Optional[Series[float]] = pa.Field(ge=0, le=1)
+
+    class Config:
+        strict = False
+        coerce = False
+
+    @pa.check("pre_x", "pre_y", "pre_z", "post_x", "post_y", "post_z", name="finite_position")
+    def _finite_position(cls, series: pd.Series) -> pd.Series | bool:
+        return _finite_numbers(series)
+
+    @pa.check("cleft_score", "connection_score", "size", name="finite_number")
+    def _finite_score(cls, series: pd.Series) -> pd.Series | bool:
+        return _finite_numbers(series)
+
+
+class CleanSynapses(SynapseTable):
+    """A synapse table as ``clean`` returns it: unique ids, no autapses, no background partners.
+
+    ``clean`` validates its output with exactly the checks of the rules it ran (a rule switched off
+    is not checked).
+    """
+
+    id: Series[np.int64] = pa.Field(unique=True)
+
+    @pa.dataframe_check(name="no_autapses")
+    def _no_autapses(cls, df: pd.DataFrame) -> pd.Series | bool:
+        if cls.pre not in df or cls.post not in df:
+            return True
+        return df[cls.pre] != df[cls.post]
+
+    @pa.dataframe_check(name="no_background")
+    def _no_background(cls, df: pd.DataFrame) -> pd.Series | bool:
+        if cls.pre not in df or cls.post not in df:
+            return True
+        return (df[cls.pre] != 0) & (df[cls.post] != 0)
+
+
+class ParameterizedSynapses(CleanSynapses):
+    """A clean synapse table with one finite column per physiological property.
+
+    The property columns are the ones ``parameterize`` recorded in
+    ``df.attrs["properties"]``.
+    """
+
+    @pa.dataframe_check(name="properties_present")
+    def _properties(cls, df: pd.DataFrame) -> bool:
+        props = df.attrs.get("properties", [])
+        return bool(props) and all(p in df for p in props)
+
+
+class Connectors(pa.DataFrameModel):
+    """navis' connector table (``neuron.connectors``) as synframe writes it.
+
+    ``connector_id`` is the synapse id (so connectors join back to the synapse table); the attached
+    point is ``node_id`` (skeletons), ``vertex_id`` (meshes) or ``point_id`` (dotprops); ``x, y, z``
+    are in the neuron's units.
+    """
+
+    connector_id: Series[np.int64]
+    type: Series[str] = pa.Field(isin=["pre", "post"])
+    x: Series[Any]
+    y: Series[Any]
+    z: Series[Any]
+    node_id: Optional[Series[np.int64]]
+    vertex_id: Optional[Series[np.int64]]
+    point_id: Optional[Series[np.int64]]
+    partner_id: Optional[Series[np.int64]]
+    distance: Optional[Series[float]] = pa.Field(ge=0)
+
+    class Config:
+        strict = False
+        coerce = False
+
+    @pa.check("x", "y", "z", name="finite_position")
+    def _finite_position(cls, series: pd.Series) -> pd.Series | bool:
+        return _finite_numbers(series)
+
+
+#: position columns of the canonical table, in nm
+POSITIONS = (
+    SynapseTable.pre_x,
+    SynapseTable.pre_y,
+    SynapseTable.pre_z,
+    SynapseTable.post_x,
+    SynapseTable.post_y,
+    SynapseTable.post_z,
+)
+#: per-synapse neurotransmitter probability columns (Eckstein et al. 2020), fafbseg's names
+NEUROTRANSMITTERS = (
+    SynapseTable.gaba,
+    SynapseTable.acetylcholine,
+    SynapseTable.glutamate,
+    SynapseTable.octopamine,
+    SynapseTable.serotonin,
+    SynapseTable.dopamine,
+)
+
+Stage = Literal["synapses", "clean", "parameterized", "connectors"]
+_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "synapses": SynapseTable,
+    "fetch": SynapseTable,
+    "clean": CleanSynapses,
+    "parameterized": ParameterizedSynapses,
+    "parameterize": ParameterizedSynapses,
+    "connectors": Connectors,
+}
+
+_ID_COLUMNS = {
+    "id",
+    "pre",
+    "post",
+    "connector_id",
+    "node_id",
+    "vertex_id",
+    "point_id",
+    "partner_id",
+}
+
+
+def _hint(column: str, check: str, examples: list) -> str:
+    """The fix for one failing check, in words a user can act on."""
+    if check == "column_in_dataframe":
+        return "add it (synframe tables use fafbseg's names: id, pre, post, pre_x … post_z, in nm)"
+    if check.startswith("dtype(") and column in _ID_COLUMNS:
+        got = examples[0] if examples else "?"
+        if "float" in str(got):
+            return (
+                f"ids are stored as {got}, which cannot hold 64-bit ids exactly; read them as int64 "
+                f"(e.g. pd.read_csv(..., dtype={{'{column}': 'int64'}})) from the original source"
+            )
+        return f"ids are stored as {got}; convert to int64 (df['{column}'].astype('int64'))"
+    if check.startswith("dtype("):
+        return f"convert the column (df['{column}'].astype(...)); it is stored as {examples[:1]}"
+    if check == "finite_position":
+        return "positions must be finite numbers in nm; drop or fix the rows with NaN/inf or text"
+    if check == "finite_number":
+        return "scores and sizes must be finite numbers; drop or fill the NaN rows"
+    if check == "not_nullable":
+        if column in _ID_COLUMNS:
+            return "ids must not be missing; drop those rows"
+        return "missing values (NaN/None): drop or fill those rows"
+    if check == "field_uniqueness":
+        return "synapse ids must be unique; sf.clean(..., dedupe=True) drops duplicates"
+    if check == "no_autapses":
+        return "rows with pre == post are autapses; sf.clean(..., autapses=True) drops them"
+    if check == "no_background":
+        return "rows with partner id 0 are background; sf.clean(..., background=True) drops them"
+    if check == "properties_present":
+        return "parameter columns are missing; run sf.parameterize on the table"
+    if check.startswith(("greater_than", "less_than", "in_range")):
+        return "values are outside the allowed range"
+    if check.startswith("isin"):
+        return "values are not among the allowed ones"
+    return "see the failing values"
+
+
+def _report(failure_cases: pd.DataFrame, name: str) -> tuple[str, pd.DataFrame]:
+    """Group pandera's failure cases into one line per (column, check)."""
+    rows = []
+    fc = failure_cases.copy()
+    fc["column"] = fc["column"].astype(object).where(fc["column"].notna(), None)
+    fc["failure_case"] = pd.Series(
+        [x.item() if isinstance(x, np.generic) else x for x in fc["failure_case"]],
+        index=fc.index,
+        dtype=object,
+    )
+    frame_level = (fc["schema_context"] == "DataFrameSchema") & (
+        fc["check"] != "column_in_dataframe"
+    )
+    for check, grp in fc[frame_level].groupby("check", sort=False):
+        idx = pd.unique(grp["index"].dropna())
+        rows.append(
+            {
+                "column": None,
+                "check": str(check),
+                "count": len(idx),
+                "examples": [int(i) if isinstance(i, np.integer) else i for i in idx[:5]],
+            }
+        )
+    rest = fc[~frame_level]
+    for (column, check), grp in rest.groupby(["column", "check"], sort=False, dropna=False):
+        if check == "column_in_dataframe":
+            column = grp["failure_case"].iloc[0]
+        cases = grp["failure_case"].tolist()
+        rows.append(
+            {"column": column, "check": str(check), "count": len(cases), "examples": cases[:5]}
+        )
+    for row in rows:
+        row["hint"] = _hint(row["column"] or "", row["check"], row["examples"])
+    table = pd.DataFrame(rows, columns=["column", "check", "count", "examples", "hint"])
+    lines = [f"{name}: {len(table)} problem(s) found:"]
+    for row in table.itertuples():
+        where = f"column '{row.column}'" if row.column else "table"
+        if row.check == "column_in_dataframe":
+            what = f"missing column '{row.column}'"
+        elif row.check.startswith("dtype("):
+            what = f"{where}: expected {row.check[6:-1].strip(chr(39))}, got {row.examples[0]}"
+        elif row.column is None:
+            what = (
+                f"{where}: check '{row.check}' fails for {row.count} row(s) (index {row.examples})"
+            )
+        else:
+            what = (
+                f"{where}: check '{row.check}' fails for {row.count} value(s), e.g. {row.examples}"
+            )
+        lines.append(f"  - {what} -- {row.hint}")
+    return "\n".join(lines), table
+
+
+def _schema(
+    stage: str, *, drop_checks: tuple[str, ...] = (), unique_ids: bool = True
+) -> pa.DataFrameSchema:
+    try:
+        model = _MODELS[stage]
+    except KeyError:
+        raise SchemaError(f"unknown stage {stage!r}; use one of {sorted(set(_MODELS))}") from None
+    schema = model.to_schema()
+    if drop_checks:
+        schema = copy.deepcopy(schema)
+        schema.checks = [c for c in schema.checks if c.name not in drop_checks]
+    if not unique_ids and "id" in schema.columns:
+        schema = schema.update_column("id", unique=False)
+    return schema
+
+
+def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.DataFrame:
+    """Validate ``df`` against ``schema`` lazily; raise one :class:`SchemaError` listing every failure."""
+    if not isinstance(df, pd.DataFrame):
+        raise SchemaError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
+    attrs = df.attrs
+    # pandera reports only the first missing column: list them all, and check the rest without them
+    missing = [c for c, col in schema.columns.items() if col.required and c not in df.columns]
+    cases = (
+        [
+            pd.DataFrame(
+                {
+                    "schema_context": "DataFrameSchema",
+                    "column": missing,
+                    "check": "column_in_dataframe",
+                    "check_number": None,
+                    "failure_case": missing,
+                    "index": None,
+                }
+            )
+        ]
+        if missing
+        else []
+    )
+    if missing:
+        schema = schema.remove_columns(missing)
+    try:
+        with warnings.catch_warnings():
+            # pandera's own failure-case concatenation trips pandas FutureWarnings
+            warnings.simplefilter("ignore", FutureWarning)
+            # positional index: pandera drops failure cases of frame checks on duplicate labels
+            schema.validate(df.set_axis(pd.RangeIndex(len(df))), lazy=True, inplace=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases.copy()
+        pos = pd.to_numeric(fc["index"], errors="coerce")
+        ok = (pos.notna() & fc["column"].isin(df.columns)).to_numpy()
+        labels = fc["index"].astype(object).to_numpy()
+        rows = pos[ok].astype("int64").to_numpy()
+        labels[ok] = df.index.to_numpy()[rows]
+        fc["index"] = labels
+        # pandera reports failing values through float64: take them from the table instead, so
+        # 64-bit ids are shown exactly
+        cases_ = fc["failure_case"].astype(object).to_numpy()
+        for column in pd.unique(fc.loc[ok, "column"]):
+            sel = ok & (fc["column"] == column).to_numpy()
+            cases_[sel] = df[column].to_numpy()[pos[sel].astype("int64").to_numpy()]
+        fc["failure_case"] = pd.Series(cases_, index=fc.index, dtype=object)
+        cases.append(fc)
+    if cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            message, table = _report(pd.concat(cases, ignore_index=True), name)
+        raise SchemaError(message, table) from None
+    df.attrs = attrs
+    return df
+
+
+def validate(df: pd.DataFrame, stage: Stage = "synapses") -> pd.DataFrame:
+    """Check ``df`` against the schema of ``stage`` and return it unchanged.
+
+    Parameters
+    ----------
+    df
+        A synapse table (``stage`` = ``"synapses"``, ``"clean"`` or ``"parameterized"``) or a navis
+        connector table (``"connectors"``).
+    stage
+        Which stage's schema to apply.
+
+    Raises
+    ------
+    SchemaError
+        Listing every failing check at once, each with how to fix it.
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> syn = sf.datasets.example_synapses()
+    >>> sf.validate(syn, "synapses") is syn
+    True
+    >>> bad = syn.astype({"pre": "float64"}).drop(columns="post_z")
+    >>> sf.validate(bad)
+    Traceback (most recent call last):
+    ...
+    synframe.errors.SchemaError: SynapseTable: 2 problem(s) found:
+      - missing column 'post_z' -- add it (...)
+      - column 'pre': expected int64, got float64 -- ids are stored as float64, ...
+    """
+    name = _MODELS[stage].__name__ if stage in _MODELS else str(stage)
+    return run_schema(df, _schema(stage), name)
+
+
+def validate_connectors(neurons) -> object:
+    """Check every neuron's ``.connectors`` against :class:`Connectors`; return ``neurons``.
+
+    All failing neurons are reported in one :class:`~synframe.errors.SchemaError`.
+
+    Examples
+    --------
+    >>> import navis, synframe as sf
+    >>> nl = navis.example_neurons(2)
+    >>> sf.validate_connectors(nl) is nl
+    True
+    """
+    from ._spatial import as_neuron_list
+
+    nl = as_neuron_list(neurons)
+    schema = _schema("connectors")
+    problems = []
+    for neuron in nl:
+        con = getattr(neuron, "connectors", None)
+        if con is None:
+            continue
+        try:
+            run_schema(con, schema, f"neuron {neuron.id} connectors")
+        except SchemaError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SchemaError("\n".join(problems))
+    return neurons

@@ -1,0 +1,101 @@
+"""Lengths and units: synapse tables are in nm, navis neurons carry ``neuron.units``.
+
+Uses navis' own pint registry, so a ``neuron.units`` quantity and a threshold string speak the
+same language (``"10 um"``, ``"10 micron"``, ``"10 µm"``, ``"8 nanometer"`` …).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pint
+
+from .errors import UnitsError
+
+__all__ = ["length_nm", "neuron_scale_nm"]
+
+
+def _ureg() -> pint.UnitRegistry:
+    import navis
+
+    return navis.config.ureg
+
+
+def length_nm(value: str | float | pint.Quantity, *, name: str = "length") -> float:
+    """A length in nm from a quantity string (``"10 um"``), a pint quantity, or a number in nm.
+
+    Examples
+    --------
+    >>> from synframe.units import length_nm
+    >>> length_nm("10 um"), length_nm("2.5 µm"), length_nm(500)
+    (10000.0, 2500.0, 500.0)
+    >>> length_nm("-1 um")
+    Traceback (most recent call last):
+    ...
+    synframe.errors.UnitsError: length must not be negative, got '-1 um'
+    """
+    if isinstance(value, bool) or value is None:
+        raise UnitsError(f"{name} must be a length like '10 um' or a number in nm, got {value!r}")
+    if isinstance(value, numbers.Real):
+        nm = float(value)
+    else:
+        ureg = _ureg()
+        try:
+            q = (
+                ureg.Quantity(value.replace("µ", "u").replace("μ", "u"))
+                if isinstance(value, str)
+                else value
+            )
+            if not isinstance(q, pint.Quantity):
+                raise TypeError
+            nm = float(q.to("nm").magnitude)
+        except pint.errors.DimensionalityError:
+            raise UnitsError(
+                f"{name} {value!r} is not a length; give e.g. '10 um' or a number in nm"
+            ) from None
+        except (
+            pint.errors.UndefinedUnitError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            AssertionError,
+        ):
+            raise UnitsError(
+                f"{name} {value!r} has unknown units; give e.g. '10 um', '10000 nm' or a number in nm"
+            ) from None
+    nm = round(nm, 6)  # pint's 1e-6 / 1e-9 leaves 9999.999999999998 for "10 um"
+    if not np.isfinite(nm):
+        raise UnitsError(f"{name} must be finite, got {value!r}")
+    if nm < 0:
+        raise UnitsError(f"{name} must not be negative, got {value!r}")
+    return nm
+
+
+def neuron_scale_nm(neuron) -> np.ndarray:
+    """How many nm one coordinate unit of ``neuron`` is, per axis (shape (3,)).
+
+    navis neurons carry ``neuron.units`` (e.g. ``8 nanometer`` for hemibrain voxels, ``1 micrometer``
+    for light-level data). Neurons without length units are refused: guessing would silently put
+    synapses µm or voxels away from where they are.
+    """
+    units = getattr(neuron, "units", None)
+    ident = getattr(neuron, "id", "?")
+    fix = "set it, e.g. neuron.units = '1 nm' (or '8 nm' for hemibrain voxels)"
+    if units is None or str(units) in ("dimensionless", "1 dimensionless"):
+        raise UnitsError(f"neuron {ident} has no units; {fix}")
+    try:
+        scale = np.asarray(units.to("nm").magnitude, dtype="float64")
+    except pint.errors.DimensionalityError:
+        raise UnitsError(
+            f"neuron {ident} has units {units!s}, which are not a length; {fix}"
+        ) from None
+    except AttributeError:
+        try:
+            scale = np.asarray(_ureg().Quantity(str(units)).to("nm").magnitude, dtype="float64")
+        except Exception:
+            raise UnitsError(f"neuron {ident} has unknown units {units!r}; {fix}") from None
+    scale = np.broadcast_to(scale, (3,)).astype("float64") if scale.size in (1, 3) else None
+    if scale is None or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise UnitsError(f"neuron {ident} has unusable units {units!s}; {fix}")
+    return scale

@@ -1,0 +1,71 @@
+"""Accessors are one-line aliases of the plain functions: same signatures, same results."""
+
+import inspect
+import subprocess
+import sys
+
+import navis
+import pandas as pd
+import pytest
+
+import synframe as sf
+from synframe.accessors import ALIASES, NeuronListAccessor, SynapseAccessor
+
+
+def _public(cls):
+    return {n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")}
+
+
+@pytest.mark.parametrize("cls", [SynapseAccessor, NeuronListAccessor])
+def test_every_method_has_a_plain_function(cls):
+    assert _public(cls) == set(ALIASES[cls])
+    for name, func in ALIASES[cls].items():
+        assert getattr(sf, name, None) is func or getattr(sf, func.__name__) is func
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"), [(cls, name) for cls, names in ALIASES.items() for name in names]
+)
+def test_signatures_match(cls, name):
+    func = ALIASES[cls][name]
+    plain = list(inspect.signature(func).parameters.values())[1:]  # minus the data argument
+    method = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]  # minus self
+    assert [(p.name, p.kind, p.default) for p in method] == [
+        (p.name, p.kind, p.default) for p in plain
+    ]
+
+
+def test_results_identical(syn, neuron):
+    a = syn.syn.clean(neurons=neuron, max_distance="2 um")
+    b = sf.clean(syn, neurons=neuron, max_distance="2 um")
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs == b.attrs
+
+
+def test_empty_dataframe_has_accessor():
+    subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import synframe, pandas as pd; pd.DataFrame().syn"],
+        check=True,
+    )
+
+
+def test_neuronlist_accessor_exists():
+    nl = navis.example_neurons(2)
+    assert isinstance(nl.syn, NeuronListAccessor)
+    assert isinstance(navis.NeuronList([]).syn, NeuronListAccessor)
+
+
+def test_neuronlist_accessor_failure_shows_synframes_message(monkeypatch):
+    """An AttributeError while creating the accessor must not become navis' misleading message."""
+
+    def broken(self, obj):
+        raise AttributeError("'NoneType' object has no attribute 'connectors'")
+
+    monkeypatch.setattr(NeuronListAccessor, "__init__", broken)
+    nl = navis.example_neurons(2)
+    with pytest.raises(
+        sf.AccessorError, match=r"synframe could not create the \.syn accessor"
+    ) as exc:
+        nl.syn  # noqa: B018
+    assert "NoneType" in str(exc.value)
+    assert "not found in NeuronList" not in str(exc.value)
