@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets
+from . import datasets, sources
+from .annotate import annotate
+from .connectivity import connectivity
+from .fetch import fetch
+from .sources import set_default_source
 from .accessors import register as _register
 from .clean import clean
 from .errors import (
@@ -46,8 +50,13 @@ __all__ = [
     "SynapseTable",
     "SynframeError",
     "UnitsError",
+    "annotate",
     "clean",
+    "connectivity",
     "datasets",
+    "fetch",
+    "set_default_source",
+    "sources",
     "validate",
     "validate_connectors",
 ]

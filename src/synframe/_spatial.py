@@ -6,7 +6,6 @@ KD-tree per neuron, one vectorized query per (neuron, side).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ._ids import as_ids
 from .errors import SynframeError
 from .schemas import SynapseTable
 from .units import neuron_scale_nm
@@ -28,26 +28,6 @@ _SIDE_XYZ = {
 
 class NeuronTypeError(SynframeError, TypeError):
     """Not a navis skeleton, mesh or dotprops."""
-
-
-def as_int64_id(value, *, what: str = "neuron id") -> int:
-    """An id as a Python int that fits int64; digit strings accepted, floats refused."""
-    if isinstance(value, bool):
-        raise NeuronTypeError(f"{what} {value!r} is a bool, not an id")
-    if isinstance(value, numbers.Integral):
-        out = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        out = int(value.strip())
-    elif isinstance(value, numbers.Real):
-        raise NeuronTypeError(
-            f"{what} {value!r} is a float; 64-bit ids lose precision as floats -- pass it as an int "
-            "or a string of digits"
-        )
-    else:
-        raise NeuronTypeError(f"{what} {value!r} is not an integer id")
-    if not -(2**63) <= out < 2**63:
-        raise NeuronTypeError(f"{what} {value!r} does not fit in int64")
-    return out
 
 
 def as_neuron_list(neurons):
@@ -134,7 +114,7 @@ def positions_nm(syn: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def neuron_ids(neurons) -> np.ndarray:
     """The int64 ids of a NeuronList, refusing duplicates."""
-    ids = np.array([as_int64_id(n.id) for n in neurons], dtype="int64")
+    ids = as_ids(np.array([n.id for n in neurons], dtype=object), what="neuron ids")
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise SynframeError(

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import clean as _clean
-from . import schemas as _schemas
+from .annotate import annotate as _annotate
+from .clean import clean as _clean
+from .connectivity import connectivity as _connectivity
+from .fetch import fetch as _fetch
+from .schemas import validate as _validate
+from .schemas import validate_connectors as _validate_connectors
 from .errors import AccessorError
 
 __all__ = ["NeuronListAccessor", "SynapseAccessor", "register"]
@@ -28,7 +32,7 @@ class SynapseAccessor:
 
     def validate(self, stage="synapses"):
         """Alias of :func:`synframe.validate`."""
-        return _schemas.validate(self._obj, stage)
+        return _validate(self._obj, stage)
 
     def clean(
         self,
@@ -41,7 +45,34 @@ class SynapseAccessor:
         max_distance="10 um",
     ):
         """Alias of :func:`synframe.clean`."""
-        return _clean.clean(self._obj, **_options(locals()))
+        return _clean(self._obj, **_options(locals()))
+
+    def fetch(
+        self,
+        *,
+        source=None,
+        pre=True,
+        post=True,
+        filtered=True,
+        min_score=None,
+        transmitters=False,
+        neuropils=False,
+        materialization="auto",
+        batch_size=None,
+        progress=True,
+        id_column=None,
+        carry=None,
+    ):
+        """Alias of :func:`synframe.fetch` (on a table of neurons: one row per neuron)."""
+        return _fetch(self._obj, **_options(locals()))
+
+    def annotate(self, neurons, *, id_column=None, columns=None, sides=("pre", "post")):
+        """Alias of :func:`synframe.annotate`."""
+        return _annotate(self._obj, **_options(locals()))
+
+    def connectivity(self, *, by=None, threshold=1):
+        """Alias of :func:`synframe.connectivity`."""
+        return _connectivity(self._obj, **_options(locals()))
 
 
 class NeuronListAccessor:
@@ -52,13 +83,19 @@ class NeuronListAccessor:
 
     def validate(self):
         """Alias of :func:`synframe.validate_connectors`."""
-        return _schemas.validate_connectors(self._obj)
+        return _validate_connectors(self._obj)
 
 
 #: accessor class → {method name: the plain function it delegates to}
 ALIASES = {
-    SynapseAccessor: {"validate": _schemas.validate, "clean": _clean.clean},
-    NeuronListAccessor: {"validate": _schemas.validate_connectors},
+    SynapseAccessor: {
+        "validate": _validate,
+        "clean": _clean,
+        "fetch": _fetch,
+        "annotate": _annotate,
+        "connectivity": _connectivity,
+    },
+    NeuronListAccessor: {"validate": _validate_connectors},
 }
 
 

@@ -7,7 +7,6 @@ cell): its 259 output and 2,165 input synapses, its level-2 skeleton, and the AI
 
 from __future__ import annotations
 
-from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -17,6 +16,7 @@ __all__ = [
     "EXAMPLE_ROOT_ID",
     "example_cell_types",
     "example_neuron",
+    "example_store",
     "example_synapses",
     "path",
 ]
@@ -32,10 +32,29 @@ def path(name: str):
     return resources.files(__name__).joinpath(name)
 
 
-@cache
-def _raw_synapses() -> pd.DataFrame:
+def example_store():
+    """The embedded example store: a :class:`~synframe.sources.LocalStore` over the example synapses.
+
+    It is the default source of ``sf.fetch`` (the CAVE-layout table, 4 × 4 × 40 nm voxels, converted
+    to nm on the way out).
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> store = sf.datasets.example_store()
+    >>> store.datastack, store.materialization
+    ('minnie65_public', 795)
+    """
+    from ..sources import LocalStore
+
     with resources.as_file(path("microns_v795_synapses.parquet")) as p:
-        return pd.read_parquet(p)
+        return LocalStore(
+            p,
+            resolution=EXAMPLE_RESOLUTION,
+            datastack="minnie65_public",
+            materialization=795,
+            table="synapses_pni_2",
+        )
 
 
 def example_synapses() -> pd.DataFrame:
@@ -54,19 +73,9 @@ def example_synapses() -> pd.DataFrame:
     >>> syn.attrs["units"], syn.attrs["datastack"], syn.attrs["materialization"]
     ('nm', 'minnie65_public', 795)
     """
-    from .._layout import from_cave
+    from ..fetch import fetch
 
-    syn = from_cave(_raw_synapses(), EXAMPLE_RESOLUTION)
-    syn.attrs = {
-        "units": "nm",
-        "source": "synframe.datasets (embedded example)",
-        "datastack": "minnie65_public",
-        "table": "synapses_pni_2",
-        "materialization": 795,
-        "resolution": list(EXAMPLE_RESOLUTION),
-        "history": [],
-    }
-    return syn
+    return fetch(EXAMPLE_ROOT_ID, source=example_store(), progress=False)
 
 
 def example_neuron():

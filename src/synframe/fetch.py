@@ -1,0 +1,152 @@
+"""``fetch``: the synapses of given neurons, from any source (fafbseg's ``get_synapses`` semantics)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._ids import as_ids, unique_ids
+from .annotate import annotate, id_column_of
+from .errors import SynframeError
+from .schemas import _schema, run_schema
+from .sources import Query, as_source
+
+__all__ = ["fetch"]
+
+log = logging.getLogger("synframe")
+
+
+def _query_ids(x, id_column: str | None) -> tuple[np.ndarray, pd.DataFrame | None, str | None]:
+    """Ids to query from x (ids, neurons, or a DataFrame of neurons) and the neuron table if any."""
+    if isinstance(x, pd.DataFrame):
+        idc = id_column_of(x, id_column)
+        return as_ids(x[idc], what=f"column {idc!r}"), x, idc
+    try:
+        import navis
+    except ImportError:  # pragma: no cover - navis is a dependency
+        navis = None
+    if navis is not None and isinstance(x, (navis.BaseNeuron, navis.NeuronList)):
+        nl = navis.NeuronList(x) if isinstance(x, navis.BaseNeuron) else x
+        return as_ids(np.array([n.id for n in nl], dtype=object), what="neuron ids"), None, None
+    return as_ids(x, what="ids"), None, None
+
+
+def fetch(
+    x,
+    *,
+    source=None,
+    pre: bool = True,
+    post: bool = True,
+    filtered: bool = True,
+    min_score: float | None = None,
+    transmitters: bool = False,
+    neuropils: bool = False,
+    materialization: int | str = "auto",
+    batch_size: int | None = None,
+    progress: bool = True,
+    id_column: str | None = None,
+    carry: Sequence[str] | str | None = None,
+) -> pd.DataFrame:
+    """Fetch the synapses of the given neurons.
+
+    Parameters
+    ----------
+    x
+        A neuron id, a list / array / Series of ids (ints or strings of digits; floats are refused:
+        64-bit ids do not survive float64), navis neurons (their ``.id``), or a DataFrame with one
+        row per neuron (ids in ``id_column``).
+    source
+        Where to fetch from: a :class:`~synframe.sources.Source`, a path to a local dump or store,
+        or ``None`` for the default source (:func:`synframe.set_default_source`, the
+        ``SYNFRAME_SOURCE`` environment variable, else the embedded example store).
+    pre, post
+        Fetch the neurons' presynapses (outputs: ``pre`` is a query neuron) and/or postsynapses
+        (inputs). A synapse between two query neurons appears once.
+    filtered
+        Ask for the curated ("filtered") synapse set. A source that holds only raw synapses refuses
+        ``True``, one that holds only filtered synapses refuses ``False``; a dataset without the
+        distinction serves its only table (``attrs["filtered"]`` is then ``None``).
+    min_score
+        Keep ``cleft_score >= min_score`` (an error if the source has no cleft scores).
+    transmitters
+        Add ``gaba, acetylcholine, glutamate, octopamine, serotonin, dopamine`` (an error if the
+        source has none).
+    neuropils
+        Add the categorical ``neuropil`` column (an error if the source has none).
+    materialization
+        ``"auto"``, ``"latest"``, ``"live"`` or a version number; a local store answers ``"auto"``,
+        ``"latest"`` and its own version, and refuses the rest.
+    batch_size
+        Ids per query.
+    progress
+        Show a progress bar.
+    id_column
+        For a DataFrame ``x``: the column holding neuron ids (default ``root_id``, ``id`` …).
+    carry
+        For a DataFrame ``x``: annotation columns to carry into the synapse table as
+        ``pre_<col>`` / ``post_<col>`` (for partner neurons too, when the table has rows for them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A :class:`~synframe.schemas.SynapseTable` (positions in nm, sorted by synapse id) with
+        provenance in ``attrs`` (source, datastack, table, materialization, resolution).
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> syn = sf.fetch(sf.datasets.EXAMPLE_ROOT_ID, progress=False)  # the embedded example store
+    >>> len(syn), syn.attrs["materialization"]
+    (2424, 795)
+    >>> len(sf.fetch(sf.datasets.EXAMPLE_ROOT_ID, post=False, progress=False))
+    259
+    """
+    if not (pre or post):
+        raise SynframeError("pre and post are both False: nothing to fetch; set at least one True")
+    if carry is not None and not isinstance(x, pd.DataFrame):
+        raise SynframeError("carry= needs a DataFrame of neurons as x (one row per neuron)")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise SynframeError(f"batch_size must be a positive int, got {batch_size!r}")
+    ids, neurons, idc = _query_ids(x, id_column)
+    ids = unique_ids(ids)
+    src = as_source(source)
+    query = Query(
+        ids=ids,
+        pre=pre,
+        post=post,
+        filtered=filtered,
+        min_score=min_score,
+        transmitters=transmitters,
+        neuropils=neuropils,
+        materialization=materialization,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    syn = src.fetch(query)
+    attrs = copy.deepcopy(syn.attrs)
+    if carry is not None:
+        syn = annotate(syn, neurons, id_column=idc, columns=carry)
+    attrs.setdefault("units", "nm")
+    attrs["history"] = [
+        {
+            "stage": "fetch",
+            "neurons": int(len(ids)),
+            "rows_out": int(len(syn)),
+            "options": {
+                "pre": pre,
+                "post": post,
+                "filtered": filtered,
+                "min_score": min_score,
+                "transmitters": transmitters,
+                "neuropils": neuropils,
+                "materialization": materialization,
+            },
+        }
+    ]
+    syn.attrs = attrs
+    log.info("fetch: %d synapses of %d neurons from %s", len(syn), len(ids), attrs.get("source"))
+    return run_schema(syn, _schema("synapses"), "SynapseTable (fetched)")

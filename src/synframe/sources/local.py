@@ -1,0 +1,418 @@
+"""``LocalStore``: synapses from a local dump, queried with DuckDB without loading the dump.
+
+A dump can be used as it is (a parquet or feather file, a directory of parquet files, a DuckDB
+database) or indexed once with :meth:`LocalStore.build`: two copies of the table, sorted by ``pre``
+and by ``post``, written as parquet with small row groups. DuckDB prunes row groups with their
+min/max statistics, so the synapses of a few neurons are read from a few row groups, not from the
+whole dump.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .._layout import resolution_array
+from ..errors import SourceError
+from ..schemas import NEUROTRANSMITTERS, POSITIONS, SynapseTable
+from . import Query
+
+__all__ = ["LocalStore"]
+
+log = logging.getLogger("synframe")
+
+META = "synframe_store.json"
+STORE_VERSION = 1
+_PARQUET = (".parquet", ".pq", ".parq")
+_FEATHER = (".feather", ".arrow", ".ipc", ".arrows")
+_DUCKDB = (".duckdb", ".db", ".ddb")
+_INT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "HUGEINT")
+#: ids per SQL statement: DuckDB prunes row groups for IN-lists of literals
+_MAX_LITERALS = 2_000
+
+#: canonical name -> names it has in dumps (first found wins)
+_ALIASES: dict[str, tuple[str, ...]] = {
+    SynapseTable.id: ("id",),
+    SynapseTable.pre: ("pre", "pre_pt_root_id"),
+    SynapseTable.post: ("post", "post_pt_root_id"),
+    SynapseTable.cleft_score: ("cleft_score",),
+    SynapseTable.connection_score: ("connection_score",),
+    SynapseTable.size: ("size",),
+    SynapseTable.neuropil: ("neuropil",),
+    SynapseTable.gaba: ("gaba",),
+    SynapseTable.acetylcholine: ("acetylcholine", "ach"),
+    SynapseTable.glutamate: ("glutamate", "glut"),
+    SynapseTable.octopamine: ("octopamine", "oct"),
+    SynapseTable.serotonin: ("serotonin", "ser"),
+    SynapseTable.dopamine: ("dopamine", "da"),
+}
+
+
+def _q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(path: Path) -> str:
+    """A quoted SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class _Layout:
+    """How the canonical columns are read from one relation (names, list-valued positions, types)."""
+
+    def __init__(self, types: dict[str, str], where: str) -> None:
+        self.types = types
+        self.expr: dict[str, str] = {}
+        for canonical, names in _ALIASES.items():
+            found = next((n for n in names if n in types), None)
+            if found is not None:
+                self.expr[canonical] = _q(found)
+        self.cave_positions = False
+        for side in ("pre", "post"):
+            names = [f"{side}_{a}" for a in "xyz"]
+            split = [f"{side}_pt_position_{a}" for a in "xyz"]
+            listed = f"{side}_pt_position"
+            if all(c in types for c in names):
+                exprs = [_q(c) for c in names]
+            elif all(c in types for c in split):
+                exprs = [_q(c) for c in split]
+                self.cave_positions = True
+            elif listed in types:
+                exprs = [f"{_q(listed)}[{i + 1}]" for i in range(3)]
+                self.cave_positions = True
+            else:
+                raise SourceError(
+                    f"{where}: no {side}-synaptic positions; expected columns {names}, {split} or a "
+                    f"list column '{listed}'"
+                )
+            self.expr.update(zip(names, exprs, strict=True))
+        missing = [c for c in (SynapseTable.id, SynapseTable.pre, SynapseTable.post) if c not in self.expr]
+        if missing:
+            raise SourceError(
+                f"{where}: no column for {missing}; a synapse dump needs a synapse id and the pre/post "
+                "neuron ids ('id', 'pre'/'pre_pt_root_id', 'post'/'post_pt_root_id')"
+            )
+        for canonical in (SynapseTable.id, SynapseTable.pre, SynapseTable.post):
+            col = self.expr[canonical].strip('"')
+            if not types[col].upper().startswith(_INT_TYPES):
+                raise SourceError(
+                    f"{where}: column '{col}' has type {types[col]}; ids must be stored as integers "
+                    "(64-bit ids cannot be held exactly by floats) -- rewrite the dump with int64 ids"
+                )
+
+    def has(self, canonical: str) -> bool:
+        return canonical in self.expr
+
+    def select(self, resolution: np.ndarray | None, *, transmitters: bool, neuropils: bool) -> str:
+        """The SELECT list producing canonical columns; positions scaled to nm unless ``None``."""
+        parts = [f"CAST({self.expr[c]} AS BIGINT) AS {c}" for c in ("id", "pre", "post")]
+        for i, c in enumerate(POSITIONS):
+            e = self.expr[c]
+            parts.append(f"{e} AS {c}" if resolution is None else f"CAST({e} AS DOUBLE) * {float(resolution[i % 3])!r} AS {c}")
+        for c in (SynapseTable.cleft_score, SynapseTable.connection_score, SynapseTable.size):
+            if self.has(c):
+                parts.append(f"{self.expr[c]} AS {c}")
+        if transmitters:
+            parts += [f"CAST({self.expr[c]} AS DOUBLE) AS {c}" for c in NEUROTRANSMITTERS]
+        if neuropils:
+            parts.append(f"{self.expr[SynapseTable.neuropil]} AS {SynapseTable.neuropil}")
+        return ", ".join(parts)
+
+
+class LocalStore:
+    """Synapses from a local dump, answered by DuckDB.
+
+    Parameters
+    ----------
+    path
+        A store directory made by :meth:`build` (indexed: fast), or a dump used as it is: a parquet
+        file, a directory of parquet files, a feather (Arrow IPC) file, or a DuckDB database.
+    resolution
+        nm per position unit along x, y, z. Required for dumps with CAVE-layout positions
+        (``pre_pt_position_x`` … or list-valued ``pre_pt_position``), which are usually voxels
+        (FlyWire and MICrONS: ``(4, 4, 40)``); canonical-layout dumps (``pre_x`` …) default to nm.
+        A built store records its own.
+    table
+        The table of a DuckDB database (default: its only table).
+    datastack, materialization, filtered
+        Provenance of the dump: recorded in the fetched table's ``attrs`` and checked against
+        ``sf.fetch``'s ``materialization=`` and ``filtered=``. ``filtered`` is ``True`` for a
+        curated dump (e.g. FlyWire's ``valid_synapses_nt_np_v6``), ``False`` for a raw one and
+        ``None`` for datasets with no such distinction.
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> store = sf.datasets.example_store()
+    >>> store
+    LocalStore('microns_v795_synapses.parquet', minnie65_public v795, resolution 4 x 4 x 40 nm)
+    >>> syn = sf.fetch(sf.datasets.EXAMPLE_ROOT_ID, source=store, progress=False)
+    >>> len(syn)
+    2424
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        resolution: float | Sequence[float] | None = None,
+        table: str | None = None,
+        datastack: str | None = None,
+        materialization: int | None = None,
+        filtered: bool | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.indexed = False
+        meta: dict = {}
+        if self.path.is_dir() and (self.path / META).exists():
+            meta = json.loads((self.path / META).read_text())
+            if meta.get("version") != STORE_VERSION:
+                raise SourceError(f"{self.path}: store version {meta.get('version')} is not supported; rebuild it")
+            self.indexed = True
+        self.table = table or meta.get("table")
+        self.datastack = datastack or meta.get("datastack")
+        self.materialization = materialization if materialization is not None else meta.get("materialization")
+        self.filtered = filtered if filtered is not None else meta.get("filtered")
+        self._con = duckdb.connect(self._database())
+        self._relations = self._open()
+        where = str(self.path)
+        described = self._con.execute(f"DESCRIBE SELECT * FROM {self._relations['pre']}").fetchall()
+        types = {row[0]: row[1] for row in described}
+        self._layout = _Layout(types, where)
+        if self.indexed:
+            resolution = meta["resolution"]
+        elif resolution is None:
+            if self._layout.cave_positions:
+                raise SourceError(
+                    f"{where}: positions are in CAVE layout, usually voxels; declare their size: "
+                    "LocalStore(path, resolution=(4, 4, 40)) for FlyWire/MICrONS voxels, or "
+                    "resolution=1 if they are already nm"
+                )
+            resolution = 1.0
+        self.resolution = resolution_array(resolution)
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    def _database(self) -> str:
+        if self.path.is_file() and self.path.suffix.lower() in _DUCKDB:
+            return str(self.path)
+        return ":memory:"
+
+    def _open(self) -> dict[str, str]:
+        """SQL relations to read the pre and post sides from."""
+        p = self.path
+        if self.indexed:
+            return {s: f"read_parquet({_lit(p / f'by_{s}.parquet')})" for s in ("pre", "post")}
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.suffix.lower() in _PARQUET)
+            if not files:
+                raise SourceError(f"{p}: directory holds no parquet files (and is not a synframe store)")
+            rel = "read_parquet([" + ", ".join(_lit(f) for f in files) + "])"
+        elif p.suffix.lower() in _PARQUET:
+            rel = f"read_parquet({_lit(p)})"
+        elif p.suffix.lower() in _FEATHER:
+            import pyarrow.dataset as ds
+
+            self._dataset = ds.dataset(str(p), format="feather")  # scanned lazily by DuckDB
+            self._con.register("_synframe_dump", self._dataset)
+            rel = "_synframe_dump"
+        elif p.suffix.lower() in _DUCKDB:
+            tables = [r[0] for r in self._con.execute("SHOW TABLES").fetchall()]
+            if self.table is None:
+                if len(tables) != 1:
+                    raise SourceError(f"{p}: holds tables {tables}; choose one with LocalStore(path, table=...)")
+                self.table = tables[0]
+            elif self.table not in tables:
+                raise SourceError(f"{p}: no table {self.table!r}; it holds {tables}")
+            rel = _q(self.table)
+        else:
+            raise SourceError(
+                f"{p}: unknown kind of dump (suffix {p.suffix!r}); give a parquet, feather or DuckDB "
+                "file, a directory of parquet files or a store built with LocalStore.build"
+            )
+        return {"pre": rel, "post": rel}
+
+    def __repr__(self) -> str:
+        res = " x ".join(f"{r:g}" for r in self.resolution)
+        what = f"{self.datastack} v{self.materialization}" if self.datastack else "local dump"
+        kind = "indexed store" if self.indexed else self.path.name
+        return f"LocalStore({kind!r}, {what}, resolution {res} nm)"
+
+    @property
+    def columns(self) -> list[str]:
+        """Canonical columns this store can return."""
+        return list(self._layout.expr)
+
+    # -- querying --------------------------------------------------------------------------------
+
+    def _check(self, query: Query) -> None:
+        problems = []
+        if query.min_score is not None and not self._layout.has(SynapseTable.cleft_score):
+            problems.append("min_score needs a 'cleft_score' column, which this dump lacks (pass min_score=None)")
+        if query.transmitters and not all(self._layout.has(c) for c in NEUROTRANSMITTERS):
+            problems.append(
+                "transmitters=True needs the columns gaba, acetylcholine/ach, glutamate/glut, "
+                "octopamine/oct, serotonin/ser, dopamine/da, which this dump lacks"
+            )
+        if query.neuropils and not self._layout.has(SynapseTable.neuropil):
+            problems.append("neuropils=True needs a 'neuropil' column, which this dump lacks")
+        if query.filtered and self.filtered is False:
+            problems.append(
+                "this dump holds unfiltered synapses; pass filtered=False, or use a filtered dump"
+            )
+        if not query.filtered and self.filtered is True:
+            problems.append("this dump holds only filtered synapses; pass filtered=True")
+        mat = query.materialization
+        if mat == "live":
+            problems.append("a local dump is a fixed snapshot; 'live' needs a CAVE source")
+        elif isinstance(mat, (int, np.integer)) and not isinstance(mat, bool):
+            if self.materialization is None:
+                problems.append(
+                    f"materialization={mat} asked, but this dump does not record its version; "
+                    "pass materialization='auto' or declare it (LocalStore(..., materialization=...))"
+                )
+            elif int(mat) != int(self.materialization):
+                problems.append(f"this dump is materialization {self.materialization}, not {mat}")
+        elif mat not in ("auto", "latest"):
+            problems.append(f"materialization must be 'auto', 'latest', 'live' or an int, got {mat!r}")
+        if problems:
+            raise SourceError(f"{self!r} cannot answer this query:\n  - " + "\n  - ".join(problems))
+
+    def fetch(self, query: Query) -> pd.DataFrame:
+        """Synapses of ``query.ids`` as a canonical table in nm (each synapse once, sorted by id)."""
+        from tqdm.auto import tqdm
+
+        self._check(query)
+        select = self._layout.select(self.resolution, transmitters=query.transmitters, neuropils=query.neuropils)
+        score = ""
+        if query.min_score is not None:
+            score = f" AND {self._layout.expr[SynapseTable.cleft_score]} >= {float(query.min_score)!r}"
+        size = min(query.batch_size or _MAX_LITERALS, _MAX_LITERALS)
+        batches = [query.ids[i : i + size] for i in range(0, len(query.ids), size)]
+        sides = [s for s, on in (("pre", query.pre), ("post", query.post)) if on]
+        frames = []
+        cur = self._con.cursor()
+        with tqdm(
+            total=len(batches) * len(sides), desc="fetch", unit="query", disable=not query.progress, leave=False
+        ) as bar:
+            for side in sides:
+                col = self._layout.expr[side]
+                for batch in batches:
+                    ids = ", ".join(str(int(i)) for i in batch)
+                    sql = f"SELECT {select} FROM {self._relations[side]} WHERE {col} IN ({ids}){score}"
+                    frames.append(cur.execute(sql).fetchdf())
+                    bar.update()
+        cur.close()
+        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=self.columns)
+        if len(frames) > 1:
+            out = out.drop_duplicates(SynapseTable.id, ignore_index=True)
+        out = out.sort_values(SynapseTable.id, ignore_index=True, kind="stable")
+        if query.neuropils:
+            out[SynapseTable.neuropil] = out[SynapseTable.neuropil].astype("category")
+        out.attrs = {
+            "units": "nm",
+            "source": repr(self),
+            "path": str(self.path),
+            "datastack": self.datastack,
+            "table": self.table,
+            "materialization": self.materialization,
+            "filtered": self.filtered,
+            "resolution": [float(r) for r in self.resolution],
+        }
+        return out
+
+    # -- building --------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        dump: str | os.PathLike,
+        path: str | os.PathLike,
+        *,
+        resolution: float | Sequence[float] | None = None,
+        table: str | None = None,
+        datastack: str | None = None,
+        materialization: int | None = None,
+        filtered: bool | None = None,
+        row_group_size: int = 65_536,
+        overwrite: bool = False,
+        memory_limit: str | None = None,
+    ) -> LocalStore:
+        """Index ``dump`` once into a store at ``path``; return the store.
+
+        The store holds two copies of the canonical columns (positions as in the dump, with the
+        declared ``resolution`` recorded), sorted by ``pre`` and by ``post``, in parquet files with
+        ``row_group_size`` rows per row group. Written into a temporary directory and moved into
+        place: an interrupted build never leaves a half-written store at ``path``.
+        """
+        src = cls(
+            dump,
+            resolution=resolution,
+            table=table,
+            datastack=datastack,
+            materialization=materialization,
+            filtered=filtered,
+        )
+        if src.indexed:
+            raise SourceError(f"{dump} is already a synframe store")
+        path = Path(path).expanduser()
+        if path.exists() and not overwrite:
+            raise SourceError(f"{path} exists; pass overwrite=True to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.building-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            con = src._con
+            con.execute(f"SET temp_directory = {_lit(tmp / 'spill')}")
+            con.execute("SET preserve_insertion_order = false")
+            if memory_limit:
+                con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+            lay = src._layout
+            select = lay.select(
+                None,
+                transmitters=all(lay.has(c) for c in NEUROTRANSMITTERS),
+                neuropils=lay.has(SynapseTable.neuropil),
+            )
+            rows = 0
+            for side in ("pre", "post"):
+                out = tmp / f"by_{side}.parquet"
+                con.execute(
+                    f"COPY (SELECT * FROM (SELECT {select} FROM {src._relations[side]}) ORDER BY {side}, id) "
+                    f"TO {_lit(out)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_size)}, COMPRESSION zstd)"
+                )
+                rows = con.execute(f"SELECT count(*) FROM read_parquet({_lit(out)})").fetchone()[0]
+            shutil.rmtree(tmp / "spill", ignore_errors=True)
+            meta = {
+                "version": STORE_VERSION,
+                "rows": int(rows),
+                "resolution": [float(r) for r in src.resolution],
+                "datastack": src.datastack,
+                "materialization": src.materialization,
+                "filtered": src.filtered,
+                "table": src.table,
+                "built_from": str(Path(dump).resolve()),
+                "row_group_size": int(row_group_size),
+            }
+            (tmp / META).write_text(json.dumps(meta, indent=2))
+            if path.exists():
+                old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        log.info("built store %s: %d synapses", path, meta["rows"])
+        return cls(path)
