@@ -9,12 +9,10 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets, sources
-from .annotate import annotate
-from .connectivity import connectivity
-from .fetch import fetch
-from .sources import set_default_source
 from .accessors import register as _register
+from .annotate import annotate
 from .clean import clean
+from .connectivity import connectivity
 from .errors import (
     AccessorError,
     FetchError,
@@ -24,6 +22,7 @@ from .errors import (
     SynframeError,
     UnitsError,
 )
+from .fetch import fetch
 from .schemas import (
     CleanSynapses,
     Connectors,
@@ -32,6 +31,7 @@ from .schemas import (
     validate,
     validate_connectors,
 )
+from .sources import set_default_source
 
 try:
     __version__ = version("synframe")

@@ -32,6 +32,8 @@ def as_ids(values, *, what: str = "ids") -> np.ndarray:
     arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
     if arr.ndim != 1:
         arr = arr.reshape(-1)
+    if arr.size == 0:
+        return np.empty(0, dtype="int64")
     kind = arr.dtype.kind
     if kind == "b":
         raise IdError(f"{what} are booleans, not ids")

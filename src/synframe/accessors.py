@@ -11,10 +11,10 @@ import pandas as pd
 from .annotate import annotate as _annotate
 from .clean import clean as _clean
 from .connectivity import connectivity as _connectivity
+from .errors import AccessorError
 from .fetch import fetch as _fetch
 from .schemas import validate as _validate
 from .schemas import validate_connectors as _validate_connectors
-from .errors import AccessorError
 
 __all__ = ["NeuronListAccessor", "SynapseAccessor", "register"]
 

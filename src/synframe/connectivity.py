@@ -45,9 +45,16 @@ def connectivity(
         raise SchemaError(f"connectivity: columns {missing} are not in the synapse table")
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise SchemaError(f"threshold must be a positive int, got {threshold!r}")
-    edges = syn.groupby(keys, observed=True, dropna=False, sort=False).size().rename("weight").reset_index()
+    edges = (
+        syn.groupby(keys, observed=True, dropna=False, sort=False)
+        .size()
+        .rename("weight")
+        .reset_index()
+    )
     edges = edges[edges["weight"] >= threshold]
-    edges = edges.sort_values(["weight", *keys], ascending=[False] + [True] * len(keys), ignore_index=True)
+    edges = edges.sort_values(
+        ["weight", *keys], ascending=[False] + [True] * len(keys), ignore_index=True
+    )
     edges["weight"] = edges["weight"].astype("int64")
     edges.attrs = {k: v for k, v in syn.attrs.items() if k != "history"}
     return edges

@@ -109,7 +109,9 @@ def fetch(
         raise SynframeError("pre and post are both False: nothing to fetch; set at least one True")
     if carry is not None and not isinstance(x, pd.DataFrame):
         raise SynframeError("carry= needs a DataFrame of neurons as x (one row per neuron)")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
         raise SynframeError(f"batch_size must be a positive int, got {batch_size!r}")
     ids, neurons, idc = _query_ids(x, id_column)
     ids = unique_ids(ids)
@@ -134,8 +136,8 @@ def fetch(
     attrs["history"] = [
         {
             "stage": "fetch",
-            "neurons": int(len(ids)),
-            "rows_out": int(len(syn)),
+            "neurons": len(ids),
+            "rows_out": len(syn),
             "options": {
                 "pre": pre,
                 "post": post,

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,17 @@ STORE_VERSION = 1
 _PARQUET = (".parquet", ".pq", ".parq")
 _FEATHER = (".feather", ".arrow", ".ipc", ".arrows")
 _DUCKDB = (".duckdb", ".db", ".ddb")
-_INT_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "HUGEINT")
+_INT_TYPES = (
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+    "HUGEINT",
+)
 #: ids per SQL statement: DuckDB prunes row groups for IN-lists of literals
 _MAX_LITERALS = 2_000
 
@@ -96,7 +107,9 @@ class _Layout:
                     f"list column '{listed}'"
                 )
             self.expr.update(zip(names, exprs, strict=True))
-        missing = [c for c in (SynapseTable.id, SynapseTable.pre, SynapseTable.post) if c not in self.expr]
+        missing = [
+            c for c in (SynapseTable.id, SynapseTable.pre, SynapseTable.post) if c not in self.expr
+        ]
         if missing:
             raise SourceError(
                 f"{where}: no column for {missing}; a synapse dump needs a synapse id and the pre/post "
@@ -118,7 +131,11 @@ class _Layout:
         parts = [f"CAST({self.expr[c]} AS BIGINT) AS {c}" for c in ("id", "pre", "post")]
         for i, c in enumerate(POSITIONS):
             e = self.expr[c]
-            parts.append(f"{e} AS {c}" if resolution is None else f"CAST({e} AS DOUBLE) * {float(resolution[i % 3])!r} AS {c}")
+            parts.append(
+                f"{e} AS {c}"
+                if resolution is None
+                else f"CAST({e} AS DOUBLE) * {float(resolution[i % 3])!r} AS {c}"
+            )
         for c in (SynapseTable.cleft_score, SynapseTable.connection_score, SynapseTable.size):
             if self.has(c):
                 parts.append(f"{self.expr[c]} AS {c}")
@@ -177,13 +194,18 @@ class LocalStore:
         if self.path.is_dir() and (self.path / META).exists():
             meta = json.loads((self.path / META).read_text())
             if meta.get("version") != STORE_VERSION:
-                raise SourceError(f"{self.path}: store version {meta.get('version')} is not supported; rebuild it")
+                raise SourceError(
+                    f"{self.path}: store version {meta.get('version')} is not supported; rebuild it"
+                )
             self.indexed = True
         self.table = table or meta.get("table")
         self.datastack = datastack or meta.get("datastack")
-        self.materialization = materialization if materialization is not None else meta.get("materialization")
+        self.materialization = (
+            materialization if materialization is not None else meta.get("materialization")
+        )
         self.filtered = filtered if filtered is not None else meta.get("filtered")
         self._con = duckdb.connect(self._database())
+        self._lock = threading.Lock()  # one DuckDB connection, queried by one thread at a time
         self._relations = self._open()
         where = str(self.path)
         described = self._con.execute(f"DESCRIBE SELECT * FROM {self._relations['pre']}").fetchall()
@@ -216,7 +238,9 @@ class LocalStore:
         if p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.suffix.lower() in _PARQUET)
             if not files:
-                raise SourceError(f"{p}: directory holds no parquet files (and is not a synframe store)")
+                raise SourceError(
+                    f"{p}: directory holds no parquet files (and is not a synframe store)"
+                )
             rel = "read_parquet([" + ", ".join(_lit(f) for f in files) + "])"
         elif p.suffix.lower() in _PARQUET:
             rel = f"read_parquet({_lit(p)})"
@@ -230,7 +254,9 @@ class LocalStore:
             tables = [r[0] for r in self._con.execute("SHOW TABLES").fetchall()]
             if self.table is None:
                 if len(tables) != 1:
-                    raise SourceError(f"{p}: holds tables {tables}; choose one with LocalStore(path, table=...)")
+                    raise SourceError(
+                        f"{p}: holds tables {tables}; choose one with LocalStore(path, table=...)"
+                    )
                 self.table = tables[0]
             elif self.table not in tables:
                 raise SourceError(f"{p}: no table {self.table!r}; it holds {tables}")
@@ -258,7 +284,9 @@ class LocalStore:
     def _check(self, query: Query) -> None:
         problems = []
         if query.min_score is not None and not self._layout.has(SynapseTable.cleft_score):
-            problems.append("min_score needs a 'cleft_score' column, which this dump lacks (pass min_score=None)")
+            problems.append(
+                "min_score needs a 'cleft_score' column, which this dump lacks (pass min_score=None)"
+            )
         if query.transmitters and not all(self._layout.has(c) for c in NEUROTRANSMITTERS):
             problems.append(
                 "transmitters=True needs the columns gaba, acetylcholine/ach, glutamate/glut, "
@@ -284,7 +312,9 @@ class LocalStore:
             elif int(mat) != int(self.materialization):
                 problems.append(f"this dump is materialization {self.materialization}, not {mat}")
         elif mat not in ("auto", "latest"):
-            problems.append(f"materialization must be 'auto', 'latest', 'live' or an int, got {mat!r}")
+            problems.append(
+                f"materialization must be 'auto', 'latest', 'live' or an int, got {mat!r}"
+            )
         if problems:
             raise SourceError(f"{self!r} cannot answer this query:\n  - " + "\n  - ".join(problems))
 
@@ -293,27 +323,39 @@ class LocalStore:
         from tqdm.auto import tqdm
 
         self._check(query)
-        select = self._layout.select(self.resolution, transmitters=query.transmitters, neuropils=query.neuropils)
+        select = self._layout.select(
+            self.resolution, transmitters=query.transmitters, neuropils=query.neuropils
+        )
         score = ""
         if query.min_score is not None:
-            score = f" AND {self._layout.expr[SynapseTable.cleft_score]} >= {float(query.min_score)!r}"
+            score = (
+                f" AND {self._layout.expr[SynapseTable.cleft_score]} >= {float(query.min_score)!r}"
+            )
         size = min(query.batch_size or _MAX_LITERALS, _MAX_LITERALS)
-        batches = [query.ids[i : i + size] for i in range(0, len(query.ids), size)]
+        # no ids still runs one (empty) query, so an empty result has the right columns and dtypes
+        batches = [query.ids[i : i + size] for i in range(0, len(query.ids), size)] or [query.ids]
         sides = [s for s, on in (("pre", query.pre), ("post", query.post)) if on]
         frames = []
-        cur = self._con.cursor()
-        with tqdm(
-            total=len(batches) * len(sides), desc="fetch", unit="query", disable=not query.progress, leave=False
-        ) as bar:
+        with (
+            self._lock,
+            tqdm(
+                total=len(batches) * len(sides),
+                desc="fetch",
+                unit="query",
+                disable=not query.progress,
+                leave=False,
+            ) as bar,
+        ):
             for side in sides:
                 col = self._layout.expr[side]
                 for batch in batches:
                     ids = ", ".join(str(int(i)) for i in batch)
-                    sql = f"SELECT {select} FROM {self._relations[side]} WHERE {col} IN ({ids}){score}"
-                    frames.append(cur.execute(sql).fetchdf())
+                    cond = f"{col} IN ({ids})" if len(batch) else "FALSE"
+                    sql = f"SELECT {select} FROM {self._relations[side]} WHERE {cond}{score}"
+                    frames.append(self._con.execute(sql).fetchdf())
                     bar.update()
-        cur.close()
-        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=self.columns)
+        frames = [f for f in frames if len(f)] or frames[:1]
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if len(frames) > 1:
             out = out.drop_duplicates(SynapseTable.id, ignore_index=True)
         out = out.sort_values(SynapseTable.id, ignore_index=True, kind="stable")
@@ -365,6 +407,12 @@ class LocalStore:
         )
         if src.indexed:
             raise SourceError(f"{dump} is already a synframe store")
+        if (
+            isinstance(row_group_size, bool)
+            or not isinstance(row_group_size, int)
+            or row_group_size < 1
+        ):
+            raise SourceError(f"row_group_size must be a positive int, got {row_group_size!r}")
         path = Path(path).expanduser()
         if path.exists() and not overwrite:
             raise SourceError(f"{path} exists; pass overwrite=True to replace it")
