@@ -19,17 +19,18 @@ def _public(cls):
 @pytest.mark.parametrize("cls", [SynapseAccessor, NeuronListAccessor])
 def test_every_method_has_a_plain_function(cls):
     assert _public(cls) == set(ALIASES[cls])
-    for name, func in ALIASES[cls].items():
-        assert getattr(sf, name, None) is func or getattr(sf, func.__name__) is func
+    for func, _ in ALIASES[cls].values():
+        assert getattr(sf, func.__name__) is func  # exported at top level
 
 
 @pytest.mark.parametrize(
     ("cls", "name"), [(cls, name) for cls, names in ALIASES.items() for name in names]
 )
 def test_signatures_match(cls, name):
-    func = ALIASES[cls][name]
-    plain = list(inspect.signature(func).parameters.values())[1:]  # minus the data argument
+    func, data = ALIASES[cls][name]
+    plain = [p for p in inspect.signature(func).parameters.values() if p.name != data]
     method = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]  # minus self
+    assert data in inspect.signature(func).parameters
     assert [(p.name, p.kind, p.default) for p in method] == [
         (p.name, p.kind, p.default) for p in plain
     ]
@@ -40,6 +41,18 @@ def test_results_identical(syn, neuron):
     b = sf.clean(syn, neurons=neuron, max_distance="2 um")
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs == b.attrs
+    pd.testing.assert_frame_equal(
+        syn.syn.connectivity(threshold=2), sf.connectivity(syn, threshold=2)
+    )
+    nl = navis.NeuronList([neuron])
+    for got in (syn.syn.attach(nl), nl.syn.attach(syn)):
+        pd.testing.assert_frame_equal(got[0].connectors, sf.attach(syn, nl)[0].connectors)
+    attached = sf.attach(syn, nl)
+    pd.testing.assert_frame_equal(attached.syn.to_table(), sf.connectors_to_table(attached))
+    pd.testing.assert_frame_equal(
+        attached.syn.clean(max_distance="1 um")[0].connectors,
+        sf.clean_connectors(attached, max_distance="1 um")[0].connectors,
+    )
 
 
 def test_empty_dataframe_has_accessor():

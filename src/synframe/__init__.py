@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import datasets, sources
 from .accessors import register as _register
 from .annotate import annotate
+from .attach import attach, clean_connectors, connectors_to_table
 from .clean import clean
 from .connectivity import connectivity
 from .errors import (
@@ -51,8 +52,11 @@ __all__ = [
     "SynframeError",
     "UnitsError",
     "annotate",
+    "attach",
     "clean",
+    "clean_connectors",
     "connectivity",
+    "connectors_to_table",
     "datasets",
     "fetch",
     "set_default_source",

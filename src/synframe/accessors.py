@@ -9,6 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .annotate import annotate as _annotate
+from .attach import attach as _attach
+from .attach import clean_connectors as _clean_connectors
+from .attach import connectors_to_table as _connectors_to_table
 from .clean import clean as _clean
 from .connectivity import connectivity as _connectivity
 from .errors import AccessorError
@@ -16,23 +19,23 @@ from .fetch import fetch as _fetch
 from .schemas import validate as _validate
 from .schemas import validate_connectors as _validate_connectors
 
-__all__ = ["NeuronListAccessor", "SynapseAccessor", "register"]
+__all__ = ["ALIASES", "NeuronListAccessor", "SynapseAccessor", "register"]
 
 
 def _options(namespace: dict) -> dict:
-    """A method's keyword arguments (its ``locals()`` minus ``self``), to pass on unchanged."""
+    """A method's arguments (its ``locals()`` minus ``self``), to pass on unchanged."""
     return {k: v for k, v in namespace.items() if k != "self"}
 
 
 class SynapseAccessor:
-    """``DataFrame.syn``: synframe's verbs on a synapse table."""
+    """``DataFrame.syn``: synframe's verbs on a synapse table (or, for ``fetch``, a neuron table)."""
 
     def __init__(self, obj: pd.DataFrame) -> None:
         self._obj = obj
 
     def validate(self, stage="synapses"):
         """Alias of :func:`synframe.validate`."""
-        return _validate(self._obj, stage)
+        return _validate(self._obj, **_options(locals()))
 
     def clean(
         self,
@@ -62,9 +65,14 @@ class SynapseAccessor:
         progress=True,
         id_column=None,
         carry=None,
+        attach=True,
     ):
-        """Alias of :func:`synframe.fetch` (on a table of neurons: one row per neuron)."""
+        """Alias of :func:`synframe.fetch` on a table of neurons (one row per neuron)."""
         return _fetch(self._obj, **_options(locals()))
+
+    def attach(self, neurons, *, inplace=False, max_distance=None):
+        """Alias of :func:`synframe.attach`."""
+        return _attach(self._obj, **_options(locals()))
 
     def annotate(self, neurons, *, id_column=None, columns=None, sides=("pre", "post")):
         """Alias of :func:`synframe.annotate`."""
@@ -85,17 +93,65 @@ class NeuronListAccessor:
         """Alias of :func:`synframe.validate_connectors`."""
         return _validate_connectors(self._obj)
 
+    def fetch(
+        self,
+        *,
+        source=None,
+        pre=True,
+        post=True,
+        filtered=True,
+        min_score=None,
+        transmitters=False,
+        neuropils=False,
+        materialization="auto",
+        batch_size=None,
+        progress=True,
+        id_column=None,
+        carry=None,
+        attach=True,
+    ):
+        """Alias of :func:`synframe.fetch`: the synapses of these neurons, attached to them."""
+        return _fetch(self._obj, **_options(locals()))
 
-#: accessor class → {method name: the plain function it delegates to}
+    def attach(self, syn, *, inplace=False, max_distance=None):
+        """Alias of :func:`synframe.attach` (``sf.attach(syn, neurons)``)."""
+        return _attach(neurons=self._obj, **_options(locals()))
+
+    def to_table(self):
+        """Alias of :func:`synframe.connectors_to_table`."""
+        return _connectors_to_table(self._obj)
+
+    def clean(
+        self,
+        *,
+        autapses=True,
+        background=True,
+        min_score=None,
+        dedupe=True,
+        max_distance="10 um",
+        inplace=False,
+    ):
+        """Alias of :func:`synframe.clean_connectors`."""
+        return _clean_connectors(self._obj, **_options(locals()))
+
+
+#: accessor class -> {method name: (the plain function it delegates to, its data parameter)}
 ALIASES = {
     SynapseAccessor: {
-        "validate": _validate,
-        "clean": _clean,
-        "fetch": _fetch,
-        "annotate": _annotate,
-        "connectivity": _connectivity,
+        "validate": (_validate, "df"),
+        "clean": (_clean, "syn"),
+        "fetch": (_fetch, "x"),
+        "attach": (_attach, "syn"),
+        "annotate": (_annotate, "syn"),
+        "connectivity": (_connectivity, "syn"),
     },
-    NeuronListAccessor: {"validate": _validate_connectors},
+    NeuronListAccessor: {
+        "validate": (_validate_connectors, "neurons"),
+        "fetch": (_fetch, "x"),
+        "attach": (_attach, "neurons"),
+        "to_table": (_connectors_to_table, "neurons"),
+        "clean": (_clean_connectors, "neurons"),
+    },
 }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._ids import as_ids, unique_ids
+from ._spatial import as_neuron_list
 from .annotate import annotate, id_column_of
 from .errors import SynframeError
 from .schemas import _schema, run_schema
@@ -25,12 +26,8 @@ def _query_ids(x, id_column: str | None) -> tuple[np.ndarray, pd.DataFrame | Non
     if isinstance(x, pd.DataFrame):
         idc = id_column_of(x, id_column)
         return as_ids(x[idc], what=f"column {idc!r}"), x, idc
-    try:
-        import navis
-    except ImportError:  # pragma: no cover - navis is a dependency
-        navis = None
-    if navis is not None and isinstance(x, (navis.BaseNeuron, navis.NeuronList)):
-        nl = navis.NeuronList(x) if isinstance(x, navis.BaseNeuron) else x
+    if _is_navis(x):
+        nl = as_neuron_list(x)
         return as_ids(np.array([n.id for n in nl], dtype=object), what="neuron ids"), None, None
     return as_ids(x, what="ids"), None, None
 
@@ -50,6 +47,7 @@ def fetch(
     progress: bool = True,
     id_column: str | None = None,
     carry: Sequence[str] | str | None = None,
+    attach: bool = True,
 ) -> pd.DataFrame:
     """Fetch the synapses of the given neurons.
 
@@ -89,6 +87,10 @@ def fetch(
     carry
         For a DataFrame ``x``: annotation columns to carry into the synapse table as
         ``pre_<col>`` / ``post_<col>`` (for partner neurons too, when the table has rows for them).
+    attach
+        When ``x`` is navis neurons: attach the fetched synapses to them, in place, as their
+        ``.connectors`` (:func:`synframe.attach`; fafbseg's ``attach=True``). Other ``x`` have
+        nothing to attach to.
 
     Returns
     -------
@@ -151,4 +153,15 @@ def fetch(
     ]
     syn.attrs = attrs
     log.info("fetch: %d synapses of %d neurons from %s", len(syn), len(ids), attrs.get("source"))
-    return run_schema(syn, _schema("synapses"), "SynapseTable (fetched)")
+    syn = run_schema(syn, _schema("synapses"), "SynapseTable (fetched)")
+    if attach and _is_navis(x):
+        from .attach import attach as attach_
+
+        attach_(syn, x, inplace=True)
+    return syn
+
+
+def _is_navis(x) -> bool:
+    import navis
+
+    return isinstance(x, (navis.BaseNeuron, navis.NeuronList))
