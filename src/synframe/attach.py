@@ -26,45 +26,42 @@ def _extra_columns(syn: pd.DataFrame) -> list[str]:
 
 
 def _connectors(
-    syn: pd.DataFrame,
+    cols: dict[str, np.ndarray],
     points: _spatial.NeuronPoints,
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
-    extra: list[str],
+    extra: dict[str, np.ndarray | pd.Categorical],
     xyz_nm: dict[str, np.ndarray],
 ) -> pd.DataFrame:
-    """One neuron's connector table from its (side, rows, distance_nm, point_id) parts."""
-    rows = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype="int64")
-    dist = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
-    pid = np.concatenate([p[3] for p in parts]) if parts else np.empty(0, dtype="int64")
-    kind = np.concatenate([np.full(len(p[1]), p[0], dtype=object) for p in parts]) if parts else []
-    is_pre = np.asarray(kind == "pre", dtype=bool) if len(rows) else np.empty(0, dtype=bool)
-    xyz = {s: xyz_nm[s][rows] for s in _spatial.SIDES}
-    own = np.where(is_pre[:, None], xyz["pre"], xyz["post"]) / points.scale_nm
-    other = np.where(is_pre[:, None], xyz["post"], xyz["pre"]) / points.scale_nm
-    pre = syn[SynapseTable.pre].to_numpy()[rows]
-    post = syn[SynapseTable.post].to_numpy()[rows]
-    out = pd.DataFrame(
-        {
-            "connector_id": syn[SynapseTable.id].to_numpy()[rows].astype("int64"),
-            points.id_column: pid.astype("int64"),
-            "type": pd.Series(kind, dtype=object).astype(str)
-            if len(rows)
-            else pd.Series([], dtype=str),
-            "x": own[:, 0],
-            "y": own[:, 1],
-            "z": own[:, 2],
-            "partner_id": np.where(is_pre, post, pre).astype("int64"),
-            "distance": dist / float(np.mean(points.scale_nm)),
-            "partner_x": other[:, 0],
-            "partner_y": other[:, 1],
-            "partner_z": other[:, 2],
-        }
+    """One neuron's connector table from its (side, rows, distance_nm, point_id) parts.
+
+    ``cols`` and ``extra`` hold the table's columns as arrays (extracted once for all neurons).
+    """
+    rows = np.concatenate([p[1] for p in parts] or [np.empty(0, dtype="int64")])
+    dist = np.concatenate([p[2] for p in parts] or [np.empty(0)])
+    pid = np.concatenate([p[3] for p in parts] or [np.empty(0, dtype="int64")])
+    is_pre = np.concatenate(
+        [np.full(len(p[1]), p[0] == "pre") for p in parts] or [np.empty(0, dtype=bool)]
     )
-    for c in extra:
-        out[c] = syn[c].iloc[rows].to_numpy() if len(rows) else syn[c].iloc[:0].to_numpy()
-        if isinstance(syn[c].dtype, pd.CategoricalDtype):
-            out[c] = pd.Categorical(out[c], dtype=syn[c].dtype)
-    return out
+    pre_xyz, post_xyz = xyz_nm["pre"][rows], xyz_nm["post"][rows]
+    own = np.where(is_pre[:, None], pre_xyz, post_xyz) / points.scale_nm
+    other = np.where(is_pre[:, None], post_xyz, pre_xyz) / points.scale_nm
+    pre, post = cols["pre"][rows], cols["post"][rows]
+    data = {
+        "connector_id": cols["id"][rows],
+        points.id_column: pid.astype("int64", copy=False),
+        "type": np.where(is_pre, "pre", "post").astype(object),
+        "x": own[:, 0],
+        "y": own[:, 1],
+        "z": own[:, 2],
+        "partner_id": np.where(is_pre, post, pre),
+        "distance": dist / float(np.mean(points.scale_nm)),
+        "partner_x": other[:, 0],
+        "partner_y": other[:, 1],
+        "partner_z": other[:, 2],
+    }
+    for c, values in extra.items():
+        data[c] = values[rows]
+    return pd.DataFrame(data)
 
 
 def attach(
@@ -137,7 +134,16 @@ def attach(
         dist, pid = points[k].query(xyz[side][rows])
         parts[k].append((side, rows, dist, pid))
 
-    extra = _extra_columns(syn)
+    cols = {
+        c: syn[getattr(SynapseTable, c)].to_numpy().astype("int64", copy=False)
+        for c in ("id", "pre", "post")
+    }
+    extra = {
+        c: pd.Categorical(syn[c])
+        if isinstance(syn[c].dtype, pd.CategoricalDtype)
+        else syn[c].to_numpy()
+        for c in _extra_columns(syn)
+    }
     too_far = 0
     for k, neuron in enumerate(nl):
         if threshold is not None:
@@ -147,7 +153,7 @@ def attach(
                 too_far += int((~ok).sum())
                 kept.append((side, rows[ok], dist[ok], pid[ok]))
             parts[k] = kept
-        neuron.connectors = _connectors(syn, points[k], parts[k], extra, xyz)
+        neuron.connectors = _connectors(cols, points[k], parts[k], extra, xyz)
 
     attached = np.zeros(len(syn), dtype=bool)
     for k in range(len(nl)):

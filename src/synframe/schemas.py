@@ -327,7 +327,10 @@ def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.Da
             # pandera's own failure-case concatenation trips pandas FutureWarnings
             warnings.simplefilter("ignore", FutureWarning)
             # positional index: pandera drops failure cases of frame checks on duplicate labels
-            schema.validate(df.set_axis(pd.RangeIndex(len(df))), lazy=True, inplace=True)
+            # (a shallow copy: no data is copied)
+            positional = df.copy(deep=False)
+            positional.index = pd.RangeIndex(len(df))
+            schema.validate(positional, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases.copy()
         pos = pd.to_numeric(fc["index"], errors="coerce")

@@ -6,6 +6,7 @@ same language (``"10 um"``, ``"10 micron"``, ``"10 µm"``, ``"8 nanometer"`` …
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -72,6 +73,30 @@ def length_nm(value: str | float | pint.Quantity, *, name: str = "length") -> fl
     return nm
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_scale(unit_str: str) -> np.ndarray | str:
+    try:
+        q = _ureg()(unit_str)
+        scale = np.broadcast_to(np.asarray(q.to("nm").magnitude, dtype="float64"), (3,)).copy()
+    except Exception as exc:  # reported by the caller with the neuron's id
+        return f"{type(exc).__name__}"
+    return scale
+
+
+def _scale_of_unit_string(unit_str: str, ident) -> np.ndarray:
+    scale = _cached_scale(unit_str)
+    fix = "set it, e.g. neuron.units = '1 nm' (or '8 nm' for hemibrain voxels)"
+    if isinstance(scale, str):
+        if unit_str in ("dimensionless", "1 dimensionless", "1", "None"):
+            raise UnitsError(f"neuron {ident} has no units; {fix}")
+        raise UnitsError(
+            f"neuron {ident} has units {unit_str!r}, which are not a known length; {fix}"
+        )
+    if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise UnitsError(f"neuron {ident} has unusable units {unit_str!r}; {fix}")
+    return scale
+
+
 def neuron_scale_nm(neuron) -> np.ndarray:
     """How many nm one coordinate unit of ``neuron`` is, per axis (shape (3,)).
 
@@ -79,8 +104,11 @@ def neuron_scale_nm(neuron) -> np.ndarray:
     for light-level data). Neurons without length units are refused: guessing would silently put
     synapses µm or voxels away from where they are.
     """
-    units = getattr(neuron, "units", None)
     ident = getattr(neuron, "id", "?")
+    unit_str = getattr(neuron, "_unit_str", None)  # navis keeps units as a string and re-parses it
+    if isinstance(unit_str, str):  # on every `.units` access (~1.5 ms): parse each string once
+        return _scale_of_unit_string(unit_str, ident).copy()
+    units = getattr(neuron, "units", None)
     fix = "set it, e.g. neuron.units = '1 nm' (or '8 nm' for hemibrain voxels)"
     if units is None or str(units) in ("dimensionless", "1 dimensionless"):
         raise UnitsError(f"neuron {ident} has no units; {fix}")
