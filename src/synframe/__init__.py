@@ -24,6 +24,20 @@ from .errors import (
     UnitsError,
 )
 from .fetch import fetch
+from .fit import fit_pathway_stats
+from .parameterize import parameterize, parameterize_connectors
+from .pathways import (
+    check_pathway_stats,
+    load_pathway_stats,
+    pathway_stats,
+    pathway_stats_from_dict,
+    sample_pathway,
+    save_pathway_stats,
+    stats_kinds,
+    stats_param,
+    stats_summary,
+    stats_to_dict,
+)
 from .schemas import (
     CleanSynapses,
     Connectors,
@@ -53,14 +67,27 @@ __all__ = [
     "UnitsError",
     "annotate",
     "attach",
+    "check_pathway_stats",
     "clean",
     "clean_connectors",
     "connectivity",
     "connectors_to_table",
     "datasets",
     "fetch",
+    "fit_pathway_stats",
+    "load_pathway_stats",
+    "parameterize",
+    "parameterize_connectors",
+    "pathway_stats",
+    "pathway_stats_from_dict",
+    "sample_pathway",
+    "save_pathway_stats",
     "set_default_source",
     "sources",
+    "stats_kinds",
+    "stats_param",
+    "stats_summary",
+    "stats_to_dict",
     "validate",
     "validate_connectors",
 ]

@@ -7,6 +7,7 @@ Every method is a one-line delegation (``df.syn.clean(**kw)`` is exactly ``sf.cl
 from __future__ import annotations
 
 import pandas as pd
+import xarray as xr
 
 from .annotate import annotate as _annotate
 from .attach import attach as _attach
@@ -16,10 +17,19 @@ from .clean import clean as _clean
 from .connectivity import connectivity as _connectivity
 from .errors import AccessorError
 from .fetch import fetch as _fetch
+from .parameterize import parameterize as _parameterize
+from .parameterize import parameterize_connectors as _parameterize_connectors
+from .pathways import check_pathway_stats as _check_stats
+from .pathways import sample_pathway as _sample_pathway
+from .pathways import save_pathway_stats as _save_pathway_stats
+from .pathways import stats_kinds as _kinds
+from .pathways import stats_param as _param
+from .pathways import stats_summary as _summary
+from .pathways import stats_to_dict as _stats_to_dict
 from .schemas import validate as _validate
 from .schemas import validate_connectors as _validate_connectors
 
-__all__ = ["ALIASES", "NeuronListAccessor", "SynapseAccessor", "register"]
+__all__ = ["ALIASES", "NeuronListAccessor", "PathwayStatsAccessor", "SynapseAccessor", "register"]
 
 
 def _options(namespace: dict) -> dict:
@@ -73,6 +83,10 @@ class SynapseAccessor:
     def attach(self, neurons, *, inplace=False, max_distance=None):
         """Alias of :func:`synframe.attach`."""
         return _attach(self._obj, **_options(locals()))
+
+    def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
+        """Alias of :func:`synframe.parameterize`."""
+        return _parameterize(self._obj, **_options(locals()))
 
     def annotate(self, neurons, *, id_column=None, columns=None, sides=("pre", "post")):
         """Alias of :func:`synframe.annotate`."""
@@ -134,6 +148,45 @@ class NeuronListAccessor:
         """Alias of :func:`synframe.clean_connectors`."""
         return _clean_connectors(self._obj, **_options(locals()))
 
+    def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
+        """Alias of :func:`synframe.parameterize_connectors`."""
+        return _parameterize_connectors(self._obj, **_options(locals()))
+
+
+class PathwayStatsAccessor:
+    """``DataArray.syn``: views and I/O of pathway statistics (dims ``property, src, tgt``)."""
+
+    def __init__(self, obj) -> None:
+        self._obj = obj
+
+    def to_dict(self):
+        """Alias of :func:`synframe.stats_to_dict`."""
+        return _stats_to_dict(self._obj)
+
+    def to_json(self, path):
+        """Alias of :func:`synframe.save_pathway_stats`."""
+        return _save_pathway_stats(self._obj, **_options(locals()))
+
+    def summary(self):
+        """Alias of :func:`synframe.stats_summary`."""
+        return _summary(self._obj)
+
+    def param(self, name):
+        """Alias of :func:`synframe.stats_param`."""
+        return _param(self._obj, **_options(locals()))
+
+    def kinds(self):
+        """Alias of :func:`synframe.stats_kinds`."""
+        return _kinds(self._obj)
+
+    def sample(self, prop, src, tgt, n=1000, *, seed=0):
+        """Alias of :func:`synframe.sample_pathway`."""
+        return _sample_pathway(self._obj, **_options(locals()))
+
+    def validate(self):
+        """Alias of :func:`synframe.check_pathway_stats`."""
+        return _check_stats(self._obj)
+
 
 #: accessor class -> {method name: (the plain function it delegates to, its data parameter)}
 ALIASES = {
@@ -142,6 +195,7 @@ ALIASES = {
         "clean": (_clean, "syn"),
         "fetch": (_fetch, "x"),
         "attach": (_attach, "syn"),
+        "parameterize": (_parameterize, "syn"),
         "annotate": (_annotate, "syn"),
         "connectivity": (_connectivity, "syn"),
     },
@@ -151,6 +205,16 @@ ALIASES = {
         "attach": (_attach, "neurons"),
         "to_table": (_connectors_to_table, "neurons"),
         "clean": (_clean_connectors, "neurons"),
+        "parameterize": (_parameterize_connectors, "neurons"),
+    },
+    PathwayStatsAccessor: {
+        "to_dict": (_stats_to_dict, "stats"),
+        "to_json": (_save_pathway_stats, "stats"),
+        "summary": (_summary, "stats"),
+        "param": (_param, "stats"),
+        "kinds": (_kinds, "stats"),
+        "sample": (_sample_pathway, "stats"),
+        "validate": (_check_stats, "stats"),
     },
 }
 
@@ -186,3 +250,7 @@ def register() -> None:
             warnings.simplefilter("ignore", UserWarning)
             pd.api.extensions.register_dataframe_accessor("syn")(SynapseAccessor)
     navis.NeuronList.syn = _NeuronListDescriptor()
+    if getattr(xr.DataArray, "syn", None) is not PathwayStatsAccessor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", xr.core.extensions.AccessorRegistrationWarning)
+            xr.register_dataarray_accessor("syn")(PathwayStatsAccessor)

@@ -1,0 +1,354 @@
+"""``parameterize``: physiological parameters per synapse, drawn from pathway-specific distributions."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import special
+
+from ._ids import as_ids
+from .distributions import keyed_uniforms, output_dtype, sample, shared_within
+from .errors import PathwayError
+from .pathways import N_SYN_PER_CONN, check_pathway_stats, lookup, stats_summary
+from .schemas import SynapseTable, _schema, run_schema
+
+__all__ = ["parameterize", "parameterize_connectors"]
+
+log = logging.getLogger("synframe")
+
+
+def _type_series(types, by: str) -> pd.Series:
+    """neuron id (int64 index) -> type (str), from a mapping, a Series or a DataFrame."""
+    if isinstance(types, pd.DataFrame):
+        from .annotate import id_column_of
+
+        idc = id_column_of(types, None)
+        if by not in types.columns:
+            raise PathwayError(
+                f"types table has no column {by!r} (columns: {list(types.columns)[:10]})"
+            )
+        ids, vals = types[idc], types[by]
+    elif isinstance(types, pd.Series):
+        ids, vals = types.index, types
+    elif isinstance(types, Mapping):
+        ids, vals = list(types.keys()), list(types.values())
+    else:
+        raise PathwayError(
+            f"types must be a mapping / Series / DataFrame of neuron id -> {by}, got {type(types).__name__}"
+        )
+    idx = pd.Index(as_ids(ids, what="types ids"))
+    if not idx.is_unique:
+        raise PathwayError(f"types give some neurons more than one {by}; one row per neuron")
+    return pd.Series(np.asarray(vals, dtype=object), index=idx)
+
+
+def pathway_types(syn: pd.DataFrame, by: str, types=None) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target type (object arrays of str) of every synapse; errors name what is missing."""
+    if types is None:
+        cols = (f"pre_{by}", f"post_{by}")
+        missing = [c for c in cols if c not in syn.columns]
+        if missing:
+            raise PathwayError(
+                f"no {missing} column(s) to take the {by!r} of each side from; pass types= (neuron id -> "
+                f"{by}: a dict, Series or DataFrame) or add them with sf.annotate(syn, neurons, columns={by!r})"
+            )
+        src, tgt = syn[cols[0]].to_numpy(dtype=object), syn[cols[1]].to_numpy(dtype=object)
+    else:
+        table = _type_series(types, by)
+        src = table.reindex(syn[SynapseTable.pre].to_numpy()).to_numpy(dtype=object)
+        tgt = table.reindex(syn[SynapseTable.post].to_numpy()).to_numpy(dtype=object)
+    problems = []
+    for side, arr, col in (("source", src, SynapseTable.pre), ("target", tgt, SynapseTable.post)):
+        bad = pd.isna(arr)
+        if bad.any():
+            ids = pd.unique(syn[col].to_numpy()[bad])
+            problems.append(
+                f"{int(bad.sum())} synapses have no {side} {by!r} ({len(ids)} neurons, e.g. {ids[:3].tolist()})"
+            )
+    if problems:
+        raise PathwayError(
+            "; ".join(problems)
+            + f" -- give every neuron a {by} (e.g. fill partners outside your table "
+            "with a class such as 'extrinsic_neuron'), or drop those synapses"
+        )
+    return src.astype(str).astype(object), tgt.astype(str).astype(object)
+
+
+@dataclass
+class _Plan:
+    """What is drawn where: connections, pathways and the rows of each."""
+
+    pre: np.ndarray
+    post: np.ndarray
+    ids: np.ndarray
+    conn: np.ndarray  # connection index of each synapse
+    conn_pre: np.ndarray
+    conn_post: np.ndarray
+    pathways: list[tuple[str, str]]
+    syn_rows: list[np.ndarray]  # per pathway: synapse rows
+    conn_rows: list[np.ndarray]  # per pathway: connection indices
+
+
+def _plan(syn: pd.DataFrame, src: np.ndarray, tgt: np.ndarray) -> _Plan:
+    pre = syn[SynapseTable.pre].to_numpy()
+    post = syn[SynapseTable.post].to_numpy()
+    ids = syn[SynapseTable.id].to_numpy()
+    conn = syn.groupby([SynapseTable.pre, SynapseTable.post], sort=False).ngroup().to_numpy()
+    n_conn = int(conn.max()) + 1 if len(conn) else 0
+    # ngroup(sort=False) numbers connections in order of first appearance: a row starts a new
+    # connection exactly when its number exceeds every number before it
+    if len(conn):
+        first = np.flatnonzero(np.r_[True, conn[1:] > np.maximum.accumulate(conn)[:-1]])
+    else:
+        first = np.empty(0, dtype=np.int64)
+    assert len(first) == n_conn
+    s_codes, s_levels = pd.factorize(src)
+    t_codes, t_levels = pd.factorize(tgt)
+    pw = s_codes.astype(np.int64) * max(len(t_levels), 1) + t_codes
+    order = np.argsort(pw, kind="stable")
+    bounds = np.flatnonzero(np.diff(pw[order])) + 1
+    groups = np.split(order, bounds) if len(order) else []
+    conn_pw = pw[first]
+    c_order = np.argsort(conn_pw, kind="stable")
+    c_groups = np.split(c_order, np.flatnonzero(np.diff(conn_pw[c_order])) + 1) if n_conn else []
+    pathways = [
+        (
+            str(s_levels[pw[g[0]] // max(len(t_levels), 1)]),
+            str(t_levels[pw[g[0]] % max(len(t_levels), 1)]),
+        )
+        for g in groups
+    ]
+    return _Plan(pre, post, ids, conn, pre[first], post[first], pathways, groups, c_groups)
+
+
+def _missing_pathways(stats: xr.DataArray, props: Sequence[str], plan: _Plan) -> list[str]:
+    out = []
+    for (s, t), rows in zip(plan.pathways, plan.syn_rows, strict=True):
+        lacking = [p for p in props if lookup(stats, p, s, t) is None]
+        if lacking:
+            out.append(f"({s}, {t}): {len(rows)} synapses; no spec for {lacking}")
+    return out
+
+
+def _cov_matrix(stats: xr.DataArray, names: list[str], s: str, t: str) -> np.ndarray | None:
+    cov = stats.attrs.get("prop_cov") or {}
+    if not cov:
+        return None
+    mats = cov["cov"]
+    for a, b in ((s, t), (s, "*"), ("*", t), ("*", "*")):
+        if isinstance(mats.get(a), Mapping) and b in mats[a]:
+            full = np.asarray(mats[a][b], dtype="float64")
+            idx = [list(cov["props"]).index(n) for n in names]
+            return full[np.ix_(idx, idx)]
+    return None
+
+
+def _correlate(u: np.ndarray, corr: np.ndarray) -> np.ndarray:
+    """Gaussian copula: independent uniforms (k, n) -> uniforms with normal-scale correlation ``corr``."""
+    w, v = np.linalg.eigh(corr)
+    root = v * np.sqrt(np.clip(w, 0, None))  # corr = root @ root.T (works for semi-definite too)
+    return special.ndtr(root @ special.ndtri(u))
+
+
+def draw(
+    stats: xr.DataArray, props: Sequence[str], plan: _Plan, seed: int
+) -> dict[str, np.ndarray]:
+    """Values of ``props`` for every synapse of ``plan``: vectorized per (property, pathway)."""
+    n = len(plan.pre)
+    cov = stats.attrs.get("prop_cov") or {}
+    correlated = [p for p in cov.get("props", []) if p in props]
+    out: dict[str, np.ndarray] = {}
+    specs = {p: [lookup(stats, p, s, t) for s, t in plan.pathways] for p in props}
+    for p in props:
+        dtypes = {output_dtype(sp) for sp in specs[p]}
+        dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype("float64")
+        out[p] = np.empty(n, dtype=dtype)
+    cache: dict[tuple[str, bool], np.ndarray] = {}
+
+    def uniforms(p: str, shared: bool, k: int) -> np.ndarray:
+        """Keyed uniforms of pathway k for property p: per connection or per synapse."""
+        key = (p, shared)
+        if shared:
+            if key not in cache:
+                cache[key] = keyed_uniforms(seed, p, plan.conn_pre, plan.conn_post)
+            return cache[key][plan.conn_rows[k]]
+        rows = plan.syn_rows[k]
+        return keyed_uniforms(seed, p, plan.pre[rows], plan.post[rows], plan.ids[rows])
+
+    for k, (s, t) in enumerate(plan.pathways):
+        rows = plan.syn_rows[k]
+        corr_here = [p for p in correlated if _cov_matrix(stats, correlated, s, t) is not None]
+        for p in props:
+            if p in corr_here:
+                continue
+            spec = specs[p][k]
+            shared = shared_within(spec)
+            vals = sample(spec, uniforms(p, shared, k))
+            if shared:  # one value per connection, copied to its synapses
+                conn_vals = np.empty(len(plan.conn_pre), dtype=vals.dtype)
+                conn_vals[plan.conn_rows[k]] = vals
+                out[p][rows] = conn_vals[plan.conn[rows]]
+            else:
+                out[p][rows] = vals
+        if corr_here:
+            shared = shared_within(specs[corr_here[0]][k])
+            u = np.stack([uniforms(p, shared, k) for p in corr_here])
+            u = _correlate(u, _cov_matrix(stats, corr_here, s, t))
+            for i, p in enumerate(corr_here):
+                vals = sample(specs[p][k], u[i])
+                if shared:
+                    conn_vals = np.empty(len(plan.conn_pre), dtype=vals.dtype)
+                    conn_vals[plan.conn_rows[k]] = vals
+                    out[p][rows] = conn_vals[plan.conn[rows]]
+                else:
+                    out[p][rows] = vals
+    return out
+
+
+def resolve_seed(seed) -> int:
+    """A non-negative int seed; ``None`` draws one from the OS (and it is recorded in attrs)."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise PathwayError(f"seed must be a non-negative int or None, got {seed!r}")
+    return int(seed)
+
+
+def parameterize(
+    syn: pd.DataFrame,
+    stats: xr.DataArray,
+    *,
+    by: str,
+    types=None,
+    seed: int | None = None,
+    properties: Sequence[str] | None = None,
+    overwrite: bool = False,
+) -> pd.DataFrame:
+    """Give every synapse values of physiological properties drawn from pathway-specific distributions.
+
+    Parameters
+    ----------
+    syn
+        A synapse table.
+    stats
+        Pathway statistics (:func:`synframe.pathway_stats`, :func:`synframe.load_pathway_stats`,
+        :func:`synframe.fit_pathway_stats`).
+    by
+        The pathway property (e.g. ``"synapse_class"``): source/target types are read from
+        ``pre_<by>`` / ``post_<by>`` columns, or from ``types``.
+    types
+        neuron id -> type: a dict, a Series indexed by id, or a DataFrame with an id column and a
+        ``by`` column.
+    seed
+        Values depend only on (seed, property, pre, post[, synapse id]): the same seed gives the
+        same values, bit for bit, however the table is sorted, subset or split. ``None`` draws a
+        seed (recorded in ``attrs["history"]``).
+    properties
+        Which properties to draw (default: all in ``stats`` except ``n_syn_per_conn``).
+    overwrite
+        Replace existing property columns (otherwise an error).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``syn`` with one column per property (``dtype`` as the specs say), validated as
+        :class:`~synframe.schemas.ParameterizedSynapses`.
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> syn = sf.datasets.example_synapses()
+    >>> exc = {"type": "gamma", "mean": 1.0, "std": 0.5}
+    >>> stats = sf.pathway_stats({"conductance": {"*": {"*": exc}}})
+    >>> types = {i: "any" for i in set(syn.pre) | set(syn.post)}
+    >>> out = sf.parameterize(syn, stats, by="synapse_class", types=types, seed=1)
+    >>> round(float(out["conductance"].mean()), 1)
+    1.0
+    """
+    run_schema(syn, _schema("synapses"), "SynapseTable (input of parameterize)")
+    check_pathway_stats(stats)
+    all_props = [str(p) for p in stats["property"].values]
+    if properties is None:
+        props = [p for p in all_props if p != N_SYN_PER_CONN]
+    else:
+        props = [properties] if isinstance(properties, str) else list(properties)
+        unknown = [p for p in props if p not in all_props]
+        if unknown:
+            raise PathwayError(f"properties {unknown} are not in the stats (it has {all_props})")
+    existing = [p for p in props if p in syn.columns]
+    if existing and not overwrite:
+        raise PathwayError(
+            f"the table already has columns {existing}; pass overwrite=True to redraw them"
+        )
+    seed = resolve_seed(seed)
+    src, tgt = pathway_types(syn, by, types)
+    plan = _plan(syn, src, tgt)
+    missing = _missing_pathways(stats, props, plan)
+    if missing:
+        raise PathwayError(
+            f"pathways missing from the stats for {by!r}:\n  - "
+            + "\n  - ".join(missing)
+            + "\n  add them to the stats, or a '*' wildcard entry as an explicit fallback"
+        )
+    values = draw(stats, props, plan, seed)
+    out = syn.copy()
+    for p in props:
+        out[p] = values[p]
+    attrs = copy.deepcopy(syn.attrs)
+    attrs["properties"] = list(dict.fromkeys([*attrs.get("properties", []), *props]))
+    attrs.setdefault("history", []).append(
+        {
+            "stage": "parameterize",
+            "by": by,
+            "seed": seed,
+            "properties": props,
+            "pathways": {
+                f"{s}->{t}": len(r) for (s, t), r in zip(plan.pathways, plan.syn_rows, strict=True)
+            },
+            "model": stats_summary(stats),
+            "overwritten": existing,
+        }
+    )
+    out.attrs = attrs
+    log.info("%s", stats_summary(stats))
+    log.info(
+        "parameterize: %d synapses, %d connections, %d pathways, seed %d",
+        len(out),
+        len(plan.conn_pre),
+        len(plan.pathways),
+        seed,
+    )
+    return run_schema(
+        out,
+        _schema("parameterized", unique_ids=False, drop_checks=("no_autapses", "no_background")),
+        "ParameterizedSynapses",
+    )
+
+
+def parameterize_connectors(
+    neurons,
+    stats: xr.DataArray,
+    *,
+    by: str,
+    types=None,
+    seed: int | None = None,
+    properties: Sequence[str] | None = None,
+    overwrite: bool = False,
+):
+    """:func:`parameterize` for neurons whose synapses are their ``.connectors``; returns the NeuronList.
+
+    Values are identical to parameterizing the table (:func:`synframe.connectors_to_table`) itself.
+    """
+    from .attach import attach, connectors_to_table
+
+    table = connectors_to_table(neurons)
+    out = parameterize(
+        table, stats, by=by, types=types, seed=seed, properties=properties, overwrite=overwrite
+    )
+    return attach(out, neurons)
