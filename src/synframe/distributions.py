@@ -236,6 +236,8 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
         mean, std = g("mean"), g("std")
         if std == 0:
             return np.full(n, float(mean))
+        if std < 1e-4 * mean:  # shape > 1e8: the gamma is normal to float precision
+            return mean + std * special.ndtri(u)
         shape, scale = mean**2 / std**2, std**2 / mean
         return special.gammaincinv(shape, u) * scale
     if kind == "poisson":

@@ -28,7 +28,15 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
 
 from .schemas import POSITIONS, SynapseTable
 
-__all__ = ["SyntheticDump", "neuron_ids", "synapse_tables"]
+__all__ = [
+    "SyntheticDump",
+    "distribution_specs",
+    "invalid_distribution_specs",
+    "neuron_ids",
+    "pathway_stats_dicts",
+    "synapse_tables",
+    "typed_synapse_tables",
+]
 
 #: realistic 64-bit ids (FlyWire / MICrONS root ids are ~7.2e17 / ~8.6e17: beyond float64's 2**53)
 _ID_BASE = 720575940600000000
@@ -211,3 +219,112 @@ class SyntheticDump:
         finally:
             if writer is not None:
                 writer.close()
+
+
+# --- distribution specs and pathway statistics -----------------------------------------------------
+
+_finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+_positive = st.floats(0.01, 1e3, allow_nan=False, allow_infinity=False)
+_nonneg = st.floats(0.0, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def distribution_specs(draw, *, types=None, bounds: bool = True) -> dict:
+    """Valid ConnPropsModel distribution specs (every type, optional bounds / dtype / shared_within)."""
+    from .distributions import DISTRIBUTIONS
+
+    kind = draw(st.sampled_from(sorted(types or DISTRIBUTIONS)))
+    spec: dict = {"type": kind}
+    if kind == "constant":
+        spec["mean"] = draw(_finite)
+    elif kind in ("normal", "lognormal"):
+        spec["mean"] = draw(_finite if kind == "normal" else st.floats(-3, 3))
+        spec["std"] = draw(_nonneg if kind == "normal" else st.floats(0, 1))
+    elif kind == "truncnorm":
+        lo = draw(_finite)
+        spec.update(
+            norm_loc=draw(_finite), norm_scale=draw(_nonneg), min=lo, max=lo + draw(_nonneg)
+        )
+    elif kind == "gamma":
+        spec.update(mean=draw(_positive), std=draw(_nonneg))
+    elif kind == "poisson":
+        spec["mean"] = draw(st.floats(0, 50))
+    elif kind == "ztpoisson":
+        spec["mean"] = draw(st.floats(1, 50))
+    elif kind == "discrete":
+        k = draw(st.integers(1, 6))
+        val = draw(st.lists(st.integers(-10, 10), min_size=k, max_size=k))
+        w = np.asarray(draw(st.lists(st.floats(0.01, 1), min_size=k, max_size=k)))
+        spec.update(val=val, p=(w / w.sum()).tolist())
+    elif kind == "uniform":
+        lo = draw(_finite)
+        spec.update(min=lo, max=lo + draw(_nonneg))
+    elif kind == "exponential":
+        spec["mean"] = draw(_positive)
+    if bounds and draw(st.booleans()):
+        lo = draw(_finite)
+        spec["lower_bound"] = lo
+        if draw(st.booleans()):
+            spec["upper_bound"] = lo + draw(_nonneg)
+    if draw(st.booleans()):
+        spec["dtype"] = draw(st.sampled_from(["int", "float"]))
+    if draw(st.booleans()):
+        spec["shared_within"] = draw(st.sampled_from([True, False, 1.0, 0.0]))
+    return spec
+
+
+@st.composite
+def invalid_distribution_specs(draw) -> dict:
+    """Specs that ``synframe`` must refuse: unknown types, missing or out-of-range parameters."""
+    broken = draw(
+        st.sampled_from(
+            [
+                {"type": "gaussian", "mean": 1.0, "std": 1.0},
+                {"type": "gamma", "mean": 1.0},
+                {"type": "gamma", "mean": -1.0, "std": 0.5},
+                {"type": "gamma", "mean": 1.0, "std": -0.5},
+                {"type": "truncnorm", "norm_loc": 0.0, "norm_scale": 1.0, "min": 2.0, "max": 1.0},
+                {"type": "discrete", "val": [1, 2], "p": [0.5, 0.6]},
+                {"type": "discrete", "val": [1, 2, 3], "p": [0.5, 0.5]},
+                {"type": "ztpoisson", "mean": 0.5},
+                {"type": "poisson", "mean": -1.0},
+                {"type": "normal", "mean": float("nan"), "std": 1.0},
+                {"type": "uniform", "min": 3.0, "max": 1.0},
+                {"type": "constant", "mean": 1.0, "lower_bound": 2.0, "upper_bound": 1.0},
+                {"type": "constant", "mean": 1.0, "shared_within": "yes"},
+                {"type": "constant", "mean": 1.0, "dtype": "integer-ish"},
+                {"type": "exponential", "mean": 0.0},
+                {"mean": 1.0},
+            ]
+        )
+    )
+    return dict(broken)
+
+
+@st.composite
+def pathway_stats_dicts(
+    draw, *, src_types=("EXC", "INH"), tgt_types=("EXC", "INH"), properties=("g", "u")
+) -> dict:
+    """ConnPropsModel dicts ``{src_types, tgt_types, prop_stats}`` with valid specs in every cell."""
+    return {
+        "src_types": list(src_types),
+        "tgt_types": list(tgt_types),
+        "prop_stats": {
+            p: {s: {t: draw(distribution_specs()) for t in tgt_types} for s in src_types}
+            for p in properties
+        },
+    }
+
+
+@st.composite
+def typed_synapse_tables(
+    draw, *, by: str = "synapse_class", classes=("EXC", "INH"), **kw
+) -> pd.DataFrame:
+    """Synapse tables (no autapses, no background, unique ids) with ``pre_<by>`` / ``post_<by>``."""
+    df = draw(synapse_tables(background=False, autapses=False, duplicates=False, **kw))
+    ids = np.union1d(df["pre"].to_numpy(), df["post"].to_numpy())
+    cls = draw(st.lists(st.sampled_from(list(classes)), min_size=len(ids), max_size=len(ids)))
+    table = pd.Series(cls, index=ids, dtype=object)
+    df[f"pre_{by}"] = table.reindex(df["pre"].to_numpy()).to_numpy()
+    df[f"post_{by}"] = table.reindex(df["post"].to_numpy()).to_numpy()
+    return df
