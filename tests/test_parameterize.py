@@ -125,7 +125,7 @@ def test_keyed_randomness_properties(syn, model, seed, rnd):
             for s in ("EXC", "INH")
             for t in ("EXC", "INH")
         }
-        for (pre, post, s, t), grp in ref.groupby(
+        for (_pre, _post, s, t), grp in ref.groupby(
             ["pre", "post", "pre_synapse_class", "post_synapse_class"]
         ):
             if spec_shared[(s, t)]:

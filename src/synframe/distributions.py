@@ -210,10 +210,30 @@ def keyed_uniforms(seed: int, name: str, *keys: np.ndarray, streams: int = 1) ->
 # --- samplers ---------------------------------------------------------------------------------------
 
 
+def _truncnorm_std_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Quantiles of the standard normal truncated to [a, b], exactly (by inverting the CDF).
+
+    Works on the side of the mode where the normal CDF keeps its precision (mirroring when the
+    interval lies right of 0); intervals so far out that the CDF difference underflows use
+    scipy's tail-aware implementation.
+    """
+    flip = a > 0
+    if flip:
+        a, b, u = -b, -a, 1.0 - u
+    pa, pb = special.ndtr(a), special.ndtr(b)
+    if pb - pa < 1e-12 * max(pb, 1e-300):
+        x = stats.truncnorm.ppf(u, a, b)
+    else:
+        x = np.clip(special.ndtri(pa + u * (pb - pa)), a, b)
+    return -x if flip else x
+
+
 def _ztpoisson_lambda(mean: float) -> float:
     if mean <= 1.0:
         return 0.0
-    return float(optimize.brentq(lambda lam: lam / -np.expm1(-lam) - mean, 1e-12, mean + 10))
+    if mean - 1.0 < 1e-8:  # lam / (1 - e^-lam) = 1 + lam/2 + O(lam^2) near 0
+        return 2.0 * (mean - 1.0)
+    return float(optimize.brentq(lambda lam: lam / -np.expm1(-lam) - mean, 1e-10, mean + 10))
 
 
 def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
@@ -231,7 +251,7 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
         loc, scale, lo, hi = g("norm_loc"), g("norm_scale"), g("min"), g("max")
         if scale == 0 or lo == hi:
             return np.full(n, float(np.clip(loc, lo, hi)))
-        return stats.truncnorm.ppf(u, (lo - loc) / scale, (hi - loc) / scale, loc=loc, scale=scale)
+        return loc + scale * _truncnorm_std_ppf(u, (lo - loc) / scale, (hi - loc) / scale)
     if kind == "gamma":
         mean, std = g("mean"), g("std")
         if std == 0:

@@ -15,7 +15,7 @@ from scipy import special
 from ._ids import as_ids
 from .distributions import keyed_uniforms, output_dtype, sample, shared_within
 from .errors import PathwayError
-from .pathways import N_SYN_PER_CONN, check_pathway_stats, lookup, stats_summary
+from .pathways import N_SYN_PER_CONN, Cells, check_pathway_stats, stats_summary
 from .schemas import SynapseTable, _schema, run_schema
 
 __all__ = ["parameterize", "parameterize_connectors"]
@@ -48,8 +48,14 @@ def _type_series(types, by: str) -> pd.Series:
     return pd.Series(np.asarray(vals, dtype=object), index=idx)
 
 
-def pathway_types(syn: pd.DataFrame, by: str, types=None) -> tuple[np.ndarray, np.ndarray]:
-    """Source and target type (object arrays of str) of every synapse; errors name what is missing."""
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """(int codes, str levels) of a column or array; code -1 where missing. Categoricals stay cheap."""
+    codes, levels = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray([str(v) for v in levels], dtype=object)
+
+
+def pathway_types(syn: pd.DataFrame, by: str, types=None) -> tuple[tuple, tuple]:
+    """Source and target type of every synapse as ``(codes, levels)``; errors name what is missing."""
     if types is None:
         cols = (f"pre_{by}", f"post_{by}")
         missing = [c for c in cols if c not in syn.columns]
@@ -58,14 +64,22 @@ def pathway_types(syn: pd.DataFrame, by: str, types=None) -> tuple[np.ndarray, n
                 f"no {missing} column(s) to take the {by!r} of each side from; pass types= (neuron id -> "
                 f"{by}: a dict, Series or DataFrame) or add them with sf.annotate(syn, neurons, columns={by!r})"
             )
-        src, tgt = syn[cols[0]].to_numpy(dtype=object), syn[cols[1]].to_numpy(dtype=object)
+        src, tgt = _codes(syn[cols[0]]), _codes(syn[cols[1]])
     else:
         table = _type_series(types, by)
-        src = table.reindex(syn[SynapseTable.pre].to_numpy()).to_numpy(dtype=object)
-        tgt = table.reindex(syn[SynapseTable.post].to_numpy()).to_numpy(dtype=object)
+        t_codes, levels = _codes(table)
+        levels_idx = pd.Index(table.index)
+        out = []
+        for col in (SynapseTable.pre, SynapseTable.post):
+            pos = levels_idx.get_indexer(syn[col].to_numpy())
+            out.append((np.where(pos >= 0, t_codes[pos], -1), levels))
+        src, tgt = out
     problems = []
-    for side, arr, col in (("source", src, SynapseTable.pre), ("target", tgt, SynapseTable.post)):
-        bad = pd.isna(arr)
+    for side, (codes, _), col in (
+        ("source", src, SynapseTable.pre),
+        ("target", tgt, SynapseTable.post),
+    ):
+        bad = codes < 0
         if bad.any():
             ids = pd.unique(syn[col].to_numpy()[bad])
             problems.append(
@@ -77,7 +91,7 @@ def pathway_types(syn: pd.DataFrame, by: str, types=None) -> tuple[np.ndarray, n
             + f" -- give every neuron a {by} (e.g. fill partners outside your table "
             "with a class such as 'extrinsic_neuron'), or drop those synapses"
         )
-    return src.astype(str).astype(object), tgt.astype(str).astype(object)
+    return src, tgt
 
 
 @dataclass
@@ -95,7 +109,7 @@ class _Plan:
     conn_rows: list[np.ndarray]  # per pathway: connection indices
 
 
-def _plan(syn: pd.DataFrame, src: np.ndarray, tgt: np.ndarray) -> _Plan:
+def _plan(syn: pd.DataFrame, src: tuple, tgt: tuple) -> _Plan:
     pre = syn[SynapseTable.pre].to_numpy()
     post = syn[SynapseTable.post].to_numpy()
     ids = syn[SynapseTable.id].to_numpy()
@@ -107,30 +121,24 @@ def _plan(syn: pd.DataFrame, src: np.ndarray, tgt: np.ndarray) -> _Plan:
         first = np.flatnonzero(np.r_[True, conn[1:] > np.maximum.accumulate(conn)[:-1]])
     else:
         first = np.empty(0, dtype=np.int64)
-    assert len(first) == n_conn
-    s_codes, s_levels = pd.factorize(src)
-    t_codes, t_levels = pd.factorize(tgt)
-    pw = s_codes.astype(np.int64) * max(len(t_levels), 1) + t_codes
-    order = np.argsort(pw, kind="stable")
-    bounds = np.flatnonzero(np.diff(pw[order])) + 1
-    groups = np.split(order, bounds) if len(order) else []
+    (s_codes, s_levels), (t_codes, t_levels) = src, tgt
+    width = max(len(t_levels), 1)
+    pw = s_codes * width + t_codes
+    small = np.int16 if pw.max(initial=0) < 2**15 else np.int64  # few pathways: radix sort, O(n)
+    order = np.argsort(pw.astype(small), kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(pw[order])) + 1) if len(order) else []
     conn_pw = pw[first]
     c_order = np.argsort(conn_pw, kind="stable")
     c_groups = np.split(c_order, np.flatnonzero(np.diff(conn_pw[c_order])) + 1) if n_conn else []
-    pathways = [
-        (
-            str(s_levels[pw[g[0]] // max(len(t_levels), 1)]),
-            str(t_levels[pw[g[0]] % max(len(t_levels), 1)]),
-        )
-        for g in groups
-    ]
+    pathways = [(str(s_levels[pw[g[0]] // width]), str(t_levels[pw[g[0]] % width])) for g in groups]
     return _Plan(pre, post, ids, conn, pre[first], post[first], pathways, groups, c_groups)
 
 
 def _missing_pathways(stats: xr.DataArray, props: Sequence[str], plan: _Plan) -> list[str]:
     out = []
+    cells = Cells(stats)
     for (s, t), rows in zip(plan.pathways, plan.syn_rows, strict=True):
-        lacking = [p for p in props if lookup(stats, p, s, t) is None]
+        lacking = [p for p in props if cells(p, s, t) is None]
         if lacking:
             out.append(f"({s}, {t}): {len(rows)} synapses; no spec for {lacking}")
     return out
@@ -164,7 +172,8 @@ def draw(
     cov = stats.attrs.get("prop_cov") or {}
     correlated = [p for p in cov.get("props", []) if p in props]
     out: dict[str, np.ndarray] = {}
-    specs = {p: [lookup(stats, p, s, t) for s, t in plan.pathways] for p in props}
+    cells = Cells(stats)
+    specs = {p: [cells(p, s, t) for s, t in plan.pathways] for p in props}
     for p in props:
         dtypes = {output_dtype(sp) for sp in specs[p]}
         dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype("float64")
@@ -181,33 +190,39 @@ def draw(
         rows = plan.syn_rows[k]
         return keyed_uniforms(seed, p, plan.pre[rows], plan.post[rows], plan.ids[rows])
 
+    # shared draws are made per connection (conn_vals) and copied to synapses with one gather per
+    # property; per-synapse draws go straight to their rows
+    n_conn = len(plan.conn_pre)
+    conn_vals = {p: np.empty(n_conn, dtype=out[p].dtype) for p in props}
+    any_shared = dict.fromkeys(props, False)
+    per_syn: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in props}
+
+    def put(p: str, k: int, shared: bool, vals: np.ndarray) -> None:
+        if shared:
+            conn_vals[p][plan.conn_rows[k]] = vals
+            any_shared[p] = True
+        else:
+            per_syn[p].append((plan.syn_rows[k], vals))
+
     for k, (s, t) in enumerate(plan.pathways):
-        rows = plan.syn_rows[k]
-        corr_here = [p for p in correlated if _cov_matrix(stats, correlated, s, t) is not None]
+        mat = _cov_matrix(stats, correlated, s, t) if correlated else None
+        corr_here = correlated if mat is not None else []
         for p in props:
             if p in corr_here:
                 continue
             spec = specs[p][k]
             shared = shared_within(spec)
-            vals = sample(spec, uniforms(p, shared, k))
-            if shared:  # one value per connection, copied to its synapses
-                conn_vals = np.empty(len(plan.conn_pre), dtype=vals.dtype)
-                conn_vals[plan.conn_rows[k]] = vals
-                out[p][rows] = conn_vals[plan.conn[rows]]
-            else:
-                out[p][rows] = vals
+            put(p, k, shared, sample(spec, uniforms(p, shared, k)))
         if corr_here:
             shared = shared_within(specs[corr_here[0]][k])
-            u = np.stack([uniforms(p, shared, k) for p in corr_here])
-            u = _correlate(u, _cov_matrix(stats, corr_here, s, t))
+            u = _correlate(np.stack([uniforms(p, shared, k) for p in corr_here]), mat)
             for i, p in enumerate(corr_here):
-                vals = sample(specs[p][k], u[i])
-                if shared:
-                    conn_vals = np.empty(len(plan.conn_pre), dtype=vals.dtype)
-                    conn_vals[plan.conn_rows[k]] = vals
-                    out[p][rows] = conn_vals[plan.conn[rows]]
-                else:
-                    out[p][rows] = vals
+                put(p, k, shared, sample(specs[p][k], u[i]))
+    for p in props:
+        if any_shared[p]:
+            out[p] = conn_vals[p][plan.conn]
+        for rows, vals in per_syn[p]:
+            out[p][rows] = vals
     return out
 
 

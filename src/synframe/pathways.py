@@ -239,18 +239,27 @@ def _cov_problems(stats: xr.DataArray) -> list[str]:
     return out
 
 
+class Cells:
+    """Fast (property, src, tgt) -> spec lookups with wildcard fallback, for one stats array."""
+
+    def __init__(self, stats: xr.DataArray) -> None:
+        self.data = stats.values
+        self.prop = {p: i for i, p in enumerate(stats["property"].values.tolist())}
+        self.src = {s: i for i, s in enumerate(stats["src"].values.tolist())}
+        self.tgt = {t: i for i, t in enumerate(stats["tgt"].values.tolist())}
+
+    def __call__(self, prop: str, src: str, tgt: str):
+        i = self.prop[prop]
+        for s, t in ((src, tgt), (src, WILDCARD), (WILDCARD, tgt), (WILDCARD, WILDCARD)):
+            j, k = self.src.get(s), self.tgt.get(t)
+            if j is not None and k is not None and self.data[i, j, k] is not None:
+                return self.data[i, j, k]
+        return None
+
+
 def lookup(stats: xr.DataArray, prop: str, src: str, tgt: str):
     """The spec for one pathway, with wildcard fallback; ``None`` if not covered."""
-    srcs = list(stats["src"].values)
-    tgts = list(stats["tgt"].values)
-    i = list(stats["property"].values).index(prop)
-    data = stats.values
-    for s, t in ((src, tgt), (src, WILDCARD), (WILDCARD, tgt), (WILDCARD, WILDCARD)):
-        if s in srcs and t in tgts:
-            spec = data[i, srcs.index(s), tgts.index(t)]
-            if spec is not None:
-                return spec
-    return None
+    return Cells(stats)(prop, src, tgt)
 
 
 def check_pathway_stats(stats) -> xr.DataArray:

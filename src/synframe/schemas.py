@@ -233,6 +233,7 @@ def _report(failure_cases: pd.DataFrame, name: str) -> tuple[str, pd.DataFrame]:
     rows = []
     fc = failure_cases.copy()
     fc["column"] = fc["column"].astype(object).where(fc["column"].notna(), None)
+    fc["check"] = fc["check"].astype(str).str.lstrip("_")  # inherited checks: function names
     fc["failure_case"] = pd.Series(
         [x.item() if isinstance(x, np.generic) else x for x in fc["failure_case"]],
         index=fc.index,
@@ -291,7 +292,8 @@ def _schema(
     schema = model.to_schema()
     if drop_checks:
         schema = copy.deepcopy(schema)
-        schema.checks = [c for c in schema.checks if c.name not in drop_checks]
+        # inherited frame checks carry their function's name (``_no_autapses``) in pandera
+        schema.checks = [c for c in schema.checks if c.name.lstrip("_") not in drop_checks]
     if not unique_ids and "id" in schema.columns:
         schema = schema.update_column("id", unique=False)
     return schema

@@ -1,0 +1,82 @@
+"""``sf.fit_pathway_stats``: fitting then sampling recovers the original parameters."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_pathways import FITTED
+
+import synframe as sf
+
+
+@pytest.fixture(scope="module")
+def table():
+    """40,000 synapses in 4,000 connections between 2 mtypes (2 x 2 pathways)."""
+    rng = np.random.default_rng(12)
+    n_conn, per = 4_000, 10
+    pre = np.repeat(np.arange(n_conn) + 1_000, per)
+    post = np.repeat(rng.integers(0, 200, n_conn), per)
+    df = pd.DataFrame({"id": np.arange(len(pre)), "pre": pre, "post": post})
+    for c in ("pre_x", "pre_y", "pre_z", "post_x", "post_y", "post_z"):
+        df[c] = rng.uniform(0, 1e5, len(df))
+    types = {**{i: ("L5_TPC:A" if i % 2 else "L5_MC") for i in range(1_000, 1_000 + n_conn)},
+             **{i: ("L5_TPC:A" if i % 3 else "L5_MC") for i in range(200)}}  # fmt: skip
+    return df, types
+
+
+def test_fit_then_sample_recovers_the_parameters(table):
+    df, types = table
+    truth = sf.pathway_stats_from_dict({k: v for k, v in FITTED.items() if k != "prop_cov"})
+    drawn = sf.parameterize(df, truth, by="mtype", types=types, seed=1)
+    fitted = sf.fit_pathway_stats(
+        drawn, by="mtype", types=types, properties=["conductance", "delay", "n_rrp_vesicles", "u_syn"],
+        distributions={"conductance": "gamma", "delay": "normal", "n_rrp_vesicles": "discrete", "u_syn": "truncnorm"},
+    )  # fmt: skip
+    for s in ("L5_TPC:A", "L5_MC"):
+        for t in ("L5_TPC:A", "L5_MC"):
+            cell = lambda p: fitted.sel(property=p, src=s, tgt=t).item()  # noqa: E731
+            g = cell("conductance")
+            n_conn = g and (drawn.pre.map(types).eq(s) & drawn.post.map(types).eq(t)).sum() / 10
+            assert g["shared_within"] is True and cell("delay")["shared_within"] is False
+            tol = 5 * 0.3 / np.sqrt(n_conn)
+            assert abs(g["mean"] - 0.8) < tol and abs(g["std"] - 0.3) < 0.1
+            d = cell("delay")
+            assert abs(d["mean"] - 1.2) < 5 * 0.2 / np.sqrt(10 * n_conn)
+            v = cell("n_rrp_vesicles")
+            assert v["val"] == [1, 2, 3] and v["dtype"] == "int"
+            assert np.allclose(v["p"], [0.2, 0.5, 0.3], atol=5 * 0.5 / np.sqrt(n_conn))
+            u = cell("u_syn")
+            assert abs(u["norm_loc"] - 0.5) < 0.05 and abs(u["norm_scale"] - 0.2) < 0.03
+    # and the fitted model samples what it fitted
+    again = sf.parameterize(df, fitted, by="mtype", types=types, seed=2)
+    assert abs(again["conductance"].mean() - drawn["conductance"].mean()) < 0.03
+
+
+def test_sparse_pathways_fall_back_to_a_wildcard_fit(table):
+    df, types = table
+    df = df.copy()
+    df["g"] = np.random.default_rng(0).gamma(4.0, 0.25, len(df))
+    types = dict(types)
+    types[1_000] = "rare"  # one connection only
+    fitted = sf.fit_pathway_stats(
+        df, by="mtype", types=types, properties="g", distributions="gamma", min_connections=5
+    )
+    assert "*" in fitted["src"].values and "*" in fitted["tgt"].values
+    assert [f[1] for f in fitted.attrs["fit"]["fallback"]] == ["rare"]
+    from synframe.pathways import lookup
+
+    assert lookup(fitted, "g", "rare", "L5_MC") is fitted.sel(property="g", src="*", tgt="*").item()
+    assert fitted.sel(property="g", src="rare", tgt="L5_MC").item() is None
+
+
+def test_fit_errors(table):
+    df, types = table
+    with pytest.raises(sf.PathwayError, match="not columns"):
+        sf.fit_pathway_stats(df, by="mtype", types=types, properties="nope")
+    bad = df.assign(g=-1.0)
+    with pytest.raises(sf.PathwayError, match="gamma needs positive values"):
+        sf.fit_pathway_stats(bad, by="mtype", types=types, properties="g", distributions="gamma")
+    many = df.assign(g=np.arange(len(df), dtype=float))
+    with pytest.raises(sf.PathwayError, match="too many for 'discrete'"):
+        sf.fit_pathway_stats(
+            many, by="mtype", types=types, properties="g", distributions="discrete"
+        )
