@@ -33,7 +33,7 @@ def test_fit_then_sample_recovers_the_parameters(table):
     )  # fmt: skip
     for s in ("L5_TPC:A", "L5_MC"):
         for t in ("L5_TPC:A", "L5_MC"):
-            cell = lambda p: fitted.sel(property=p, src=s, tgt=t).item()  # noqa: E731
+            cell = lambda p, s=s, t=t: fitted.sel(property=p, src=s, tgt=t).item()  # noqa: E731
             g = cell("conductance")
             n_conn = g and (drawn.pre.map(types).eq(s) & drawn.post.map(types).eq(t)).sum() / 10
             assert g["shared_within"] is True and cell("delay")["shared_within"] is False
