@@ -17,11 +17,12 @@ per synapse with a lower bound (delay).
 
 Measured, in one run:
 
-- synframe: ``sf.parameterize(syn, stats, by="synapse_class", seed=1)`` (median of 5, after a warm-up), also at 10x
-  and 30x the size to check linear scaling;
-- reference, per connection (what the obi-one task does: one ``ConnPropsModel.draw`` per
-  connection and property, legacy global RNG) on the first ``--per-connection`` connections,
-  extrapolated linearly to all 50,000;
+- synframe: ``sf.parameterize(syn, stats, by="synapse_class", seed=1)`` (median of 5, after a
+  warm-up); for scaling, 10 million synapses in memory and 100 million as 10 independent chunks
+  of 10 million (keyed randomness makes chunked results identical to one pass);
+- reference, per connection (what the obi-one task does: ``ConnPropsModel.apply(src_type,
+  tgt_type, n_syn)`` per connection, a DataFrame of all properties, legacy global RNG) on the
+  first ``--per-connection`` connections, extrapolated linearly to all 50,000;
 - reference, per pathway: ``ConnPropsModel.draw_from_distribution`` once per (property, pathway),
   then broadcast to synapses, bounds and dtype -- the same samplers, used vectorized.
 """
@@ -128,13 +129,13 @@ syn = pd.read_parquet(f"{wd}/workload.parquet", columns=["pre", "post", "pre_syn
 conns = syn.groupby(["pre", "post"], sort=False, observed=True)
 props = list(spec["prop_stats"])
 np.random.seed(1)
-# (1) per connection, as the obi-one task: one draw per connection and property
+# (1) per connection, as the obi-one task: the model applied connection by connection (a
+# DataFrame of all properties per connection, drawn with the legacy global RNG)
 t = time.perf_counter()
 done = 0
 for (_, _), grp in conns:
     s, tt, n = grp["pre_synapse_class"].iat[0], grp["post_synapse_class"].iat[0], len(grp)
-    for p in props:
-        model.draw(p, s, tt, n)
+    model.apply(src_type=s, tgt_type=tt, n_syn=n)
     done += 1
     if done >= n_first:
         break
@@ -203,10 +204,18 @@ def main() -> None:
         "properties": len(spec["prop_stats"]),
     }
     res["synframe_s"] = time_synframe(syn, stats)
-    for k in [int(x) for x in args.scales.split(",") if x]:
+    k = args.scale
+    if k > 1:
         big = workload(args.synapses * k, args.connections * k, seed=k)
         res[f"synframe_{k}x_s"] = time_synframe(big, stats, repeats=1)
         del big
+        if args.chunks:
+            total = 0.0
+            for c in range(args.chunks):
+                chunk = workload(args.synapses * k, args.connections * k, seed=1000 + c)
+                total += time_synframe(chunk, stats, repeats=1)
+                del chunk
+            res[f"synframe_{k * args.chunks}x_chunked_s"] = total
     if args.reference_python:
         out = subprocess.run(
             [args.reference_python, "-c", REFERENCE, str(wd), str(args.per_connection)],

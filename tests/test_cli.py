@@ -13,11 +13,22 @@ def _synframe(*args):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
-def test_demo_runs_and_summarizes():
+def test_demo_runs_the_pipeline():
     res = _synframe("demo")
     assert res.returncode == 0, res.stderr
-    assert "2424 synapses (259 outputs, 2165 inputs)" in res.stdout
-    assert "too far 0" in res.stdout
+    out = res.stdout
+    assert "2424 synapses (259 outputs, 2165 inputs)" in out
+    assert "too far 0" in out
+    assert "2424 connectors on 5830 skeleton nodes" in out
+    assert "conductance <gamma>; syn_type_id <constant (int)>" in out
+    inh = next(line for line in out.splitlines() if "from inhibitory_neuron" in line)
+    assert float(inh.split("conductance")[1].split("±")[0]) > 1.5  # inhibitory mean 2.0
+
+
+def test_demo_seed_changes_values():
+    a, b = _synframe("demo", "--seed", "1"), _synframe("demo", "--seed", "2")
+    assert a.returncode == b.returncode == 0
+    assert a.stdout != b.stdout
 
 
 def test_demo_threshold_changes_result():

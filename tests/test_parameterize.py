@@ -14,23 +14,9 @@ from conftest import ROOT
 from synframe.testing import pathway_stats_dicts, typed_synapse_tables
 
 
-def synapse_class(cell_types: pd.DataFrame, ids) -> pd.Series:
-    """Example cell types -> excitatory / inhibitory; neurons outside the column table: extrinsic."""
-    cls = cell_types.set_index("root_id")["classification_system"].map(
-        {
-            "aibs_coarse_excitatory": "excitatory_neuron",
-            "aibs_coarse_inhibitory": "inhibitory_neuron",
-        }
-    )
-    cls.loc[ROOT] = "excitatory_neuron"  # the example neuron is an L4a cell
-    out = cls.reindex(pd.Index(ids)).fillna("extrinsic_neuron")
-    return out
-
-
 @pytest.fixture
-def classed(syn):
-    ids = np.union1d(syn.pre, syn.post)
-    return synapse_class(sf.datasets.example_cell_types(), ids)
+def classed():
+    return sf.datasets.example_synapse_classes()
 
 
 @pytest.fixture

@@ -15,26 +15,42 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """Fetch, clean, attach and parameterize the embedded MICrONS example neuron."""
     import synframe as sf
 
-    syn = sf.datasets.example_synapses()
-    neuron = sf.datasets.example_neuron()
     root = sf.datasets.EXAMPLE_ROOT_ID
+    neuron = sf.datasets.example_neuron()
     print(f"synframe {sf.__version__} demo: MICrONS minnie65_public v795 neuron {root}")
+    syn = sf.fetch(root, progress=False)  # the embedded store (DuckDB over parquet)
     print(
-        f"  fetched  {len(syn):>6} synapses ({(syn.pre == root).sum()} outputs, "
-        f"{(syn.post == root).sum()} inputs), positions in {syn.attrs['units']}"
+        f"  fetch        {len(syn):>6} synapses ({(syn.pre == root).sum()} outputs, "
+        f"{(syn.post == root).sum()} inputs) from {syn.attrs['source']}"
     )
-    print(f"  skeleton {neuron.n_nodes:>6} nodes, {neuron.cable_length / 1e6:.2f} mm of cable")
-    out = syn.syn.clean(neurons=neuron, max_distance=args.max_distance)
-    record = out.attrs["history"][-1]
-    removed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in record["removed"].items())
-    print(f"  cleaned  {len(out):>6} synapses kept within {args.max_distance} of the skeleton")
-    print(f"           removed: {removed}")
-    partners = out.loc[out.post == root, "pre"].nunique()
+    syn = syn.syn.clean(neurons=neuron, max_distance=args.max_distance)
+    removed = ", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in syn.attrs["history"][-1]["removed"].items()
+    )
     print(
-        f"  {partners} presynaptic partners, {out.loc[out.pre == root, 'post'].nunique()} postsynaptic"
+        f"  clean        {len(syn):>6} kept within {args.max_distance} of the skeleton ({removed})"
     )
+    nl = syn.syn.attach(neuron)
+    con = nl[0].connectors
+    print(
+        f"  attach       {len(con):>6} connectors on {neuron.n_nodes} skeleton nodes, "
+        f"median distance {con['distance'].median():.0f} nm, connector_id = synapse id"
+    )
+    classes = sf.datasets.example_synapse_classes()
+    stats = sf.datasets.example_pathway_stats()
+    syn = syn.syn.parameterize(stats, by="synapse_class", types=classes, seed=args.seed)
+    print(
+        f"  parameterize {len(syn):>6} synapses, seed {args.seed}; {' '.join(sf.stats_summary(stats).split())}"
+    )
+    src = classes.reindex(syn.pre).to_numpy()
+    table = syn.assign(src=src).groupby("src")["conductance"].agg(["size", "mean", "std"])
+    for cls, row in table.iterrows():
+        print(
+            f"    from {cls:<18} {int(row['size']):>5} synapses, conductance {row['mean']:.2f} ± {row['std']:.2f}"
+        )
     return 0
 
 
@@ -53,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--max-distance", default="10 um", help="drop synapses farther than this from the skeleton"
     )
+    demo.add_argument("--seed", type=int, default=1, help="seed of the parameter draws")
     demo.set_defaults(func=_demo)
     return parser
 

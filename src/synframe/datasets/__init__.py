@@ -16,7 +16,9 @@ __all__ = [
     "EXAMPLE_ROOT_ID",
     "example_cell_types",
     "example_neuron",
+    "example_pathway_stats",
     "example_store",
+    "example_synapse_classes",
     "example_synapses",
     "path",
 ]
@@ -116,3 +118,72 @@ def example_cell_types() -> pd.DataFrame:
     """
     with resources.as_file(path("microns_v795_cell_types.parquet")) as p:
         return pd.read_parquet(p)
+
+
+#: synapse classes of the obi-one synaptome notebook
+SYNAPSE_CLASSES = ("excitatory_neuron", "inhibitory_neuron", "extrinsic_neuron")
+
+
+def example_synapse_classes() -> pd.Series:
+    """``synapse_class`` of the example neuron and all its partners (index: root id).
+
+    Column cells are ``excitatory_neuron`` / ``inhibitory_neuron`` by their AIBS coarse
+    classification; the example neuron (an L4a cell) is excitatory; partners outside the column
+    table are ``extrinsic_neuron``.
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> sf.datasets.example_synapse_classes().value_counts().to_dict()
+    {'extrinsic_neuron': 2065, 'excitatory_neuron': 57, 'inhibitory_neuron': 31}
+    """
+    syn = example_synapses()
+    ids = pd.Index(pd.unique(pd.concat([syn["pre"], syn["post"]])), name="root_id")
+    ct = example_cell_types().set_index("root_id")["classification_system"]
+    cls = ct.map(
+        {
+            "aibs_coarse_excitatory": "excitatory_neuron",
+            "aibs_coarse_inhibitory": "inhibitory_neuron",
+        }
+    )
+    cls.loc[EXAMPLE_ROOT_ID] = "excitatory_neuron"
+    return cls.reindex(ids).fillna("extrinsic_neuron").rename("synapse_class")
+
+
+def example_pathway_stats(shared_within: bool = False):
+    """The obi-one synaptome-parameterization notebook's model: 3 x 3 ``synapse_class`` pathways.
+
+    ``conductance`` gamma (mean 1.0, std 0.5 from excitatory and extrinsic sources; 2.0, 0.5 from
+    inhibitory ones) and ``syn_type_id`` constant int (100 excitatory, 1 inhibitory).
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> print(sf.datasets.example_pathway_stats().syn.summary())
+    Connection/synapse property distributions between 3x3 'synapse_class' pathways:
+      conductance <gamma>; syn_type_id <constant (int)>
+    """
+    from ..pathways import pathway_stats
+
+    exc = {
+        "conductance": {"type": "gamma", "mean": 1.0, "std": 0.5, "shared_within": shared_within},
+        "syn_type_id": {
+            "type": "constant",
+            "mean": 100,
+            "dtype": "int",
+            "shared_within": shared_within,
+        },
+    }
+    inh = {
+        "conductance": {"type": "gamma", "mean": 2.0, "std": 0.5, "shared_within": shared_within},
+        "syn_type_id": {
+            "type": "constant",
+            "mean": 1,
+            "dtype": "int",
+            "shared_within": shared_within,
+        },
+    }
+    by_class = {"excitatory_neuron": exc, "extrinsic_neuron": exc, "inhibitory_neuron": inh}
+    classes = list(SYNAPSE_CLASSES)
+    prop_stats = {p: {s: {t: by_class[s][p] for t in classes} for s in classes} for p in exc}
+    return pathway_stats(prop_stats, classes, classes, pathway_property="synapse_class")
