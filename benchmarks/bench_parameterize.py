@@ -186,7 +186,13 @@ def main() -> None:
         help="connections timed for the per-connection reference",
     )
     p.add_argument(
-        "--scales", default="10,30", help="extra sizes (multiples) for the scaling check"
+        "--scale", type=int, default=10, help="in-memory scaling check: this many times the size"
+    )
+    p.add_argument(
+        "--chunks",
+        type=int,
+        default=10,
+        help="chunked check: this many chunks of --scale x the size",
     )
     args = p.parse_args()
     import synframe as sf

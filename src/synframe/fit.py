@@ -196,7 +196,13 @@ def fit_pathway_stats(
             return spec
 
         everything = np.arange(len(syn))
-        sparse = []
+        observed = set(plan.pathways)
+        all_src = {s for s, _ in observed}
+        all_tgt = {t for _, t in observed}
+        # pathways between present types that have no synapses at all also need the fallback
+        sparse = [
+            (s, t) for s in sorted(all_src) for t in sorted(all_tgt) if (s, t) not in observed
+        ]
         for (s, t), rows, crow in zip(plan.pathways, plan.syn_rows, plan.conn_rows, strict=True):
             if len(crow) < min_connections:
                 sparse.append((s, t))

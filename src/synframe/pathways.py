@@ -111,6 +111,7 @@ def pathway_stats(
         raise PathwayError("prop_stats must be a non-empty dict {property: {src: {tgt: spec}}}")
     problems: list[str] = []
     props = [str(p) for p in prop_stats]
+    prop_stats = {str(p): v for p, v in prop_stats.items()}
     seen_src: list[str] = []
     seen_tgt: list[str] = []
     for p, by_src in prop_stats.items():
@@ -181,8 +182,9 @@ def pathway_stats(
 
 def _coverage_problems(stats: xr.DataArray, src: Sequence[str], tgt: Sequence[str]) -> list[str]:
     out = []
-    for p in stats["property"].values:
-        missing = [(s, t) for s in src for t in tgt if lookup(stats, p, s, t) is None]
+    cells = Cells(stats)
+    for p in stats["property"].values.tolist():
+        missing = [(s, t) for s in src for t in tgt if cells(p, s, t) is None]
         if missing:
             shown = ", ".join(f"({s}, {t})" for s, t in missing[:6])
             more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
