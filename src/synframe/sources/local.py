@@ -347,6 +347,7 @@ class LocalStore:
                 unit="query",
                 disable=not query.progress,
                 leave=False,
+                delay=0 if len(batches) > 1 else 0.5,  # one quick query shows no bar
             ) as bar,
         ):
             for batch in batches:  # one statement per batch: the sides as a UNION ALL
