@@ -46,6 +46,7 @@ from .schemas import (
     validate,
     validate_connectors,
 )
+from .sonata import iter_edges, parameterize_circuit, read_edges, write_synaptome
 from .sources import set_default_source
 
 try:
@@ -75,11 +76,14 @@ __all__ = [
     "datasets",
     "fetch",
     "fit_pathway_stats",
+    "iter_edges",
     "load_pathway_stats",
     "parameterize",
+    "parameterize_circuit",
     "parameterize_connectors",
     "pathway_stats",
     "pathway_stats_from_dict",
+    "read_edges",
     "sample_pathway",
     "save_pathway_stats",
     "set_default_source",
@@ -90,6 +94,7 @@ __all__ = [
     "stats_to_dict",
     "validate",
     "validate_connectors",
+    "write_synaptome",
 ]
 
 _register()

@@ -139,6 +139,7 @@ def fetch(
         {
             "stage": "fetch",
             "neurons": len(ids),
+            "query_ids": [int(i) for i in ids],
             "rows_out": len(syn),
             "options": {
                 "pre": pre,

@@ -165,9 +165,13 @@ def _correlate(u: np.ndarray, corr: np.ndarray) -> np.ndarray:
 
 
 def draw(
-    stats: xr.DataArray, props: Sequence[str], plan: _Plan, seed: int
+    stats: xr.DataArray, props: Sequence[str], plan: _Plan, seed: int, stream: str = ""
 ) -> dict[str, np.ndarray]:
-    """Values of ``props`` for every synapse of ``plan``: vectorized per (property, pathway)."""
+    """Values of ``props`` for every synapse of ``plan``: vectorized per (property, pathway).
+
+    ``stream`` prefixes the key of every draw (e.g. an edge population's name, so that equal node
+    ids in two populations draw independently).
+    """
     n = len(plan.pre)
     cov = stats.attrs.get("prop_cov") or {}
     correlated = [p for p in cov.get("props", []) if p in props]
@@ -185,10 +189,10 @@ def draw(
         key = (p, shared)
         if shared:
             if key not in cache:
-                cache[key] = keyed_uniforms(seed, p, plan.conn_pre, plan.conn_post)
+                cache[key] = keyed_uniforms(seed, stream + p, plan.conn_pre, plan.conn_post)
             return cache[key][plan.conn_rows[k]]
         rows = plan.syn_rows[k]
-        return keyed_uniforms(seed, p, plan.pre[rows], plan.post[rows], plan.ids[rows])
+        return keyed_uniforms(seed, stream + p, plan.pre[rows], plan.post[rows], plan.ids[rows])
 
     # shared draws are made per connection (conn_vals) and copied to synapses with one gather per
     # property; per-synapse draws go straight to their rows

@@ -22,6 +22,7 @@ from ..errors import SourceError
 __all__ = [
     "LocalStore",
     "Query",
+    "SonataSource",
     "Source",
     "as_source",
     "get_default_source",
@@ -93,6 +94,8 @@ def as_source(source) -> Source:
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
+        if path.exists() and path.suffix == ".json":  # a SONATA circuit config
+            return SonataSource(path)
         if path.exists():
             return LocalStore(path)
         raise SourceError(
@@ -107,3 +110,4 @@ def as_source(source) -> Source:
 
 
 from .local import LocalStore  # noqa: E402  (LocalStore needs Query/Source defined above)
+from .sonata import SonataSource  # noqa: E402
