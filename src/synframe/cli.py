@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from .errors import SynframeError
 
@@ -15,7 +16,7 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Fetch, clean, attach and parameterize the embedded MICrONS example neuron."""
+    """Fetch, clean, attach, parameterize and write the embedded MICrONS example neuron as SONATA."""
     import synframe as sf
 
     root = sf.datasets.EXAMPLE_ROOT_ID
@@ -51,6 +52,123 @@ def _demo(args: argparse.Namespace) -> int:
         print(
             f"    from {cls:<18} {int(row['size']):>5} synapses, conductance {row['mean']:.2f} ± {row['std']:.2f}"
         )
+    syn = syn.syn.annotate(classes.rename_axis("root_id").reset_index(), columns="synapse_class")
+    config = sf.write_synaptome(syn, args.output, neurons=neuron, overwrite=True)
+    back = sf.read_edges(config)
+    print(
+        f"  SONATA       {len(back):>6} afferent synapses from {back.pre.nunique()} virtual partners -> "
+        f"{config}"
+    )
+    return 0
+
+
+def _ids(values: list[str]) -> list[int]:
+    from ._ids import as_ids
+
+    return as_ids(values, what="neuron ids").tolist()
+
+
+def _parameterize(args: argparse.Namespace) -> int:
+    import synframe as sf
+
+    stats = sf.load_pathway_stats(args.stats)
+    out = sf.parameterize_circuit(
+        args.circuit_config,
+        stats,
+        pathway_property=args.pathway_property,
+        populations=args.populations,
+        seed=args.seed,
+        overwrite_if_exists=args.overwrite_if_exists,
+        output=args.output,
+        inplace=args.inplace,
+        chunk_size=args.chunk_size,
+    )
+    print(out)
+    return 0
+
+
+def _fit_stats(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import synframe as sf
+
+    from .sonata import _Circuit
+
+    circuit = _Circuit(args.circuit_config)
+    pops = args.populations or sorted(circuit.edge_files)
+    frames = []
+    for k, pop in enumerate(pops):  # node ids repeat across populations: keep connections apart
+        df = sf.read_edges(
+            args.circuit_config,
+            pop,
+            properties=args.properties,
+            node_properties=(args.pathway_property,),
+        )
+        if f"pre_{args.pathway_property}" not in df or f"post_{args.pathway_property}" not in df:
+            print(
+                f"synframe fit-stats: skipping {pop}: its nodes lack {args.pathway_property!r}",
+                file=sys.stderr,
+            )
+            continue
+        frames.append(df.assign(pre=df["pre"] + (k << 40), id=df["id"] + (k << 40)))
+    if not frames:
+        raise SynframeError(f"no edge population has {args.pathway_property!r} on both sides")
+    table = pd.concat(frames, ignore_index=True)
+    kinds = dict(item.split("=", 1) for item in args.distributions)
+    kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
+    stats = sf.fit_pathway_stats(
+        table, by=args.pathway_property, properties=args.properties, distributions=kinds,
+        min_connections=args.min_connections,
+    )  # fmt: skip
+    sf.save_pathway_stats(stats, args.output)
+    print(sf.stats_summary(stats))
+    print(args.output)
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    import synframe as sf
+
+    syn = sf.fetch(
+        _ids(args.ids), source=args.source, pre=not args.no_pre, post=not args.no_post,
+        min_score=args.min_score, transmitters=args.transmitters, neuropils=args.neuropils, progress=False,
+    )  # fmt: skip
+    tmp = Path(args.output).with_name(f".{Path(args.output).name}.tmp")
+    syn.to_parquet(tmp)
+    tmp.replace(args.output)
+    print(f"{len(syn)} synapses -> {args.output}")
+    return 0
+
+
+def _synaptome(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import synframe as sf
+
+    ids = _ids(args.ids)
+    syn = sf.fetch(ids, source=args.source, progress=False).syn.clean()
+    if args.types:
+        types = pd.read_csv(args.types, dtype={0: str})
+        idc = types.columns[0]
+        types[idc] = sf._ids.as_ids(types[idc], what=f"{args.types} column {idc!r}")
+        types = types.set_index(idc)[args.by]
+    elif args.source is None and args.by == "synapse_class":
+        types = sf.datasets.example_synapse_classes()
+    else:
+        raise SynframeError(f"pass --types CSV (first column: neuron id, and a {args.by!r} column)")
+    stats = sf.load_pathway_stats(args.stats) if args.stats else None
+    if stats is None:
+        if args.by != "synapse_class":
+            raise SynframeError(
+                "pass --stats stats.json (the example model types by synapse_class only)"
+            )
+        stats = sf.datasets.example_pathway_stats()
+    syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=args.seed)
+    syn = sf.annotate(
+        syn, types.rename(args.by).rename_axis("root_id").reset_index(), columns=args.by
+    )
+    config = sf.write_synaptome(syn, args.output, neurons=ids, overwrite=args.overwrite)
+    print(config)
     return 0
 
 
@@ -61,16 +179,91 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     demo = sub.add_parser(
         "demo",
-        help="run the pipeline on the embedded MICrONS example neuron",
+        help="the full pipeline on the embedded MICrONS example neuron",
         description=_demo.__doc__,
     )
     demo.add_argument(
         "--max-distance", default="10 um", help="drop synapses farther than this from the skeleton"
     )
     demo.add_argument("--seed", type=int, default=1, help="seed of the parameter draws")
+    demo.add_argument(
+        "--output", default="synframe-demo", help="where to write the SONATA synaptome"
+    )
     demo.set_defaults(func=_demo)
+
+    par = sub.add_parser(
+        "parameterize",
+        help="draw synapse properties for a SONATA circuit (the obi-one task)",
+        description="Draw synapse properties per pathway for a SONATA circuit's edge populations; "
+        "validated before anything is written, files swapped in atomically.",
+    )
+    par.add_argument("circuit_config")
+    par.add_argument(
+        "--stats", required=True, help="ConnPropsModel JSON (src_types, tgt_types, prop_stats)"
+    )
+    par.add_argument(
+        "--pathway-property",
+        required=True,
+        help="node property of the pathways, e.g. synapse_class",
+    )
+    par.add_argument("--seed", type=int, default=None)
+    par.add_argument(
+        "--populations", nargs="+", default=None, help="edge populations (default: all)"
+    )
+    par.add_argument(
+        "--overwrite-if-exists", action="store_true", help="redraw properties that exist"
+    )
+    where = par.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", help="write a new circuit directory here")
+    where.add_argument("--inplace", action="store_true", help="modify the circuit's edge files")
+    par.add_argument("--chunk-size", type=int, default=1_000_000, help="edges per chunk")
+    par.set_defaults(func=_parameterize)
+
+    fit = sub.add_parser(
+        "fit-stats", help="fit pathway statistics from a circuit's edge properties"
+    )
+    fit.add_argument("circuit_config")
+    fit.add_argument("--pathway-property", required=True)
+    fit.add_argument("--properties", nargs="+", required=True)
+    fit.add_argument(
+        "--distributions", nargs="*", default=[], help="PROPERTY=TYPE, e.g. conductance=gamma"
+    )
+    fit.add_argument("--default-distribution", default="normal")
+    fit.add_argument("--min-connections", type=int, default=5)
+    fit.add_argument("--populations", nargs="+", default=None)
+    fit.add_argument("--output", required=True, help="stats JSON to write")
+    fit.set_defaults(func=_fit_stats)
+
+    fe = sub.add_parser("fetch", help="fetch synapses of neurons into a parquet file")
+    fe.add_argument("ids", nargs="+", help="neuron ids")
+    fe.add_argument(
+        "--source",
+        default=None,
+        help="local dump / store / SONATA config (default: embedded example)",
+    )
+    fe.add_argument("--output", required=True, help="parquet file to write")
+    fe.add_argument("--no-pre", action="store_true", help="skip the neurons' presynapses")
+    fe.add_argument("--no-post", action="store_true", help="skip the neurons' postsynapses")
+    fe.add_argument("--min-score", type=float, default=None)
+    fe.add_argument("--transmitters", action="store_true")
+    fe.add_argument("--neuropils", action="store_true")
+    fe.set_defaults(func=_fetch)
+
+    sy = sub.add_parser("synaptome", help="neuron ids -> parameterized SONATA synaptome")
+    sy.add_argument("ids", nargs="+", help="ids of the reconstructed neuron(s)")
+    sy.add_argument("--source", default=None, help="default: the embedded example store")
+    sy.add_argument("--output", required=True, help="directory to create")
+    sy.add_argument(
+        "--stats", default=None, help="ConnPropsModel JSON (default: the seed notebook's model)"
+    )
+    sy.add_argument("--by", default="synapse_class", help="pathway property")
+    sy.add_argument("--types", default=None, help="CSV: neuron id, then a column named like --by")
+    sy.add_argument("--seed", type=int, default=1)
+    sy.add_argument("--overwrite", action="store_true")
+    sy.set_defaults(func=_synaptome)
     return parser
 
 
@@ -83,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except SynframeError as exc:
+    except (SynframeError, OSError) as exc:
         print(f"synframe {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -29,6 +29,7 @@ from .errors import PathwayError, SynframeError
 from .parameterize import Cells, _plan, draw, pathway_types, resolve_seed
 from .pathways import N_SYN_PER_CONN, WILDCARD, check_pathway_stats, stats_summary
 from .schemas import POSITIONS, SynapseTable, _schema, run_schema
+from .units import neuron_scale_nm
 
 __all__ = ["SonataError", "parameterize_circuit", "read_edges", "write_synaptome"]
 
@@ -749,6 +750,19 @@ def write_synaptome(
         libsonata.EdgePopulation.write_indices(
             str(edges_h5), names["edges"], len(partners), len(ids)
         )
+        morph_dir = staging / "morphologies"
+        morph_dir.mkdir()
+        (staging / "emodels").mkdir()  # where the modeller puts the e-model
+        if skeletons is not None:  # the reconstructions as SWC in µm (SONATA's morphology unit)
+            for n in skeletons:
+                if isinstance(n, navis.TreeNeuron):
+                    um = n.copy()
+                    scale = neuron_scale_nm(n) / UM
+                    um.nodes[["x", "y", "z"]] = (
+                        n.nodes[["x", "y", "z"]].to_numpy(dtype=np.float64) * scale
+                    )
+                    um.units = "1 um"
+                    navis.write_swc(um, morph_dir / f"{int(n.id)}.swc")
         config = {
             "version": 2.4,
             "manifest": {"$BASE_DIR": "./"},
