@@ -71,6 +71,8 @@ def _ids(values: list[str]) -> list[int]:
 def _parameterize(args: argparse.Namespace) -> int:
     import synframe as sf
 
+    if not Path(args.circuit_config).exists():
+        raise SynframeError(f"circuit config {args.circuit_config} does not exist")
     stats = sf.load_pathway_stats(args.stats)
     out = sf.parameterize_circuit(
         args.circuit_config,
@@ -178,10 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="EM synapse tables to simulation-ready synaptomes.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    # -v also after the command (SUPPRESS: a subcommand's default must not undo the top-level flag)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log what each stage does",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
         "demo",
+        parents=[common],
         help="the full pipeline on the embedded MICrONS example neuron",
         description=_demo.__doc__,
     )
@@ -196,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     par = sub.add_parser(
         "parameterize",
+        parents=[common],
         help="draw synapse properties for a SONATA circuit (the obi-one task)",
         description="Draw synapse properties per pathway for a SONATA circuit's edge populations; "
         "validated before anything is written, files swapped in atomically.",
@@ -223,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     par.set_defaults(func=_parameterize)
 
     fit = sub.add_parser(
-        "fit-stats", help="fit pathway statistics from a circuit's edge properties"
+        "fit-stats",
+        parents=[common],
+        help="fit pathway statistics from a circuit's edge properties",
     )
     fit.add_argument("circuit_config")
     fit.add_argument("--pathway-property", required=True)
@@ -237,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--output", required=True, help="stats JSON to write")
     fit.set_defaults(func=_fit_stats)
 
-    fe = sub.add_parser("fetch", help="fetch synapses of neurons into a parquet file")
+    fe = sub.add_parser(
+        "fetch", parents=[common], help="fetch synapses of neurons into a parquet file"
+    )
     fe.add_argument("ids", nargs="+", help="neuron ids")
     fe.add_argument(
         "--source",
@@ -252,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--neuropils", action="store_true")
     fe.set_defaults(func=_fetch)
 
-    sy = sub.add_parser("synaptome", help="neuron ids -> parameterized SONATA synaptome")
+    sy = sub.add_parser(
+        "synaptome", parents=[common], help="neuron ids -> parameterized SONATA synaptome"
+    )
     sy.add_argument("ids", nargs="+", help="ids of the reconstructed neuron(s)")
     sy.add_argument("--source", default=None, help="default: the embedded example store")
     sy.add_argument("--output", required=True, help="directory to create")

@@ -395,7 +395,7 @@ def parameterize_circuit(
         )
         missing = [(s, t) for s in sv for t in tv for p in props if cells(p, s, t) is None]
         if missing:
-            pairs = sorted({(s, t) for s, t in missing})
+            pairs = sorted({(str(s), str(t)) for s, t in missing})
             problems.append(
                 f"edge population {name!r}: {pathway_property!r} pathways {pairs} are not covered by the stats "
                 f"(src_types {src_types}, tgt_types {tgt_types})"
