@@ -143,8 +143,12 @@ def iter_edges(
     properties: Sequence[str] | None = None,
     node_properties: Sequence[str] = ("synapse_class", "mtype"),
     chunk_size: int = 1_000_000,
+    positions: bool = True,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`read_edges` in chunks of ``chunk_size`` edges (for populations larger than memory)."""
+    """:func:`read_edges` in chunks of ``chunk_size`` edges (for populations larger than memory).
+
+    ``positions=False`` skips the position columns (for work that needs only ids and properties).
+    """
     import libsonata
 
     circuit = _Circuit(config_or_h5)
@@ -192,6 +196,8 @@ def iter_edges(
             post_root[post_nodes].astype(np.int64) if post_root is not None else post_nodes
         )
         for side, nodes_, ids in (("pre", src_nodes, pre_nodes), ("post", tgt_nodes, post_nodes)):
+            if not positions:
+                break
             names = [f"{side}_{a}" for a in "xyz"]
             if all(c in attrs for c in _CENTERS[side]):
                 for c, src in zip(names, _CENTERS[side], strict=True):
@@ -496,7 +502,12 @@ def _parameterize_population(
             dtypes[p] = np.dtype("int32") if kinds == {"i"} else np.dtype("float32")
     done = 0
     for chunk in iter_edges(
-        circuit.path, name, properties=[], node_properties=(by,), chunk_size=chunk_size
+        circuit.path,
+        name,
+        properties=[],
+        node_properties=(by,),
+        chunk_size=chunk_size,
+        positions=False,
     ):
         chunk = chunk.assign(**{
             SynapseTable.pre: chunk.get("pre_node_id", chunk[SynapseTable.pre]),
