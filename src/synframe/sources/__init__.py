@@ -20,6 +20,7 @@ import pandas as pd
 from ..errors import SourceError
 
 __all__ = [
+    "CAVE",
     "LocalStore",
     "Query",
     "SonataSource",
@@ -92,12 +93,16 @@ def as_source(source) -> Source:
         return get_default_source()
     if isinstance(source, Source) and not isinstance(source, (str, Path)):
         return source
+    if hasattr(source, "materialize") and hasattr(source, "chunkedgraph"):  # a CAVEclient
+        return CAVE(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if path.exists() and path.suffix == ".json":  # a SONATA circuit config
             return SonataSource(path)
         if path.exists():
             return LocalStore(path)
+        if isinstance(source, str) and "/" not in source and not path.suffix:  # a datastack name
+            return CAVE(source)
         raise SourceError(
             f"source {str(source)!r} is not an existing file or directory; give a parquet/feather "
             "dump, a directory of parquet files, a DuckDB database or a store built with "
@@ -109,5 +114,6 @@ def as_source(source) -> Source:
     )
 
 
+from .cave import CAVE  # noqa: E402
 from .local import LocalStore  # noqa: E402  (LocalStore needs Query/Source defined above)
 from .sonata import SonataSource  # noqa: E402

@@ -1,0 +1,246 @@
+"""The CAVE source against a fake CAVE deployment (caveclient's CAVEclientMock + responses).
+
+The real caveclient code runs end to end -- requests, Arrow decoding, unit conversion -- against
+callbacks that serve real MICrONS synapses (and a FlyWire-shaped table); synframe is not patched.
+"""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+import responses
+from cave_server import FakeCAVE, make_client
+
+import synframe as sf
+from conftest import DATA, ROOT
+from synframe.testing import SyntheticDump
+
+
+def microns_table() -> pd.DataFrame:
+    """The example neuron's synapses exactly as published (CAVE layout, 4 x 4 x 40 nm voxels)."""
+    raw = pd.concat([pd.read_feather(DATA / "pre_syn.feather"), pd.read_feather(DATA / "post_syn.feather")],
+                    ignore_index=True)  # fmt: skip
+    for col in ("pre_pt_position", "post_pt_position", "ctr_pt_position"):
+        xyz = np.stack(raw[col].to_numpy())
+        for i, a in enumerate("xyz"):
+            raw[f"{col}_{a}"] = xyz[:, i]
+        raw = raw.drop(columns=col)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def microns_client():
+    return make_client("minnie65_public", "synapses_pni_2", [795])
+
+
+@pytest.fixture
+def microns(microns_client):
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        yield microns_client, fake
+
+
+def test_microns_results_equal_the_data_served_in_nm(microns):
+    client, fake = microns
+    syn = sf.fetch(ROOT, source=client, progress=False)
+    ref = sf.datasets.example_synapses()  # the same files, converted independently
+    pd.testing.assert_frame_equal(syn[ref.columns], ref)
+    assert syn["id"].is_unique and syn.attrs["materialization"] == 795
+    assert fake.calls["query"] == 2  # one batch: a pre and a post query
+    assert syn.attrs["datastack"] == "minnie65_public" and syn.attrs["table"] == "synapses_pni_2"
+    post = sf.fetch(ROOT, source=sf.sources.CAVE(client), pre=False, progress=False)
+    assert len(post) == 2165 and (post.post == ROOT).all()
+
+
+def test_microns_options_it_cannot_honour(microns):
+    client, _ = microns
+    for kw, match in [({"transmitters": True}, "no neurotransmitter"), ({"neuropils": True}, "filtered view"),
+                      ({"min_score": 50}, "no cleft_score")]:  # fmt: skip
+        with pytest.raises(sf.SourceError, match=match):
+            sf.fetch(ROOT, source=client, progress=False, **kw)
+
+
+def test_row_limit_splits_batches_and_the_table_is_complete(microns_client):
+    partners = microns_table().query("post_pt_root_id == @ROOT")["pre_pt_root_id"].value_counts()
+    ids = partners.index[:40].tolist()  # the 40 strongest inputs: a few synapses each
+    assert partners.iloc[:40].sum() > 50 >= partners.iloc[0]
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()}, row_limit=50)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        syn = sf.fetch(
+            ids,
+            source=sf.sources.CAVE(microns_client, max_workers=4),
+            batch_size=40,
+            progress=False,
+        )
+    raw = microns_table()
+    expected = raw[raw.pre_pt_root_id.isin(ids) | raw.post_pt_root_id.isin(ids)]["id"]
+    assert sorted(syn["id"]) == sorted(expected.unique())
+    assert fake.calls["query"] > 2  # the truncated batches were split and asked again
+
+
+def test_a_single_neuron_over_the_limit_fails_loudly(microns_client):
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()}, row_limit=100)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        with pytest.raises(sf.FetchError, match=f"neuron {ROOT} alone"):
+            sf.fetch(ROOT, source=microns_client, progress=False)
+
+
+def test_transient_503s_are_retried(microns_client):
+    failures = {"n": 0}
+
+    def flaky(kind, body):
+        if kind == "query" and failures["n"] < 3:
+            failures["n"] += 1
+            return 503
+        return None
+
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()}, fail=flaky)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        syn = sf.fetch(ROOT, source=sf.sources.CAVE(microns_client, backoff=0.01), progress=False)
+    assert len(syn) == 2424 and failures["n"] == 3
+
+
+def test_persistent_failure_names_the_ids(microns_client):
+    bad = 864691135448076786  # a real presynaptic partner
+
+    def broken(kind, body):
+        ids = next(iter(body["filter_in_dict"].values())) if "filter_in_dict" in body else {}
+        return 500 if kind == "query" and bad in next(iter(ids.values()), []) else None
+
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()}, fail=broken)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        with pytest.raises(sf.FetchError, match=str(bad)) as exc:
+            sf.fetch([ROOT, bad], source=sf.sources.CAVE(microns_client, backoff=0.001, retries=2),
+                     batch_size=1, progress=False)  # fmt: skip
+    assert "Nothing is returned" in str(exc.value)
+
+
+def test_cache_makes_repeats_offline(microns_client, tmp_path):
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        cave = sf.sources.CAVE(microns_client, cache=tmp_path)
+        a = sf.fetch(ROOT, source=cave, progress=False)
+        n = fake.calls["query"]
+        b = sf.fetch(ROOT, source=cave, progress=False)
+    assert n == 2 and fake.calls["query"] == 2 and a.equals(b)
+
+
+# --- materialization -------------------------------------------------------------------------------
+
+
+def ts(year, month=1):
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def versioned():
+    client = make_client(
+        "minnie65_public", "synapses_pni_2", [279]
+    )  # fresh: caveclient caches metadata
+    many = {v: ts(2000 + v // 12, 1 + v % 12) for v in range(240, 280)}  # 40 versions, 2020-2023
+    roots = {
+        11: (ts(2019), None),  # always there
+        12: (ts(2021, 6), ts(2022, 6)),  # only between mid 2021 and mid 2022
+        13: (ts(2022, 9), None),  # from late 2022
+        14: (ts(2030), None),  # newer than every version
+    }
+    table = (
+        microns_table().iloc[:10].assign(pre_pt_root_id=[11, 12, 13, 14, 11, 12, 13, 14, 11, 12])
+    )
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": table}, versions=many, roots=roots)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        yield sf.sources.CAVE(client), fake
+
+
+# 12 is superseded on 2022-06-01 (caveclient reports its last moment 1 ms earlier): v268 (2022-05-01)
+@pytest.mark.parametrize(
+    ("ids", "version"), [([11], 279), ([11, 12], 268), ([11, 13], 279), ([12], 268)]
+)
+def test_auto_picks_the_newest_version_with_every_id_in_three_requests(versioned, ids, version):
+    cave, fake = versioned
+    got, _ = cave.resolve(np.array(ids), "auto")
+    assert got == version
+    # constant number of round trips: versions' metadata + creation + supersession times
+    assert fake.calls["root_timestamps"] == 2 and fake.calls["versions_metadata"] <= 1
+    assert sum(fake.calls.values()) <= 3
+
+
+def test_auto_refuses_ids_that_never_coexisted(versioned):
+    cave, _ = versioned
+    with pytest.raises(sf.SourceError, match="never coexisted") as exc:
+        cave.resolve(np.array([12, 13]), "auto")
+    assert "materialization='live'" in str(exc.value)
+    with pytest.raises(
+        sf.SourceError, match=r"created after the newest materialization \(v279\): \[14\]"
+    ):
+        cave.resolve(np.array([11, 14]), "auto")
+
+
+def test_latest_int_and_live(versioned):
+    cave, fake = versioned
+    assert cave.resolve(np.array([11]), "latest") == (279, None)
+    assert cave.resolve(np.array([11]), 250) == (250, None)
+    with pytest.raises(sf.SourceError, match="not available"):
+        cave.resolve(np.array([11]), 5)
+    syn = sf.fetch([14], source=cave, materialization="live", progress=False)
+    assert fake.calls["live_query"] == 2 and set(syn.pre) == {14}
+    assert syn.attrs["materialization"] is None and syn.attrs["timestamp"]
+
+
+# --- a FlyWire-shaped datastack ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flywire_data():
+    raw = SyntheticDump(30_000, n_neurons=200, seed=3).frame()
+    raw["neuropil"] = raw["neuropil"].astype(str)
+    view = raw[raw.cleft_score > 50].copy()  # the curated view: cleft > 50, with neuropils
+    raw = raw.drop(columns="neuropil")
+    return raw, view
+
+
+@pytest.fixture
+def flywire(flywire_data):
+    raw, view = flywire_data
+    client = make_client("flywire_fafb_public", "synapses_nt_v1", [783])
+    fake = FakeCAVE("flywire_fafb_public", tables={"synapses_nt_v1": raw}, views={"valid_synapses_nt_np_v6": view},
+                    versions={783: ts(2023, 9)})  # fmt: skip
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        yield client, fake, raw, view
+
+
+def test_flywire_filtered_view_transmitters_neuropils(flywire):
+    client, _fake, raw, view = flywire
+    ids = raw["pre_pt_root_id"].value_counts().index[:5].tolist()
+    syn = sf.fetch(ids, source=client, transmitters=True, neuropils=True, progress=False)
+    exp = view[view.pre_pt_root_id.isin(ids) | view.post_pt_root_id.isin(ids)].sort_values("id")
+    assert syn["id"].tolist() == exp["id"].tolist()
+    np.testing.assert_allclose(
+        syn["pre_x"], exp["pre_pt_position_x"] * 4.0
+    )  # server-side nm conversion
+    np.testing.assert_allclose(syn["post_z"], exp["post_pt_position_z"] * 40.0)
+    np.testing.assert_allclose(syn["acetylcholine"], exp["ach"], rtol=1e-6)
+    assert syn["neuropil"].dtype == "category" and syn.attrs["table"] == "valid_synapses_nt_np_v6"
+    assert syn.attrs["filtered"] is True
+
+
+def test_flywire_unfiltered_and_min_score(flywire):
+    client, _fake, raw, _ = flywire
+    ids = raw["post_pt_root_id"].value_counts().index[:3].tolist()
+    syn = sf.fetch(ids, source=client, filtered=False, min_score=30, progress=False)
+    exp = raw[
+        (raw.pre_pt_root_id.isin(ids) | raw.post_pt_root_id.isin(ids)) & (raw.cleft_score >= 30)
+    ]
+    assert sorted(syn["id"]) == sorted(exp["id"]) and syn.attrs["table"] == "synapses_nt_v1"
+    assert "gaba" not in syn and "neuropil" not in syn
+    with pytest.raises(sf.SourceError, match="filtered view"):
+        sf.fetch(ids, source=client, filtered=False, neuropils=True, progress=False)
