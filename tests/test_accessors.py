@@ -13,7 +13,7 @@ from synframe.accessors import ALIASES, NeuronListAccessor, SynapseAccessor
 
 
 def _public(cls):
-    return {n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")}
+    return {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
 
 
 @pytest.mark.parametrize("cls", [SynapseAccessor, NeuronListAccessor])

@@ -37,7 +37,31 @@ def _options(namespace: dict) -> dict:
     return {k: v for k, v in namespace.items() if k != "self"}
 
 
-class SynapseAccessor:
+class _Fetch:
+    """``fetch`` for both accessors: on a neuron table and on a NeuronList (which it attaches to)."""
+
+    def fetch(
+        self,
+        *,
+        source=None,
+        pre=True,
+        post=True,
+        filtered=True,
+        min_score=None,
+        transmitters=False,
+        neuropils=False,
+        materialization="auto",
+        batch_size=None,
+        progress=True,
+        id_column=None,
+        carry=None,
+        attach=True,
+    ):
+        """Alias of :func:`synframe.fetch` (a table of neurons, or navis neurons it attaches to)."""
+        return _fetch(self._obj, **_options(locals()))
+
+
+class SynapseAccessor(_Fetch):
     """``DataFrame.syn``: synframe's verbs on a synapse table (or, for ``fetch``, a neuron table)."""
 
     def __init__(self, obj: pd.DataFrame) -> None:
@@ -60,26 +84,6 @@ class SynapseAccessor:
         """Alias of :func:`synframe.clean`."""
         return _clean(self._obj, **_options(locals()))
 
-    def fetch(
-        self,
-        *,
-        source=None,
-        pre=True,
-        post=True,
-        filtered=True,
-        min_score=None,
-        transmitters=False,
-        neuropils=False,
-        materialization="auto",
-        batch_size=None,
-        progress=True,
-        id_column=None,
-        carry=None,
-        attach=True,
-    ):
-        """Alias of :func:`synframe.fetch` on a table of neurons (one row per neuron)."""
-        return _fetch(self._obj, **_options(locals()))
-
     def attach(self, neurons, *, inplace=False, max_distance=None):
         """Alias of :func:`synframe.attach`."""
         return _attach(self._obj, **_options(locals()))
@@ -97,7 +101,7 @@ class SynapseAccessor:
         return _connectivity(self._obj, **_options(locals()))
 
 
-class NeuronListAccessor:
+class NeuronListAccessor(_Fetch):
     """``NeuronList.syn``: synframe's verbs on navis neurons (their ``.connectors``)."""
 
     def __init__(self, obj) -> None:
@@ -106,26 +110,6 @@ class NeuronListAccessor:
     def validate(self):
         """Alias of :func:`synframe.validate_connectors`."""
         return _validate_connectors(self._obj)
-
-    def fetch(
-        self,
-        *,
-        source=None,
-        pre=True,
-        post=True,
-        filtered=True,
-        min_score=None,
-        transmitters=False,
-        neuropils=False,
-        materialization="auto",
-        batch_size=None,
-        progress=True,
-        id_column=None,
-        carry=None,
-        attach=True,
-    ):
-        """Alias of :func:`synframe.fetch`: the synapses of these neurons, attached to them."""
-        return _fetch(self._obj, **_options(locals()))
 
     def attach(self, syn, *, inplace=False, max_distance=None):
         """Alias of :func:`synframe.attach` (``sf.attach(syn, neurons)``)."""

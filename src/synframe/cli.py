@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ._io import staged_file
 from .errors import SynframeError
 
 __all__ = ["main"]
@@ -135,9 +136,8 @@ def _fetch(args: argparse.Namespace) -> int:
         _ids(args.ids), source=args.source, pre=not args.no_pre, post=not args.no_post,
         min_score=args.min_score, transmitters=args.transmitters, neuropils=args.neuropils, progress=False,
     )  # fmt: skip
-    tmp = Path(args.output).with_name(f".{Path(args.output).name}.tmp")
-    syn.to_parquet(tmp)
-    tmp.replace(args.output)
+    with staged_file(args.output) as tmp:
+        syn.to_parquet(tmp)
     print(f"{len(syn)} synapses -> {args.output}")
     return 0
 

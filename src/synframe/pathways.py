@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ._io import staged_file
 from .distributions import COPULA_TYPES, shared_within, spec_problems
 from .errors import PathwayError
 
@@ -353,12 +354,8 @@ def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
     """Write ``stats`` as ConnPropsModel JSON, atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
     text = json.dumps(_plain(stats_to_dict(stats)), indent=2)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with staged_file(path) as tmp:
         tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

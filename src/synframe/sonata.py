@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ._io import staged_dir
 from .distributions import output_dtype
 from .errors import PathwayError, SynframeError
 from .parameterize import Cells, _plan, draw, pathway_types, resolve_seed
@@ -682,9 +683,7 @@ def write_synaptome(
             sec_id[mine], sec_pos[mine] = _section_positions(n, nodes_)
         section = (sec_id, sec_pos)
 
-    staging = path.parent / f".{path.name}.staging-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    try:
+    with staged_dir(path) as staging:
         edges_h5 = staging / "edges.h5"
         nodes_h5 = staging / "nodes.h5"
         with h5py.File(nodes_h5, "w") as h5:
@@ -810,16 +809,6 @@ def write_synaptome(
         (staging / "circuit_config.json").write_text(
             json.dumps(copy.deepcopy(config), indent=2, default=str)
         )
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-            os.replace(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info(
         "write_synaptome: %d synapses onto %d neuron(s) from %d partners -> %s",
         len(aff),

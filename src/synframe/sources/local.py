@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import threading
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from .._io import staged_dir
 from .._layout import resolution_array
 from ..errors import SourceError
 from ..schemas import NEUROTRANSMITTERS, POSITIONS, SynapseTable
@@ -422,10 +422,7 @@ class LocalStore:
         path = Path(path).expanduser()
         if path.exists() and not overwrite:
             raise SourceError(f"{path} exists; pass overwrite=True to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.building-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
+        with staged_dir(path) as tmp:
             con = src._con
             con.execute(f"SET temp_directory = {_lit(tmp / 'spill')}")
             con.execute("SET preserve_insertion_order = false")
@@ -458,15 +455,5 @@ class LocalStore:
                 "row_group_size": int(row_group_size),
             }
             (tmp / META).write_text(json.dumps(meta, indent=2))
-            if path.exists():
-                old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         log.info("built store %s: %d synapses", path, meta["rows"])
         return cls(path)

@@ -1,0 +1,51 @@
+"""Atomic file and directory writes: write aside, then ``os.replace`` into place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _aside(path: Path, what: str) -> Path:
+    return path.parent / f".{path.name}.{what}-{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty sibling directory to fill; on success it replaces ``path``, on error it goes.
+
+    An existing ``path`` is moved aside first and deleted only after the new one is in place, so at
+    every moment ``path`` is either the old or the new directory, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = _aside(path, "staging")
+    staging.mkdir()
+    try:
+        yield staging
+        if path.exists():
+            old = _aside(path, "old")
+            os.replace(path, old)
+            os.replace(staging, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def staged_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a sibling temporary file name to write; on success it replaces ``path``."""
+    path = Path(path)
+    tmp = _aside(path, "tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
