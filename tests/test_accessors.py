@@ -9,18 +9,21 @@ import pandas as pd
 import pytest
 
 import synframe as sf
-from synframe.accessors import ALIASES, NeuronListAccessor, SynapseAccessor
+from synframe.accessors import ALIASES, NeuronListAccessor
 
 
 def _public(cls):
     return {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
 
 
-@pytest.mark.parametrize("cls", [SynapseAccessor, NeuronListAccessor])
+@pytest.mark.parametrize("cls", list(ALIASES))
 def test_every_method_has_a_plain_function(cls):
     assert _public(cls) == set(ALIASES[cls])
-    for func, _ in ALIASES[cls].values():
-        assert getattr(sf, func.__name__) is func  # exported at top level
+    for func, _ in ALIASES[cls].values():  # public: at top level, or in synframe.dask
+        assert (
+            getattr(sf, func.__name__, None) is func
+            or getattr(sf.dask, func.__name__, None) is func
+        )
 
 
 @pytest.mark.parametrize(

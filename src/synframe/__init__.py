@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, sources
+from . import dask, datasets, sources
 from .accessors import register as _register
 from .annotate import annotate
 from .attach import attach, clean_connectors, connectors_to_table
@@ -73,6 +73,7 @@ __all__ = [
     "clean_connectors",
     "connectivity",
     "connectors_to_table",
+    "dask",
     "datasets",
     "fetch",
     "fit_pathway_stats",

@@ -15,6 +15,8 @@ from .attach import clean_connectors as _clean_connectors
 from .attach import connectors_to_table as _connectors_to_table
 from .clean import clean as _clean
 from .connectivity import connectivity as _connectivity
+from .dask import parameterize as _dask_parameterize
+from .dask import validate as _dask_validate
 from .errors import AccessorError
 from .fetch import fetch as _fetch
 from .parameterize import parameterize as _parameterize
@@ -29,7 +31,14 @@ from .pathways import stats_to_dict as _stats_to_dict
 from .schemas import validate as _validate
 from .schemas import validate_connectors as _validate_connectors
 
-__all__ = ["ALIASES", "NeuronListAccessor", "PathwayStatsAccessor", "SynapseAccessor", "register"]
+__all__ = [
+    "ALIASES",
+    "DaskAccessor",
+    "NeuronListAccessor",
+    "PathwayStatsAccessor",
+    "SynapseAccessor",
+    "register",
+]
 
 
 def _options(namespace: dict) -> dict:
@@ -172,6 +181,21 @@ class PathwayStatsAccessor:
         return _check_stats(self._obj)
 
 
+class DaskAccessor:
+    """``dask.dataframe.DataFrame.syn``: partition-wise verbs with pandas' results."""
+
+    def __init__(self, obj) -> None:
+        self._obj = obj
+
+    def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
+        """Alias of :func:`synframe.dask.parameterize`."""
+        return _dask_parameterize(self._obj, **_options(locals()))
+
+    def validate(self, stage="synapses"):
+        """Alias of :func:`synframe.dask.validate`."""
+        return _dask_validate(self._obj, **_options(locals()))
+
+
 #: accessor class -> {method name: (the plain function it delegates to, its data parameter)}
 ALIASES = {
     SynapseAccessor: {
@@ -190,6 +214,10 @@ ALIASES = {
         "to_table": (_connectors_to_table, "neurons"),
         "clean": (_clean_connectors, "neurons"),
         "parameterize": (_parameterize_connectors, "neurons"),
+    },
+    DaskAccessor: {
+        "parameterize": (_dask_parameterize, "ddf"),
+        "validate": (_dask_validate, "ddf"),
     },
     PathwayStatsAccessor: {
         "to_dict": (_stats_to_dict, "stats"),
@@ -234,6 +262,14 @@ def register() -> None:
             warnings.simplefilter("ignore", UserWarning)
             pd.api.extensions.register_dataframe_accessor("syn")(SynapseAccessor)
     navis.NeuronList.syn = _NeuronListDescriptor()
+    try:  # dask is optional (pip install synframe[dask])
+        import dask.dataframe as dd
+    except ImportError:
+        dd = None
+    if dd is not None and getattr(dd.DataFrame, "syn", None) is not DaskAccessor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dd.extensions.register_dataframe_accessor("syn")(DaskAccessor)
     if getattr(xr.DataArray, "syn", None) is not PathwayStatsAccessor:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", xr.core.extensions.AccessorRegistrationWarning)

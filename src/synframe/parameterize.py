@@ -164,6 +164,14 @@ def _correlate(u: np.ndarray, corr: np.ndarray) -> np.ndarray:
     return special.ndtr(root @ special.ndtri(u))
 
 
+def property_dtype(stats: xr.DataArray, prop: str) -> np.dtype:
+    """The column dtype of ``prop``: from every cell of the stats (so any subset or chunk of a table
+    gets the same dtype), int64 when all cells say ``dtype: "int"``, else float64."""
+    specs = [c for c in stats.sel(property=prop).values.ravel() if c is not None]
+    dtypes = {output_dtype(sp) for sp in specs}
+    return dtypes.pop() if len(dtypes) == 1 else np.dtype("float64")
+
+
 def draw(
     stats: xr.DataArray, props: Sequence[str], plan: _Plan, seed: int, stream: str = ""
 ) -> dict[str, np.ndarray]:
@@ -179,9 +187,7 @@ def draw(
     cells = Cells(stats)
     specs = {p: [cells(p, s, t) for s, t in plan.pathways] for p in props}
     for p in props:
-        dtypes = {output_dtype(sp) for sp in specs[p]}
-        dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype("float64")
-        out[p] = np.empty(n, dtype=dtype)
+        out[p] = np.empty(n, dtype=property_dtype(stats, p))
     cache: dict[tuple[str, bool], np.ndarray] = {}
 
     def uniforms(p: str, shared: bool, k: int) -> np.ndarray:
