@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import pandas as pd
 import xarray as xr
 
-from .parameterize import N_SYN_PER_CONN, property_dtype, resolve_seed
 from .parameterize import parameterize as _parameterize
+from .parameterize import property_dtype, resolve_seed, select_properties
 from .schemas import validate as _validate
 
 __all__ = ["parameterize", "validate"]
@@ -45,11 +45,7 @@ def parameterize(
 ):
     """:func:`synframe.parameterize` partition by partition (lazy); the seed is fixed once."""
     seed = resolve_seed(seed)  # one seed for every partition (None would draw one per partition)
-    props = (
-        [p for p in stats["property"].values.tolist() if p != N_SYN_PER_CONN]
-        if properties is None
-        else ([properties] if isinstance(properties, str) else list(properties))
-    )
+    props = select_properties(stats, properties)
     meta = ddf._meta.copy()
     for p in props:
         meta[p] = pd.Series(dtype=property_dtype(stats, p))

@@ -236,6 +236,18 @@ def draw(
     return out
 
 
+def select_properties(stats: xr.DataArray, properties: Sequence[str] | str | None) -> list[str]:
+    """The properties to draw: the given ones (checked), or all but ``n_syn_per_conn``."""
+    all_props = [str(p) for p in stats["property"].values]
+    if properties is None:
+        return [p for p in all_props if p != N_SYN_PER_CONN]
+    props = [properties] if isinstance(properties, str) else list(properties)
+    unknown = [p for p in props if p not in all_props]
+    if unknown:
+        raise PathwayError(f"properties {unknown} are not in the stats (it has {all_props})")
+    return props
+
+
 def resolve_seed(seed) -> int:
     """A non-negative int seed; ``None`` draws one from the OS (and it is recorded in attrs)."""
     if seed is None:
@@ -298,14 +310,7 @@ def parameterize(
     """
     run_schema(syn, _schema("synapses"), "SynapseTable (input of parameterize)")
     check_pathway_stats(stats)
-    all_props = [str(p) for p in stats["property"].values]
-    if properties is None:
-        props = [p for p in all_props if p != N_SYN_PER_CONN]
-    else:
-        props = [properties] if isinstance(properties, str) else list(properties)
-        unknown = [p for p in props if p not in all_props]
-        if unknown:
-            raise PathwayError(f"properties {unknown} are not in the stats (it has {all_props})")
+    props = select_properties(stats, properties)
     existing = [p for p in props if p in syn.columns]
     if existing and not overwrite:
         raise PathwayError(
