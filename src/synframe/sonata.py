@@ -10,8 +10,6 @@ populations are refused.
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import logging
 import os
@@ -37,7 +35,6 @@ __all__ = ["SonataError", "parameterize_circuit", "read_edges", "write_synaptome
 log = logging.getLogger("synframe")
 
 UM = 1000.0  # nm per µm
-_GRAPH = ("source_node_id", "target_node_id", "edge_type_id", "edge_group_id", "edge_group_index")
 _CENTERS = {
     "pre": ("efferent_center_x", "efferent_center_y", "efferent_center_z"),
     "post": ("afferent_center_x", "afferent_center_y", "afferent_center_z"),
@@ -119,14 +116,6 @@ class _Circuit:
                 f"no edge population {population!r}; the circuit has {sorted(self.edge_files)}"
             )
         return population
-
-
-def _node_attribute(nodes, name: str, ids: np.ndarray) -> np.ndarray | None:
-    """A node attribute for node ids ``ids`` (None if the population lacks it)."""
-    if nodes is None or name not in nodes.attribute_names:
-        return None
-    values = np.asarray(nodes.get_attribute(name, nodes.select_all()))
-    return values[ids]
 
 
 def _ranges(n: int, chunk: int) -> Iterator[tuple[int, int]]:
@@ -282,14 +271,6 @@ def read_edges(
 
 
 # --- parameterizing circuits ------------------------------------------------------------------------
-
-
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_population(
@@ -806,9 +787,7 @@ def write_synaptome(
                 "materialization": syn.attrs.get("materialization"),
             },
         }
-        (staging / "circuit_config.json").write_text(
-            json.dumps(copy.deepcopy(config), indent=2, default=str)
-        )
+        (staging / "circuit_config.json").write_text(json.dumps(config, indent=2, default=str))
     log.info(
         "write_synaptome: %d synapses onto %d neuron(s) from %d partners -> %s",
         len(aff),
