@@ -207,7 +207,7 @@ def test_error_between_populations_leaves_the_input_identical(circuit, monkeypat
     assert hashes(circuit.parent) == before
 
 
-def test_killed_process_leaves_the_input_identical(circuit):
+def test_killed_process_leaves_the_input_identical(circuit, caplog):
     before = hashes(circuit.parent)
     script = textwrap.dedent(f"""
         import os, signal
@@ -232,6 +232,11 @@ def test_killed_process_leaves_the_input_identical(circuit):
     assert {
         k: v for k, v in after.items() if ".synframe-" not in k
     } == before  # originals untouched
+    assert any(".synframe-" in k for k in after)  # the killed run's temporary copy
+    with caplog.at_level(logging.WARNING, logger="synframe"):  # the next run says what was left
+        sf.parameterize_circuit(circuit, seed_model(), pathway_property="synapse_class", seed=1,
+                                inplace=True, overwrite_if_exists=True)  # fmt: skip
+    assert "Leftover temporary file(s) of an interrupted run" in caplog.text
 
 
 # --- EM synaptomes ------------------------------------------------------------------------------------

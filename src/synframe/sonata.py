@@ -404,6 +404,15 @@ def parameterize_circuit(
     by_file: dict[Path, list[tuple[str, list[str]]]] = {}
     for name, existing in todo:
         by_file.setdefault(circuit.edge_files[name], []).append((name, existing))
+    for path in by_file:  # a killed run leaves its temporary copy beside the (untouched) original
+        stale = sorted(path.parent.glob(f".{path.name}.synframe-*"))
+        if stale:
+            log.warning(
+                "Leftover temporary file(s) of an interrupted run beside %s: %s; the original is intact "
+                "and they can be deleted",
+                path.name,
+                ", ".join(p.name for p in stale),
+            )
     out_dir = None if output is None else Path(output).expanduser().resolve()
     if out_dir is not None and out_dir.exists():
         raise SonataError(f"{out_dir} exists; choose a new output directory")
