@@ -46,6 +46,14 @@ def as_ids(values, *, what: str = "ids") -> np.ndarray:
             raise IdError(f"{what} do not fit in int64 (largest {arr.max()})")
         return arr.astype("int64")
     if kind in "OUS":
+        # fast path: every value reads as a string of digits (Python ints, or ids typed as text);
+        # floats ("1.5", "1.0") and booleans ("True") are not digits and get the per-value errors
+        text = np.char.strip(arr.astype(str))
+        if np.char.isdigit(text).all():
+            try:
+                return text.astype(np.int64)
+            except OverflowError:
+                pass  # reported by the per-value path below
         out = np.empty(len(arr), dtype="int64")
         for i, v in enumerate(arr):  # object arrays only: ids typed by hand or read as text
             out[i] = _one(v, what)

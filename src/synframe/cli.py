@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ._ids import as_ids
 from ._io import staged_file
 from .errors import SynframeError
 
@@ -64,8 +65,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _ids(values: list[str]) -> list[int]:
-    from ._ids import as_ids
-
     return as_ids(values, what="neuron ids").tolist()
 
 
@@ -152,7 +151,7 @@ def _synaptome(args: argparse.Namespace) -> int:
     if args.types:
         types = pd.read_csv(args.types, dtype={0: str})
         idc = types.columns[0]
-        types[idc] = sf._ids.as_ids(types[idc], what=f"{args.types} column {idc!r}")
+        types[idc] = as_ids(types[idc], what=f"{args.types} column {idc!r}")
         types = types.set_index(idc)[args.by]
     elif args.source is None and args.by == "synapse_class":
         types = sf.datasets.example_synapse_classes()

@@ -558,18 +558,24 @@ def _section_positions(neuron, node_ids: np.ndarray) -> tuple[np.ndarray, np.nda
     Sections are navis' unbranched segments (``neuron.small_segments``), numbered from 1 (0 is the
     soma, as in SONATA/MorphIO); the position is the path length from the section's proximal end.
     """
-    nodes = neuron.nodes.set_index("node_id")
-    xyz = nodes[["x", "y", "z"]].to_numpy(dtype=np.float64)
-    pos_of = {nid: i for i, nid in enumerate(nodes.index.to_numpy())}
-    sec = np.zeros(len(nodes), dtype=np.int64)
-    frac = np.zeros(len(nodes))
-    for k, seg in enumerate(neuron.small_segments, start=1):
-        idx = np.array([pos_of[n] for n in seg[::-1]])  # proximal -> distal
-        steps = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(xyz[idx], axis=0), axis=1))]
-        length = steps[-1] if steps[-1] > 0 else 1.0
-        sec[idx[1:]] = k  # the proximal end belongs to the parent section
-        frac[idx[1:]] = steps[1:] / length
-    rows = np.array([pos_of.get(n, -1) for n in node_ids])
+    index = pd.Index(neuron.nodes["node_id"].to_numpy())
+    xyz = neuron.nodes[["x", "y", "z"]].to_numpy(dtype=np.float64)
+    segments = [np.asarray(seg)[::-1] for seg in neuron.small_segments]  # proximal -> distal
+    lengths = np.array([len(s) for s in segments])
+    pos = index.get_indexer(np.concatenate(segments))
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    step = np.r_[0.0, np.linalg.norm(np.diff(xyz[pos], axis=0), axis=1)]
+    step[starts] = 0.0  # no step across section boundaries
+    along = np.cumsum(step)
+    along -= np.repeat(along[starts], lengths)  # path length from each section's proximal end
+    total = np.repeat(along[starts + lengths - 1], lengths)
+    inner = np.ones(len(pos), dtype=bool)
+    inner[starts] = False  # the proximal end belongs to the parent section
+    sec = np.zeros(len(index), dtype=np.int64)
+    frac = np.zeros(len(index))
+    sec[pos[inner]] = np.repeat(np.arange(1, len(segments) + 1), lengths)[inner]
+    frac[pos[inner]] = (along / np.where(total > 0, total, 1.0))[inner]
+    rows = index.get_indexer(np.asarray(node_ids))
     ok = rows >= 0
     out_sec = np.where(ok, sec[np.where(ok, rows, 0)], -1)
     out_frac = np.where(ok, frac[np.where(ok, rows, 0)], np.nan)
