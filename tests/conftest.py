@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,37 @@ def frame_hash(df: pd.DataFrame) -> int:
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261121)
+
+
+def _git_status() -> str | None:
+    """``git status --porcelain`` of the checkout (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        res = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=Path(__file__).parents[1],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout if res.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        session.config._synframe_git_status = _git_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No test writes into the source tree: the checkout's status is what it was."""
+    before = getattr(session.config, "_synframe_git_status", None)
+    if before is None or hasattr(session.config, "workerinput"):
+        return
+    after = _git_status()
+    if after is not None and after != before:
+        new = sorted(set(after.splitlines()) - set(before.splitlines()))
+        session.exitstatus = 1
+        print(f"\nthe test suite changed the source tree: {new}", file=sys.stderr)

@@ -39,8 +39,8 @@ def test_demo_seed_changes_values(tmp_path):
     assert a.stdout != b.stdout
 
 
-def test_demo_threshold_changes_result():
-    res = _synframe("demo", "--max-distance", "1 um")
+def test_demo_threshold_changes_result(tmp_path):
+    res = _synframe("demo", "--max-distance", "1 um", "--output", str(tmp_path / "demo"))
     assert res.returncode == 0, res.stderr
     assert "too far 0" not in res.stdout
 
@@ -72,7 +72,7 @@ def test_parameterize_fit_stats_round_trip(circuit, tmp_path):
     ).read_bytes()
     res = _synframe("parameterize", str(circuit), "--stats", str(tmp_path / "stats.json"), "--pathway-property",
                     "synapse_class", "--seed", "1", "--output", str(tmp_path / "out"))  # fmt: skip
-    assert res.returncode == 2 and "overwrite_if_exists" in res.stderr  # properties exist
+    assert res.returncode == 2 and "overwrite" in res.stderr  # properties exist
     res = _synframe("parameterize", str(circuit), "--stats", str(tmp_path / "stats.json"), "--pathway-property",
                     "synapse_class", "--seed", "1", "--output", str(tmp_path / "out"), "--overwrite-if-exists",
                     "-v")  # fmt: skip
