@@ -48,7 +48,7 @@ def main() -> None:
         fake.register(rsps)
         tables = {}
         for label, workers in (("sequential", 1), ("concurrent", args.workers)):
-            cave = sf.sources.CAVE(client, max_workers=workers)
+            cave = sf.sources.CAVESource(client, max_workers=workers)
             t = time.perf_counter()
             tables[label] = sf.fetch(
                 ids, source=cave, filtered=False, batch_size=10, progress=False

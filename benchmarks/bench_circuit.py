@@ -80,8 +80,8 @@ def run(config: str, out: str, chunk: int) -> dict:
     by = {"EXC": exc, "INH": inh}
     stats = sf.pathway_stats({p: {s: {t: by[s][p] for t in by} for s in by} for p in exc})
     t = time.perf_counter()
-    sf.parameterize_circuit(config, stats, pathway_property="synapse_class", seed=1,
-                            overwrite_if_exists=True, output=out, chunk_size=chunk)  # fmt: skip
+    sf.parameterize_circuit(config, stats, by="synapse_class", seed=1,
+                            overwrite=True, output=out, chunk_size=chunk)  # fmt: skip
     return {
         "seconds": time.perf_counter() - t,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -201,7 +201,7 @@ def main() -> None:
     wd.mkdir(parents=True, exist_ok=True)
     spec = model()
     (wd / "model.json").write_text(json.dumps(spec))
-    stats = sf.pathway_stats_from_dict(spec)
+    stats = sf.pathways.from_dict(spec)
     syn = workload(args.synapses, args.connections)
     syn.to_parquet(wd / "workload.parquet")
     res = {

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import synframe as sf
-from synframe.accessors import ALIASES, NeuronListAccessor
+from synframe.accessors import ALIASES, NeuronListAccessor, _f
 
 
 def _public(cls):
@@ -19,18 +19,17 @@ def _public(cls):
 @pytest.mark.parametrize("cls", list(ALIASES))
 def test_every_method_has_a_plain_function(cls):
     assert _public(cls) == set(ALIASES[cls])
-    for func, _ in ALIASES[cls].values():  # public: at top level, or in synframe.dask
-        assert (
-            getattr(sf, func.__name__, None) is func
-            or getattr(sf.dask, func.__name__, None) is func
-        )
+    for path, _ in ALIASES[cls].values():  # public: at top level, or in sf.dask / sf.pathways
+        func = _f(path)
+        assert any(getattr(m, func.__name__, None) is func for m in (sf, sf.dask, sf.pathways))
 
 
 @pytest.mark.parametrize(
     ("cls", "name"), [(cls, name) for cls, names in ALIASES.items() for name in names]
 )
 def test_signatures_match(cls, name):
-    func, data = ALIASES[cls][name]
+    path, data = ALIASES[cls][name]
+    func = _f(path)
     plain = [p for p in inspect.signature(func).parameters.values() if p.name != data]
     method = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]  # minus self
     assert data in inspect.signature(func).parameters

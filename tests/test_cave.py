@@ -50,7 +50,7 @@ def test_microns_results_equal_the_data_served_in_nm(microns):
     assert syn["id"].is_unique and syn.attrs["materialization"] == 795
     assert fake.calls["query"] == 2  # one batch: a pre and a post query
     assert syn.attrs["datastack"] == "minnie65_public" and syn.attrs["table"] == "synapses_pni_2"
-    post = sf.fetch(ROOT, source=sf.sources.CAVE(client), pre=False, progress=False)
+    post = sf.fetch(ROOT, source=sf.sources.CAVESource(client), pre=False, progress=False)
     assert len(post) == 2165 and (post.post == ROOT).all()
 
 
@@ -71,7 +71,7 @@ def test_row_limit_splits_batches_and_the_table_is_complete(microns_client):
         fake.register(rsps)
         syn = sf.fetch(
             ids,
-            source=sf.sources.CAVE(microns_client, max_workers=4),
+            source=sf.sources.CAVESource(microns_client, max_workers=4),
             batch_size=40,
             progress=False,
         )
@@ -101,7 +101,9 @@ def test_transient_503s_are_retried(microns_client):
     fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()}, fail=flaky)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.register(rsps)
-        syn = sf.fetch(ROOT, source=sf.sources.CAVE(microns_client, backoff=0.01), progress=False)
+        syn = sf.fetch(
+            ROOT, source=sf.sources.CAVESource(microns_client, backoff=0.01), progress=False
+        )
     assert len(syn) == 2424 and failures["n"] == 3
 
 
@@ -116,7 +118,7 @@ def test_persistent_failure_names_the_ids(microns_client):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.register(rsps)
         with pytest.raises(sf.FetchError, match=str(bad)) as exc:
-            sf.fetch([ROOT, bad], source=sf.sources.CAVE(microns_client, backoff=0.001, retries=2),
+            sf.fetch([ROOT, bad], source=sf.sources.CAVESource(microns_client, backoff=0.001, retries=2),
                      batch_size=1, progress=False)  # fmt: skip
     assert "Nothing is returned" in str(exc.value)
 
@@ -125,7 +127,7 @@ def test_cache_makes_repeats_offline(microns_client, tmp_path):
     fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.register(rsps)
-        cave = sf.sources.CAVE(microns_client, cache=tmp_path)
+        cave = sf.sources.CAVESource(microns_client, cache=tmp_path)
         a = sf.fetch(ROOT, source=cave, progress=False)
         n = fake.calls["query"]
         b = sf.fetch(ROOT, source=cave, progress=False)
@@ -157,7 +159,7 @@ def versioned():
     fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": table}, versions=many, roots=roots)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.register(rsps)
-        yield sf.sources.CAVE(client), fake
+        yield sf.sources.CAVESource(client), fake
 
 
 # 12 is superseded on 2022-06-01 (caveclient reports its last moment 1 ms earlier): v268 (2022-05-01)

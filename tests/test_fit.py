@@ -25,7 +25,7 @@ def table():
 
 def test_fit_then_sample_recovers_the_parameters(table):
     df, types = table
-    truth = sf.pathway_stats_from_dict({k: v for k, v in FITTED.items() if k != "prop_cov"})
+    truth = sf.pathways.from_dict({k: v for k, v in FITTED.items() if k != "prop_cov"})
     drawn = sf.parameterize(df, truth, by="mtype", types=types, seed=1)
     fitted = sf.fit_pathway_stats(
         drawn, by="mtype", types=types, properties=["conductance", "delay", "n_rrp_vesicles", "u_syn"],

@@ -25,7 +25,7 @@ def notebook_stats():
         seed_notebook_prop_stats(shared_within=False),
         CLASSES,
         CLASSES,
-        pathway_property="synapse_class",
+        by="synapse_class",
     )
 
 
@@ -92,7 +92,7 @@ def test_shuffle_subset_and_chunks_are_bit_identical(syn, classed, notebook_stat
 @given(typed_synapse_tables(min_rows=1, max_rows=60), pathway_stats_dicts(src_types=("EXC", "INH"), tgt_types=("EXC", "INH")),
        st.integers(0, 2**31), st.randoms(use_true_random=False))  # fmt: skip
 def test_keyed_randomness_properties(syn, model, seed, rnd):
-    stats_ = sf.pathway_stats_from_dict(model)
+    stats_ = sf.pathways.from_dict(model)
     ref = sf.parameterize(syn, stats_, by="synapse_class", seed=seed)
     # row order and chunking do not matter
     perm = list(range(len(syn)))
@@ -192,7 +192,7 @@ def test_correlated_properties_gaussian_copula():
         "props": ["conductance", "u_syn"],
         "cov": {s: {t: [[1.0, 0.6], [0.6, 1.0]] for t in types} for s in types},
     }
-    stats_ = sf.pathway_stats_from_dict(model)
+    stats_ = sf.pathways.from_dict(model)
     n = 20_000
     rng = np.random.default_rng(0)
     syn = pd.DataFrame({"id": np.arange(n), "pre": np.arange(n) + 10, "post": np.full(n, 1)})

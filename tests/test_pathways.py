@@ -38,9 +38,7 @@ def seed_notebook_prop_stats(shared_within=False):
 
 
 def test_seed_notebook_model():
-    stats = sf.pathway_stats(
-        seed_notebook_prop_stats(), CLASSES, CLASSES, pathway_property="synapse_class"
-    )
+    stats = sf.pathway_stats(seed_notebook_prop_stats(), CLASSES, CLASSES, by="synapse_class")
     assert stats.dims == ("property", "src", "tgt")
     assert stats.shape == (2, 3, 3)
     assert " ".join(stats.syn.summary().split()) == (
@@ -99,7 +97,7 @@ def test_lossless_json_round_trip(tmp_path):
     stats.syn.to_json(out)
     assert json.loads(out.read_text()) == FITTED
     assert list(json.loads(out.read_text())) == list(FITTED)  # key order kept too
-    assert sf.stats_to_dict(stats) == FITTED
+    assert sf.pathways.to_dict(stats) == FITTED
     # shared_within stored as 1.0 / 0.0 means True / False
     assert (
         stats.sel(property="conductance", src="L5_MC", tgt="L5_MC").item()["shared_within"] == 1.0
@@ -108,7 +106,7 @@ def test_lossless_json_round_trip(tmp_path):
 
 @given(pathway_stats_dicts())
 def test_round_trip_any_valid_model(model):
-    assert sf.stats_to_dict(sf.pathway_stats_from_dict(model)) == model
+    assert sf.pathways.to_dict(sf.pathways.from_dict(model)) == model
 
 
 def test_every_invalid_cell_is_reported_at_once():
@@ -171,11 +169,11 @@ def test_load_errors(tmp_path):
     with pytest.raises(sf.PathwayError, match="prop_stats"):
         sf.load_pathway_stats(tmp_path / "nostats.json")
     with pytest.raises(sf.PathwayError, match="expected pathway statistics"):
-        sf.stats_to_dict(xr.DataArray(np.zeros(3)))
+        sf.pathways.to_dict(xr.DataArray(np.zeros(3)))
 
 
 def test_save_is_atomic(tmp_path):
-    stats = sf.pathway_stats_from_dict(FITTED)
+    stats = sf.pathways.from_dict(FITTED)
     path = tmp_path / "model.json"
     stats.syn.to_json(path)
     before = path.read_bytes()
@@ -193,7 +191,7 @@ def test_sample_view():
     assert abs(x.mean() - 2.0) < 5 * 0.5 / np.sqrt(40_000)
     assert np.array_equal(
         x,
-        sf.sample_pathway(
+        sf.pathways.sample(
             stats, "conductance", "inhibitory_neuron", "excitatory_neuron", 40_000, seed=3
         ),
     )

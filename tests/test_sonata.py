@@ -32,7 +32,7 @@ def seed_model(classes=("EXC", "INH")):
     by = {"EXC": exc, "INH": inh}
     return sf.pathway_stats(
         {p: {s: {t: by[s][p] for t in classes} for s in classes} for p in exc},
-        pathway_property="synapse_class",
+        by="synapse_class",
     )
 
 
@@ -100,8 +100,8 @@ def test_read_edges_errors():
 def test_parameterize_all_populations_into_a_new_circuit(circuit, tmp_path, caplog):
     before = hashes(circuit.parent)
     with caplog.at_level(logging.INFO, logger="synframe"):
-        out = sf.parameterize_circuit(circuit, seed_model(), pathway_property="synapse_class", seed=1,
-                                      overwrite_if_exists=True, output=tmp_path / "out")  # fmt: skip
+        out = sf.parameterize_circuit(circuit, seed_model(), by="synapse_class", seed=1,
+                                      overwrite=True, output=tmp_path / "out")  # fmt: skip
     assert hashes(circuit.parent) == before  # the input is untouched
     assert (
         "POm__S1nonbarrel_neurons__chemical': source nodes lack 'synapse_class': skipped"
@@ -148,10 +148,8 @@ def test_parameterize_all_populations_into_a_new_circuit(circuit, tmp_path, capl
 def test_new_properties_and_chunking(circuit, tmp_path):
     stats = sf.pathway_stats({"u_new": {"*": {"*": {"type": "truncnorm", "norm_loc": 0.5, "norm_scale": 0.2,
                                                       "min": 0.0, "max": 1.0, "shared_within": False}}}})  # fmt: skip
-    a = sf.parameterize_circuit(
-        circuit, stats, pathway_property="synapse_class", seed=3, output=tmp_path / "a"
-    )
-    b = sf.parameterize_circuit(circuit, stats, pathway_property="synapse_class", seed=3,
+    a = sf.parameterize_circuit(circuit, stats, by="synapse_class", seed=3, output=tmp_path / "a")
+    b = sf.parameterize_circuit(circuit, stats, by="synapse_class", seed=3,
                                 output=tmp_path / "b", chunk_size=1000)  # fmt: skip
     x = sf.read_edges(a, EXTERNAL)["u_new"].to_numpy()
     y = sf.read_edges(b, EXTERNAL)["u_new"].to_numpy()
@@ -161,13 +159,11 @@ def test_new_properties_and_chunking(circuit, tmp_path):
 
 def test_overwrite_refused_without_the_flag(circuit):
     before = hashes(circuit.parent)
-    with pytest.raises(sf.PathwayError, match="overwrite_if_exists=True"):
-        sf.parameterize_circuit(
-            circuit, seed_model(), pathway_property="synapse_class", seed=1, inplace=True
-        )
+    with pytest.raises(sf.PathwayError, match="overwrite=True"):
+        sf.parameterize_circuit(circuit, seed_model(), by="synapse_class", seed=1, inplace=True)
     assert hashes(circuit.parent) == before
-    sf.parameterize_circuit(circuit, seed_model(), pathway_property="synapse_class", seed=1, inplace=True,
-                            overwrite_if_exists=True)  # fmt: skip
+    sf.parameterize_circuit(circuit, seed_model(), by="synapse_class", seed=1, inplace=True,
+                            overwrite=True)  # fmt: skip
     after = hashes(circuit.parent)
     assert after[f"{EXTERNAL}.h5"] != before[f"{EXTERNAL}.h5"]
     assert (
@@ -180,15 +176,15 @@ def test_overwrite_refused_without_the_flag(circuit):
 def test_missing_pathway_value_fails_before_any_write(circuit, tmp_path):
     before = hashes(circuit.parent)
     with pytest.raises(sf.PathwayError, match=r"nothing was written:[\s\S]*\('EXC', 'INH'\)"):
-        sf.parameterize_circuit(circuit, seed_model(classes=("EXC",)), pathway_property="synapse_class",
-                                seed=1, overwrite_if_exists=True, output=tmp_path / "out")  # fmt: skip
+        sf.parameterize_circuit(circuit, seed_model(classes=("EXC",)), by="synapse_class",
+                                seed=1, overwrite=True, output=tmp_path / "out")  # fmt: skip
     assert hashes(circuit.parent) == before and not (tmp_path / "out").exists()
     with pytest.raises(sf.SynframeError, match="output=DIR"):
-        sf.parameterize_circuit(circuit, seed_model(), pathway_property="synapse_class")
+        sf.parameterize_circuit(circuit, seed_model(), by="synapse_class")
 
 
 def test_error_between_populations_leaves_the_input_identical(circuit, monkeypatch):
-    import synframe.sonata as sonata
+    import synframe.sonata.circuit as sonata
 
     before = hashes(circuit.parent)
     real, calls = sonata._write_population, []
@@ -201,8 +197,8 @@ def test_error_between_populations_leaves_the_input_identical(circuit, monkeypat
 
     monkeypatch.setattr(sonata, "_write_population", flaky)
     with pytest.raises(RuntimeError, match="injected"):
-        sf.parameterize_circuit(circuit, seed_model(), pathway_property="synapse_class", seed=1,
-                                inplace=True, overwrite_if_exists=True)  # fmt: skip
+        sf.parameterize_circuit(circuit, seed_model(), by="synapse_class", seed=1,
+                                inplace=True, overwrite=True)  # fmt: skip
     assert len(calls) == 2
     assert hashes(circuit.parent) == before
 
@@ -211,7 +207,7 @@ def test_killed_process_leaves_the_input_identical(circuit, caplog):
     before = hashes(circuit.parent)
     script = textwrap.dedent(f"""
         import os, signal
-        import synframe as sf, synframe.sonata as sonata
+        import synframe as sf, synframe.sonata.circuit as sonata
         from test_sonata import seed_model
         real, calls = sonata._write_population, []
         def killer(*args, **kwargs):
@@ -220,8 +216,8 @@ def test_killed_process_leaves_the_input_identical(circuit, caplog):
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args, **kwargs)
         sonata._write_population = killer
-        sf.parameterize_circuit({str(circuit)!r}, seed_model(), pathway_property="synapse_class", seed=1,
-                                inplace=True, overwrite_if_exists=True)
+        sf.parameterize_circuit({str(circuit)!r}, seed_model(), by="synapse_class", seed=1,
+                                inplace=True, overwrite=True)
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     res = subprocess.run(
@@ -234,8 +230,8 @@ def test_killed_process_leaves_the_input_identical(circuit, caplog):
     } == before  # originals untouched
     assert any(".synframe-" in k for k in after)  # the killed run's temporary copy
     with caplog.at_level(logging.WARNING, logger="synframe"):  # the next run says what was left
-        sf.parameterize_circuit(circuit, seed_model(), pathway_property="synapse_class", seed=1,
-                                inplace=True, overwrite_if_exists=True)  # fmt: skip
+        sf.parameterize_circuit(circuit, seed_model(), by="synapse_class", seed=1,
+                                inplace=True, overwrite=True)  # fmt: skip
     assert "Leftover temporary file(s) of an interrupted run" in caplog.text
 
 

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import synframe as sf
-from synframe.testing import SyntheticDump
+from synframe.synthetic import SyntheticDump
 
 work = Path(tempfile.mkdtemp())
 

@@ -7,12 +7,9 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from .errors import SynframeError
+from .errors import IdError, SchemaError
 
-
-class IdError(SynframeError, TypeError):
-    """Ids that are not exact 64-bit integers (floats, text, out of range)."""
-
+__all__ = ["as_ids", "id_column_of", "unique_ids"]
 
 _FLOAT_HINT = (
     "64-bit neuron ids cannot be held exactly by floats (FlyWire/MICrONS root ids are > 2**53); "
@@ -83,3 +80,25 @@ def unique_ids(ids: np.ndarray) -> np.ndarray:
     """Unique ids in order of first appearance."""
     _, first = np.unique(ids, return_index=True)
     return ids[np.sort(first)]
+
+
+#: names a neuron table's id column usually has, most specific first
+ID_CANDIDATES = ("root_id", "id", "pt_root_id", "bodyId", "body_id", "segment_id", "skid")
+
+
+def id_column_of(neurons: pd.DataFrame, id_column: str | None) -> str:
+    """The id column of a table of neurons (given, or the first of the usual names)."""
+    if id_column is not None:
+        if id_column not in neurons.columns:
+            raise SchemaError(
+                f"id_column {id_column!r} is not a column of the neuron table (columns: "
+                f"{list(neurons.columns)[:12]}); pass the column holding the neuron ids"
+            )
+        return id_column
+    for name in ID_CANDIDATES:
+        if name in neurons.columns:
+            return name
+    raise SchemaError(
+        f"no neuron id column found among {list(neurons.columns)[:12]}; pass id_column=..., e.g. "
+        "id_column='root_id'"
+    )

@@ -2,34 +2,19 @@
 
 Every method is a one-line delegation (``df.syn.clean(**kw)`` is exactly ``sf.clean(df, **kw)``);
 ``tests/test_accessors.py`` keeps the signatures equal. Logic lives in the stage modules, not here.
+
+The functions are looked up when called (:data:`ALIASES` names them), so that registering the
+accessors imports nothing heavy. Registration (:func:`register`) happens when synframe is imported
+and, for each library, as soon as that library is imported (pandas, xarray, navis, dask).
 """
 
 from __future__ import annotations
 
-import pandas as pd
-import xarray as xr
+import importlib
+import warnings
 
-from .annotate import annotate as _annotate
-from .attach import attach as _attach
-from .attach import clean_connectors as _clean_connectors
-from .attach import connectors_to_table as _connectors_to_table
-from .clean import clean as _clean
-from .connectivity import connectivity as _connectivity
-from .dask import parameterize as _dask_parameterize
-from .dask import validate as _dask_validate
+from ._hooks import when_imported
 from .errors import AccessorError
-from .fetch import fetch as _fetch
-from .parameterize import parameterize as _parameterize
-from .parameterize import parameterize_connectors as _parameterize_connectors
-from .pathways import check_pathway_stats as _check_stats
-from .pathways import sample_pathway as _sample_pathway
-from .pathways import save_pathway_stats as _save_pathway_stats
-from .pathways import stats_kinds as _kinds
-from .pathways import stats_param as _param
-from .pathways import stats_summary as _summary
-from .pathways import stats_to_dict as _stats_to_dict
-from .schemas import validate as _validate
-from .schemas import validate_connectors as _validate_connectors
 
 __all__ = [
     "ALIASES",
@@ -41,12 +26,27 @@ __all__ = [
 ]
 
 
+def _f(path: str):
+    """The function at ``"module:name"`` (module relative to synframe)."""
+    module, name = path.split(":")
+    return getattr(importlib.import_module(f"synframe.{module}"), name)
+
+
 def _options(namespace: dict) -> dict:
     """A method's arguments (its ``locals()`` minus ``self``), to pass on unchanged."""
     return {k: v for k, v in namespace.items() if k != "self"}
 
 
-class _Fetch:
+class _Accessor:
+    def __init__(self, obj) -> None:
+        self._obj = obj
+
+    def __repr__(self) -> str:
+        methods = ", ".join(sorted(ALIASES[type(self)]))
+        return f"<synframe .syn accessor on a {type(self._obj).__name__}: {methods}>"
+
+
+class _Fetch(_Accessor):
     """``fetch`` for both accessors: on a neuron table and on a NeuronList (which it attaches to)."""
 
     def fetch(
@@ -67,18 +67,15 @@ class _Fetch:
         attach=True,
     ):
         """Alias of :func:`synframe.fetch` (a table of neurons, or navis neurons it attaches to)."""
-        return _fetch(self._obj, **_options(locals()))
+        return _f("fetch:fetch")(self._obj, **_options(locals()))
 
 
 class SynapseAccessor(_Fetch):
     """``DataFrame.syn``: synframe's verbs on a synapse table (or, for ``fetch``, a neuron table)."""
 
-    def __init__(self, obj: pd.DataFrame) -> None:
-        self._obj = obj
-
     def validate(self, stage="synapses"):
         """Alias of :func:`synframe.validate`."""
-        return _validate(self._obj, **_options(locals()))
+        return _f("_validation:validate")(self._obj, **_options(locals()))
 
     def clean(
         self,
@@ -91,42 +88,39 @@ class SynapseAccessor(_Fetch):
         max_distance="10 um",
     ):
         """Alias of :func:`synframe.clean`."""
-        return _clean(self._obj, **_options(locals()))
+        return _f("clean:clean")(self._obj, **_options(locals()))
 
     def attach(self, neurons, *, inplace=False, max_distance=None):
         """Alias of :func:`synframe.attach`."""
-        return _attach(self._obj, **_options(locals()))
+        return _f("attach:attach")(self._obj, **_options(locals()))
 
     def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
         """Alias of :func:`synframe.parameterize`."""
-        return _parameterize(self._obj, **_options(locals()))
+        return _f("parameterize:parameterize")(self._obj, **_options(locals()))
 
     def annotate(self, neurons, *, id_column=None, columns=None, sides=("pre", "post")):
         """Alias of :func:`synframe.annotate`."""
-        return _annotate(self._obj, **_options(locals()))
+        return _f("annotate:annotate")(self._obj, **_options(locals()))
 
     def connectivity(self, *, by=None, threshold=1):
         """Alias of :func:`synframe.connectivity`."""
-        return _connectivity(self._obj, **_options(locals()))
+        return _f("connectivity:connectivity")(self._obj, **_options(locals()))
 
 
 class NeuronListAccessor(_Fetch):
     """``NeuronList.syn``: synframe's verbs on navis neurons (their ``.connectors``)."""
 
-    def __init__(self, obj) -> None:
-        self._obj = obj
-
     def validate(self):
         """Alias of :func:`synframe.validate_connectors`."""
-        return _validate_connectors(self._obj)
+        return _f("_validation:validate_connectors")(self._obj)
 
     def attach(self, syn, *, inplace=False, max_distance=None):
         """Alias of :func:`synframe.attach` (``sf.attach(syn, neurons)``)."""
-        return _attach(neurons=self._obj, **_options(locals()))
+        return _f("attach:attach")(neurons=self._obj, **_options(locals()))
 
     def to_table(self):
         """Alias of :func:`synframe.connectors_to_table`."""
-        return _connectors_to_table(self._obj)
+        return _f("attach:connectors_to_table")(self._obj)
 
     def clean(
         self,
@@ -139,94 +133,88 @@ class NeuronListAccessor(_Fetch):
         inplace=False,
     ):
         """Alias of :func:`synframe.clean_connectors`."""
-        return _clean_connectors(self._obj, **_options(locals()))
+        return _f("connectors:clean_connectors")(self._obj, **_options(locals()))
 
     def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
         """Alias of :func:`synframe.parameterize_connectors`."""
-        return _parameterize_connectors(self._obj, **_options(locals()))
+        return _f("connectors:parameterize_connectors")(self._obj, **_options(locals()))
 
 
-class PathwayStatsAccessor:
+class PathwayStatsAccessor(_Accessor):
     """``DataArray.syn``: views and I/O of pathway statistics (dims ``property, src, tgt``)."""
 
-    def __init__(self, obj) -> None:
-        self._obj = obj
-
     def to_dict(self):
-        """Alias of :func:`synframe.stats_to_dict`."""
-        return _stats_to_dict(self._obj)
+        """Alias of :func:`synframe.pathways.to_dict`."""
+        return _f("pathways:to_dict")(self._obj)
 
     def to_json(self, path):
         """Alias of :func:`synframe.save_pathway_stats`."""
-        return _save_pathway_stats(self._obj, **_options(locals()))
+        return _f("pathways:save_pathway_stats")(self._obj, **_options(locals()))
 
     def summary(self):
-        """Alias of :func:`synframe.stats_summary`."""
-        return _summary(self._obj)
+        """Alias of :func:`synframe.pathways.summary`."""
+        return _f("pathways:summary")(self._obj)
 
     def param(self, name):
-        """Alias of :func:`synframe.stats_param`."""
-        return _param(self._obj, **_options(locals()))
+        """Alias of :func:`synframe.pathways.param`."""
+        return _f("pathways:param")(self._obj, **_options(locals()))
 
     def kinds(self):
-        """Alias of :func:`synframe.stats_kinds`."""
-        return _kinds(self._obj)
+        """Alias of :func:`synframe.pathways.kinds`."""
+        return _f("pathways:kinds")(self._obj)
 
     def sample(self, prop, src, tgt, n=1000, *, seed=0):
-        """Alias of :func:`synframe.sample_pathway`."""
-        return _sample_pathway(self._obj, **_options(locals()))
+        """Alias of :func:`synframe.pathways.sample`."""
+        return _f("pathways:sample")(self._obj, **_options(locals()))
 
     def validate(self):
-        """Alias of :func:`synframe.check_pathway_stats`."""
-        return _check_stats(self._obj)
+        """Alias of :func:`synframe.pathways.validate`."""
+        return _f("pathways:validate")(self._obj)
 
 
-class DaskAccessor:
+class DaskAccessor(_Accessor):
     """``dask.dataframe.DataFrame.syn``: partition-wise verbs with pandas' results."""
-
-    def __init__(self, obj) -> None:
-        self._obj = obj
 
     def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
         """Alias of :func:`synframe.dask.parameterize`."""
-        return _dask_parameterize(self._obj, **_options(locals()))
+        return _f("dask:parameterize")(self._obj, **_options(locals()))
 
     def validate(self, stage="synapses"):
         """Alias of :func:`synframe.dask.validate`."""
-        return _dask_validate(self._obj, **_options(locals()))
+        return _f("dask:validate")(self._obj, **_options(locals()))
 
 
-#: accessor class -> {method name: (the plain function it delegates to, its data parameter)}
+#: accessor class -> {method name: ("module:function" it delegates to, its data parameter)}
 ALIASES = {
     SynapseAccessor: {
-        "validate": (_validate, "df"),
-        "clean": (_clean, "syn"),
-        "fetch": (_fetch, "x"),
-        "attach": (_attach, "syn"),
-        "parameterize": (_parameterize, "syn"),
-        "annotate": (_annotate, "syn"),
-        "connectivity": (_connectivity, "syn"),
+        "validate": ("_validation:validate", "df"),
+        "clean": ("clean:clean", "syn"),
+        "fetch": ("fetch:fetch", "x"),
+        "attach": ("attach:attach", "syn"),
+        "parameterize": ("parameterize:parameterize", "syn"),
+        "annotate": ("annotate:annotate", "syn"),
+        "connectivity": ("connectivity:connectivity", "syn"),
     },
     NeuronListAccessor: {
-        "validate": (_validate_connectors, "neurons"),
-        "fetch": (_fetch, "x"),
-        "attach": (_attach, "neurons"),
-        "to_table": (_connectors_to_table, "neurons"),
-        "clean": (_clean_connectors, "neurons"),
-        "parameterize": (_parameterize_connectors, "neurons"),
+        "validate": ("_validation:validate_connectors", "neurons"),
+        "fetch": ("fetch:fetch", "x"),
+        "attach": ("attach:attach", "neurons"),
+        "to_table": ("attach:connectors_to_table", "neurons"),
+        "clean": ("connectors:clean_connectors", "neurons"),
+        "parameterize": ("connectors:parameterize_connectors", "neurons"),
     },
     DaskAccessor: {
-        "parameterize": (_dask_parameterize, "ddf"),
-        "validate": (_dask_validate, "ddf"),
+        "parameterize": ("dask:parameterize", "ddf"),
+        "validate": ("dask:validate", "ddf"),
     },
     PathwayStatsAccessor: {
-        "to_dict": (_stats_to_dict, "stats"),
-        "to_json": (_save_pathway_stats, "stats"),
-        "summary": (_summary, "stats"),
-        "param": (_param, "stats"),
-        "kinds": (_kinds, "stats"),
-        "sample": (_sample_pathway, "stats"),
-        "validate": (_check_stats, "stats"),
+        "to_dict": ("pathways:to_dict", "stats"),
+        "to_json": ("pathways:save_pathway_stats", "stats"),
+        "summary": ("pathways:summary", "stats"),
+        "param": ("pathways:param", "stats"),
+        "kinds": ("pathways:kinds", "stats"),
+        "sample": ("pathways:sample", "stats"),
+        "validate": ("pathways:validate", "stats"),
     },
 }
 
@@ -251,26 +239,42 @@ class _NeuronListDescriptor:
             ) from exc
 
 
-def register() -> None:
-    """Register ``pd.DataFrame.syn`` and ``navis.NeuronList.syn`` (idempotent; done on import)."""
-    import warnings
+def _claimed(cls, accessor) -> bool:
+    """True when ``cls.syn`` is already ours (re-registering on reload must not warn)."""
+    current = cls.__dict__.get("syn")
+    return getattr(current, "_accessor", current) is accessor or isinstance(
+        current, _NeuronListDescriptor
+    )
 
-    import navis
 
-    if getattr(pd.DataFrame, "syn", None) is not SynapseAccessor:
-        with warnings.catch_warnings():  # re-registering on reload warns; harmless
-            warnings.simplefilter("ignore", UserWarning)
-            pd.api.extensions.register_dataframe_accessor("syn")(SynapseAccessor)
+def _pandas(pd) -> None:
+    if not _claimed(pd.DataFrame, SynapseAccessor):
+        pd.api.extensions.register_dataframe_accessor("syn")(SynapseAccessor)
+
+
+def _xarray(xr) -> None:
+    if not _claimed(xr.DataArray, PathwayStatsAccessor):
+        xr.register_dataarray_accessor("syn")(PathwayStatsAccessor)
+
+
+def _navis(navis) -> None:
+    current = navis.NeuronList.__dict__.get("syn")
+    if current is not None and not isinstance(current, _NeuronListDescriptor):
+        warnings.warn(
+            "navis.NeuronList.syn is defined by another package; synframe replaces it",
+            stacklevel=2,
+        )
     navis.NeuronList.syn = _NeuronListDescriptor()
-    try:  # dask is optional (pip install synframe[dask])
-        import dask.dataframe as dd
-    except ImportError:
-        dd = None
-    if dd is not None and getattr(dd.DataFrame, "syn", None) is not DaskAccessor:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dd.extensions.register_dataframe_accessor("syn")(DaskAccessor)
-    if getattr(xr.DataArray, "syn", None) is not PathwayStatsAccessor:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", xr.core.extensions.AccessorRegistrationWarning)
-            xr.register_dataarray_accessor("syn")(PathwayStatsAccessor)
+
+
+def _dask(dd) -> None:
+    if not _claimed(dd.DataFrame, DaskAccessor):
+        dd.extensions.register_dataframe_accessor("syn")(DaskAccessor)
+
+
+def register() -> None:
+    """Register the ``.syn`` accessors on every library imported now or later (idempotent)."""
+    when_imported("pandas", _pandas)
+    when_imported("xarray", _xarray)
+    when_imported("navis", _navis)
+    when_imported("dask.dataframe", _dask)

@@ -7,31 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._ids import as_ids
-from .errors import SchemaError
+from ._ids import as_ids, id_column_of
+from .errors import OptionError, SchemaError
 from .schemas import SynapseTable
 
 __all__ = ["annotate"]
-
-_ID_CANDIDATES = ("root_id", "id", "pt_root_id", "bodyId", "body_id", "segment_id", "skid")
-
-
-def id_column_of(neurons: pd.DataFrame, id_column: str | None) -> str:
-    """The id column of a table of neurons (given, or the first of the usual names)."""
-    if id_column is not None:
-        if id_column not in neurons.columns:
-            raise SchemaError(
-                f"id_column {id_column!r} is not a column of the neuron table (columns: "
-                f"{list(neurons.columns)[:12]}); pass the column holding the neuron ids"
-            )
-        return id_column
-    for name in _ID_CANDIDATES:
-        if name in neurons.columns:
-            return name
-    raise SchemaError(
-        f"no neuron id column found among {list(neurons.columns)[:12]}; pass id_column=..., e.g. "
-        "id_column='root_id'"
-    )
 
 
 def annotate(
@@ -85,7 +65,7 @@ def annotate(
         raise SchemaError(f"annotation columns {missing} are not in the neuron table")
     bad_sides = [s for s in sides if s not in ("pre", "post")]
     if bad_sides:
-        raise SchemaError(f"sides must be 'pre' and/or 'post', got {bad_sides}")
+        raise OptionError(f"sides must be 'pre' and/or 'post', got {bad_sides}")
     ids = as_ids(neurons[idc], what=f"neuron table column {idc!r}")
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():

@@ -1,4 +1,4 @@
-"""``attach``: synapses onto navis neurons as ``.connectors`` (and back with ``connectors_to_table``)."""
+"""``attach``: synapses onto navis neurons as ``.connectors``, and back (``connectors_to_table``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from . import _spatial
-from .errors import SchemaError
-from .schemas import POSITIONS, SynapseTable, _schema, run_schema
+from . import _neurons, _spatial
+from ._validation import run_schema, stage_schema
+from .errors import OptionError, SchemaError
+from .schemas import POSITIONS, SynapseTable
 from .units import length_nm, neuron_scale_nm
 
-__all__ = ["attach", "clean_connectors", "connectors_to_table"]
+__all__ = ["attach", "connectors_to_table"]
 
 log = logging.getLogger("synframe")
 
@@ -27,7 +28,7 @@ def _extra_columns(syn: pd.DataFrame) -> list[str]:
 
 def _connectors(
     cols: dict[str, np.ndarray],
-    points: _spatial.NeuronPoints,
+    points: _neurons.NeuronPoints,
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
     extra: dict[str, np.ndarray | pd.Categorical],
     xyz_nm: dict[str, np.ndarray],
@@ -113,7 +114,7 @@ def attach(
     """
     import navis
 
-    run_schema(syn, _schema("synapses"), "SynapseTable (input of attach)")
+    run_schema(syn, stage_schema("synapses"), "SynapseTable (input of attach)")
     dup = syn[SynapseTable.id].duplicated()
     if dup.any():
         raise SchemaError(
@@ -121,13 +122,13 @@ def attach(
             "connectors need unique ids -- run sf.clean(..., dedupe=True) first"
         )
     threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
-    nl = _spatial.as_neuron_list(neurons)
+    nl = _neurons.as_neuron_list(neurons)
     if not isinstance(inplace, bool):
-        raise SchemaError(f"inplace must be True or False, got {inplace!r}")
+        raise OptionError(f"inplace must be True or False, got {inplace!r}")
     if not inplace:
         nl = navis.NeuronList([n.copy() for n in nl])
-    ids = _spatial.neuron_ids(nl)
-    points = [_spatial.neuron_points(n) for n in nl]  # also refuses bad units before any change
+    ids = _neurons.neuron_ids(nl)
+    points = [_neurons.neuron_points(n) for n in nl]  # also refuses bad units before any change
     xyz = _spatial.positions_nm(syn)
     parts: list[list] = [[] for _ in nl]
     for k, side, rows in _spatial.side_rows(syn, ids):
@@ -186,7 +187,7 @@ def connectors_to_table(neurons) -> pd.DataFrame:
     >>> back[syn.columns].equals(syn)
     True
     """
-    nl = _spatial.as_neuron_list(neurons)
+    nl = _neurons.as_neuron_list(neurons)
     frames = []
     for neuron in nl:
         con = getattr(neuron, "connectors", None)
@@ -202,7 +203,7 @@ def connectors_to_table(neurons) -> pd.DataFrame:
         else:
             other = own
         is_pre = (con["type"] == "pre").to_numpy()
-        nid = _spatial.neuron_ids([neuron])[0]
+        nid = _neurons.neuron_ids([neuron])[0]
         partner = (
             con["partner_id"].to_numpy().astype("int64")
             if "partner_id" in con.columns
@@ -251,42 +252,4 @@ def connectors_to_table(neurons) -> pd.DataFrame:
         table = pd.concat([table[~both], merged.reset_index()], ignore_index=True)
     table = table.drop(columns="_own_side_pre").sort_values(SynapseTable.id, ignore_index=True)
     table.attrs = {"units": "nm", "source": "connectors_to_table"}
-    return run_schema(table, _schema("synapses"), "SynapseTable (from connectors)")
-
-
-def clean_connectors(
-    neurons,
-    *,
-    autapses: bool = True,
-    background: bool = True,
-    min_score: float | None = None,
-    dedupe: bool = True,
-    max_distance: str | float | None = "10 um",
-    inplace: bool = False,
-):
-    """``sf.clean`` for neurons whose synapses are their ``.connectors``; returns the NeuronList.
-
-    The connectors are turned back into a synapse table (:func:`connectors_to_table`), cleaned
-    against these same neurons (:func:`synframe.clean`), and attached again.
-
-    Examples
-    --------
-    >>> import synframe as sf
-    >>> nl = sf.attach(sf.datasets.example_synapses(), sf.datasets.example_neuron())
-    >>> len(sf.clean_connectors(nl, max_distance="1 um")[0].connectors)
-    2019
-    """
-    from .clean import clean
-
-    nl = _spatial.as_neuron_list(neurons)
-    table = connectors_to_table(nl)
-    kept = clean(
-        table,
-        autapses=autapses,
-        background=background,
-        min_score=min_score,
-        dedupe=dedupe,
-        neurons=nl,
-        max_distance=max_distance,
-    )
-    return attach(kept, nl, inplace=inplace)
+    return run_schema(table, stage_schema("synapses"), "SynapseTable (from connectors)")

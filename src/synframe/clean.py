@@ -9,9 +9,10 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from . import _spatial
-from .errors import SchemaError, SynframeError
-from .schemas import SynapseTable, _schema, run_schema
+from . import _neurons, _spatial
+from ._validation import run_schema, stage_schema
+from .errors import OptionError, SchemaError
+from .schemas import SynapseTable
 from .units import length_nm, neuron_scale_nm
 
 __all__ = ["clean"]
@@ -30,9 +31,9 @@ def _check_min_score(syn: pd.DataFrame, min_score) -> float | None:
         or not isinstance(min_score, numbers.Real)
         or not np.isfinite(min_score)
     ):
-        raise SynframeError(f"min_score must be a finite number (e.g. 50), got {min_score!r}")
+        raise OptionError(f"min_score must be a finite number (e.g. 50), got {min_score!r}")
     if min_score < 0:
-        raise SynframeError(f"min_score must not be negative, got {min_score!r}")
+        raise OptionError(f"min_score must not be negative, got {min_score!r}")
     if SynapseTable.cleft_score not in syn:
         raise SchemaError(
             f"min_score={min_score} needs a '{SynapseTable.cleft_score}' column, which this table "
@@ -93,11 +94,11 @@ def clean(
     >>> out.attrs["history"][-1]["removed"]
     {'duplicates': 0, 'autapses': 0, 'background': 0, 'low_score': 0, 'too_far': 0}
     """
-    run_schema(syn, _schema("synapses"), "SynapseTable (input of clean)")
+    run_schema(syn, stage_schema("synapses"), "SynapseTable (input of clean)")
     score = _check_min_score(syn, min_score)
     threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
     if neurons is not None:
-        neurons = _spatial.as_neuron_list(neurons)
+        neurons = _neurons.as_neuron_list(neurons)
 
     n = len(syn)
     keep = np.ones(n, dtype=bool)
@@ -158,7 +159,7 @@ def clean(
         name for name, on in (("no_autapses", autapses), ("no_background", background)) if not on
     )
     return run_schema(
-        out, _schema("clean", drop_checks=drop_checks, unique_ids=dedupe), "CleanSynapses"
+        out, stage_schema("clean", drop_checks=drop_checks, unique_ids=dedupe), "CleanSynapses"
     )
 
 
@@ -167,16 +168,14 @@ def _too_far(syn: pd.DataFrame, neurons, threshold_nm: float) -> tuple[np.ndarra
     n = len(syn)
     too_far = np.zeros(n, dtype=bool)
     checked = np.zeros(n, dtype=bool)
-    ids = _spatial.neuron_ids(neurons)
-    for (
-        neuron
-    ) in neurons:  # refuse unusable units before any work, even for neurons without synapses
+    ids = _neurons.neuron_ids(neurons)
+    for neuron in neurons:  # refuse unusable units before any work, even without synapses
         neuron_scale_nm(neuron)
     xyz = _spatial.positions_nm(syn)
     points = {}
     for k, side, rows in _spatial.side_rows(syn, ids):
         if k not in points:
-            points[k] = _spatial.neuron_points(neurons[k])
+            points[k] = _neurons.neuron_points(neurons[k])
         dist, _ = points[k].query(xyz[side][rows])
         too_far[rows] |= dist > threshold_nm
         checked[rows] = True

@@ -10,9 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
-from ._ids import as_ids
 from ._io import staged_file
-from .errors import SynframeError
+from .errors import OptionError, SynframeError
 
 __all__ = ["main"]
 
@@ -46,7 +45,7 @@ def _demo(args: argparse.Namespace) -> int:
     stats = sf.datasets.example_pathway_stats()
     syn = syn.syn.parameterize(stats, by="synapse_class", types=classes, seed=args.seed)
     print(
-        f"  parameterize {len(syn):>6} synapses, seed {args.seed}; {' '.join(sf.stats_summary(stats).split())}"
+        f"  parameterize {len(syn):>6} synapses, seed {args.seed}; {' '.join(sf.pathways.summary(stats).split())}"
     )
     src = classes.reindex(syn.pre).to_numpy()
     table = syn.assign(src=src).groupby("src")["conductance"].agg(["size", "mean", "std"])
@@ -65,6 +64,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _ids(values: list[str]) -> list[int]:
+    from ._ids import as_ids
+
     return as_ids(values, what="neuron ids").tolist()
 
 
@@ -72,15 +73,15 @@ def _parameterize(args: argparse.Namespace) -> int:
     import synframe as sf
 
     if not Path(args.circuit_config).exists():
-        raise SynframeError(f"circuit config {args.circuit_config} does not exist")
+        raise OptionError(f"circuit config {args.circuit_config} does not exist")
     stats = sf.load_pathway_stats(args.stats)
     out = sf.parameterize_circuit(
         args.circuit_config,
         stats,
-        pathway_property=args.pathway_property,
+        by=args.by,
         populations=args.populations,
         seed=args.seed,
-        overwrite_if_exists=args.overwrite_if_exists,
+        overwrite=args.overwrite,
         output=args.output,
         inplace=args.inplace,
         chunk_size=args.chunk_size,
@@ -94,9 +95,9 @@ def _fit_stats(args: argparse.Namespace) -> int:
 
     import synframe as sf
 
-    from .sonata import _Circuit
+    from .sonata._circuit import Circuit
 
-    circuit = _Circuit(args.circuit_config)
+    circuit = Circuit(args.circuit_config)
     pops = args.populations or sorted(circuit.edge_files)
     frames = []
     for k, pop in enumerate(pops):  # node ids repeat across populations: keep connections apart
@@ -104,26 +105,26 @@ def _fit_stats(args: argparse.Namespace) -> int:
             args.circuit_config,
             pop,
             properties=args.properties,
-            node_properties=(args.pathway_property,),
+            node_properties=(args.by,),
         )
-        if f"pre_{args.pathway_property}" not in df or f"post_{args.pathway_property}" not in df:
+        if f"pre_{args.by}" not in df or f"post_{args.by}" not in df:
             print(
-                f"synframe fit-stats: skipping {pop}: its nodes lack {args.pathway_property!r}",
+                f"synframe fit-stats: skipping {pop}: its nodes lack {args.by!r}",
                 file=sys.stderr,
             )
             continue
         frames.append(df.assign(pre=df["pre"] + (k << 40), id=df["id"] + (k << 40)))
     if not frames:
-        raise SynframeError(f"no edge population has {args.pathway_property!r} on both sides")
+        raise OptionError(f"no edge population has {args.by!r} on both sides")
     table = pd.concat(frames, ignore_index=True)
     kinds = dict(item.split("=", 1) for item in args.distributions)
     kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
     stats = sf.fit_pathway_stats(
-        table, by=args.pathway_property, properties=args.properties, distributions=kinds,
+        table, by=args.by, properties=args.properties, distributions=kinds,
         min_connections=args.min_connections,
     )  # fmt: skip
     sf.save_pathway_stats(stats, args.output)
-    print(sf.stats_summary(stats))
+    print(sf.pathways.summary(stats))
     print(args.output)
     return 0
 
@@ -146,6 +147,8 @@ def _synaptome(args: argparse.Namespace) -> int:
 
     import synframe as sf
 
+    from ._ids import as_ids
+
     ids = _ids(args.ids)
     syn = sf.fetch(ids, source=args.source, progress=False).syn.clean()
     if args.types:
@@ -156,11 +159,11 @@ def _synaptome(args: argparse.Namespace) -> int:
     elif args.source is None and args.by == "synapse_class":
         types = sf.datasets.example_synapse_classes()
     else:
-        raise SynframeError(f"pass --types CSV (first column: neuron id, and a {args.by!r} column)")
+        raise OptionError(f"pass --types CSV (first column: neuron id, and a {args.by!r} column)")
     stats = sf.load_pathway_stats(args.stats) if args.stats else None
     if stats is None:
         if args.by != "synapse_class":
-            raise SynframeError(
+            raise OptionError(
                 "pass --stats stats.json (the example model types by synapse_class only)"
             )
         stats = sf.datasets.example_pathway_stats()
@@ -217,16 +220,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--stats", required=True, help="ConnPropsModel JSON (src_types, tgt_types, prop_stats)"
     )
     par.add_argument(
+        "--by",
         "--pathway-property",
+        dest="by",
         required=True,
-        help="node property of the pathways, e.g. synapse_class",
+        help="pathway property: the node property the stats' types are values of, e.g. "
+        "synapse_class (--pathway-property is obi-one's name for it)",
     )
     par.add_argument("--seed", type=int, default=None)
     par.add_argument(
         "--populations", nargs="+", default=None, help="edge populations (default: all)"
     )
     par.add_argument(
-        "--overwrite-if-exists", action="store_true", help="redraw properties that exist"
+        "--overwrite",
+        "--overwrite-if-exists",
+        dest="overwrite",
+        action="store_true",
+        help="redraw properties that exist (--overwrite-if-exists is obi-one's name for it)",
     )
     where = par.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", help="write a new circuit directory here")
@@ -240,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit pathway statistics from a circuit's edge properties",
     )
     fit.add_argument("circuit_config")
-    fit.add_argument("--pathway-property", required=True)
+    fit.add_argument(
+        "--by", "--pathway-property", dest="by", required=True, help="pathway property"
+    )
     fit.add_argument("--properties", nargs="+", required=True)
     fit.add_argument(
         "--distributions", nargs="*", default=[], help="PROPERTY=TYPE, e.g. conductance=gamma"

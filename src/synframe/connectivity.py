@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .errors import SchemaError
+from .errors import OptionError, SchemaError
 from .schemas import SynapseTable
 
 __all__ = ["connectivity"]
@@ -44,7 +44,7 @@ def connectivity(
     if missing:
         raise SchemaError(f"connectivity: columns {missing} are not in the synapse table")
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-        raise SchemaError(f"threshold must be a positive int, got {threshold!r}")
+        raise OptionError(f"threshold must be a positive int, got {threshold!r}")
     edges = (
         syn.groupby(keys, observed=True, dropna=False, sort=False)
         .size()

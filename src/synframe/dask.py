@@ -26,9 +26,9 @@ from collections.abc import Sequence
 import pandas as pd
 import xarray as xr
 
+from . import _draw
+from ._validation import validate as _validate
 from .parameterize import parameterize as _parameterize
-from .parameterize import property_dtype, resolve_seed, select_properties
-from .schemas import validate as _validate
 
 __all__ = ["parameterize", "validate"]
 
@@ -44,11 +44,13 @@ def parameterize(
     overwrite: bool = False,
 ):
     """:func:`synframe.parameterize` partition by partition (lazy); the seed is fixed once."""
-    seed = resolve_seed(seed)  # one seed for every partition (None would draw one per partition)
-    props = select_properties(stats, properties)
+    seed = _draw.resolve_seed(
+        seed
+    )  # one seed for all partitions (None would draw one per partition)
+    props = _draw.select_properties(stats, properties)
     meta = ddf._meta.copy()
     for p in props:
-        meta[p] = pd.Series(dtype=property_dtype(stats, p))
+        meta[p] = pd.Series(dtype=_draw.property_dtype(stats, p))
     return ddf.map_partitions(
         _parameterize,
         stats,

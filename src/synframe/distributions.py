@@ -39,7 +39,6 @@ import numbers
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import optimize, special, stats
 
 from .errors import PathwayError
 
@@ -217,6 +216,8 @@ def _truncnorm_std_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
     interval lies right of 0); intervals so far out that the CDF difference underflows use
     scipy's tail-aware implementation.
     """
+    from scipy import special, stats
+
     flip = a > 0
     if flip:
         a, b, u = -b, -a, 1.0 - u
@@ -233,11 +234,15 @@ def _ztpoisson_lambda(mean: float) -> float:
         return 0.0
     if mean - 1.0 < 1e-8:  # lam / (1 - e^-lam) = 1 + lam/2 + O(lam^2) near 0
         return 2.0 * (mean - 1.0)
+    from scipy import optimize
+
     return float(optimize.brentq(lambda lam: lam / -np.expm1(-lam) - mean, 1e-10, mean + 10))
 
 
 def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
     """The spec's quantile function at ``u`` (before bounds and dtype)."""
+    from scipy import special, stats
+
     kind = spec["type"]
     g = spec.get
     n = len(u)

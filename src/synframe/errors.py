@@ -1,22 +1,47 @@
-"""synframe's exceptions: one root, :class:`SynframeError`, and a subclass per kind of problem.
+"""synframe's exceptions and warnings: one root, :class:`SynframeError`, a subclass per kind of problem.
 
 Every message names the problem and the fix. Errors about bad input also derive from the built-in
-exception a Python user would expect (``ValueError``, ``TypeError``, ``KeyError`` ...), so existing
+exception a Python user would expect (``ValueError``, ``TypeError`` ...), so existing
 ``except ValueError`` code keeps working.
+
+=======================  ==========================  ===============================================
+class                    also a                      raised when
+=======================  ==========================  ===============================================
+:class:`OptionError`     ``ValueError, TypeError``   an argument (option) has a wrong type or value
+:class:`SchemaError`     ``ValueError``              a table does not match its stage's schema
+:class:`IdError`         ``ValueError, TypeError``   ids are not exact 64-bit integers
+:class:`UnitsError`      ``ValueError``              a length or a neuron's units are unusable
+:class:`NeuronTypeError` ``TypeError``               an object is not a navis neuron synframe can use
+:class:`SourceError`     ``ValueError``              a synapse source cannot be opened or asked this
+:class:`FetchError`      ``RuntimeError``            fetching failed for some ids (named)
+:class:`PathwayError`    ``ValueError``              pathway statistics are invalid or do not fit
+:class:`SonataError`     ``ValueError``              a SONATA circuit cannot be read or written
+:class:`AccessorError`   ``RuntimeError``            the ``.syn`` accessor could not be created
+=======================  ==========================  ===============================================
+
+:class:`SynframeWarning` (a ``UserWarning``) flags results that are probably not what was meant,
+such as positions whose scale suggests the wrong units.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "AccessorError",
     "FetchError",
+    "IdError",
+    "NeuronTypeError",
+    "OptionError",
     "PathwayError",
     "SchemaError",
+    "SonataError",
     "SourceError",
     "SynframeError",
+    "SynframeWarning",
     "UnitsError",
+    "format_problems",
 ]
 
 
@@ -24,17 +49,33 @@ class SynframeError(Exception):
     """Base class of every error synframe raises on purpose."""
 
 
+class OptionError(SynframeError, ValueError, TypeError):
+    """An argument has the wrong type or an impossible value; the message names it and the fix."""
+
+
 class SchemaError(SynframeError, ValueError):
     """A table does not match its stage's schema; ``failures`` lists every problem at once."""
 
-    def __init__(self, message: str, failures: pd.DataFrame | None = None) -> None:
+    def __init__(self, message: str, failures: Any = None) -> None:
         super().__init__(message)
+        if failures is None:
+            import pandas as pd
+
+            failures = pd.DataFrame(columns=["column", "check", "count", "examples", "hint"])
         #: one row per failing check: ``column, check, count, examples, hint``
-        self.failures = failures if failures is not None else pd.DataFrame()
+        self.failures = failures
+
+
+class IdError(SynframeError, ValueError, TypeError):
+    """Ids that are not exact 64-bit integers (floats, booleans, text, out of range)."""
 
 
 class UnitsError(SynframeError, ValueError):
     """A length, threshold or neuron unit is missing, unknown or not a length."""
+
+
+class NeuronTypeError(SynframeError, TypeError):
+    """Not a navis skeleton, mesh or dotprops (or a list of them)."""
 
 
 class AccessorError(SynframeError, RuntimeError):
@@ -51,3 +92,24 @@ class FetchError(SynframeError, RuntimeError):
 
 class PathwayError(SynframeError, ValueError):
     """Pathway statistics are invalid or do not cover the synapses they are applied to."""
+
+
+class SonataError(SynframeError, ValueError):
+    """A SONATA circuit or file cannot be read or written as asked."""
+
+
+class SynframeWarning(UserWarning):
+    """A result that is probably not what was meant (e.g. positions in the wrong units)."""
+
+
+def format_problems(header: str, problems: Iterable[str]) -> str:
+    """One message for several problems: ``header`` then one ``  - problem`` line each.
+
+    Examples
+    --------
+    >>> print(format_problems("cannot fit", ["g: no values", "u: NaN"]))
+    cannot fit:
+      - g: no values
+      - u: NaN
+    """
+    return header.rstrip(":") + ":\n  - " + "\n  - ".join(problems)

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._ids import as_ids, unique_ids
-from ._spatial import as_neuron_list
-from .annotate import annotate, id_column_of
-from .errors import SynframeError
-from .schemas import _schema, run_schema
+from ._ids import as_ids, id_column_of, unique_ids
+from ._neurons import as_neuron_list
+from ._validation import run_schema, stage_schema
+from .annotate import annotate
+from .errors import OptionError
 from .sources import Query, as_source
 
 __all__ = ["fetch"]
@@ -108,13 +108,13 @@ def fetch(
     259
     """
     if not (pre or post):
-        raise SynframeError("pre and post are both False: nothing to fetch; set at least one True")
+        raise OptionError("pre and post are both False: nothing to fetch; set at least one True")
     if carry is not None and not isinstance(x, pd.DataFrame):
-        raise SynframeError("carry= needs a DataFrame of neurons as x (one row per neuron)")
+        raise OptionError("carry= needs a DataFrame of neurons as x (one row per neuron)")
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
-        raise SynframeError(f"batch_size must be a positive int, got {batch_size!r}")
+        raise OptionError(f"batch_size must be a positive int, got {batch_size!r}")
     ids, neurons, idc = _query_ids(x, id_column)
     ids = unique_ids(ids)
     src = as_source(source)
@@ -135,26 +135,10 @@ def fetch(
     if carry is not None:
         syn = annotate(syn, neurons, id_column=idc, columns=carry)
     attrs.setdefault("units", "nm")
-    attrs["history"] = [
-        {
-            "stage": "fetch",
-            "neurons": len(ids),
-            "query_ids": [int(i) for i in ids],
-            "rows_out": len(syn),
-            "options": {
-                "pre": pre,
-                "post": post,
-                "filtered": filtered,
-                "min_score": min_score,
-                "transmitters": transmitters,
-                "neuropils": neuropils,
-                "materialization": materialization,
-            },
-        }
-    ]
+    attrs["history"] = [query.record(len(syn))]
     syn.attrs = attrs
     log.info("fetch: %d synapses of %d neurons from %s", len(syn), len(ids), attrs.get("source"))
-    syn = run_schema(syn, _schema("synapses"), "SynapseTable (fetched)")
+    syn = run_schema(syn, stage_schema("synapses"), "SynapseTable (fetched)")
     if attach and _is_navis(x):
         from .attach import attach as attach_
 

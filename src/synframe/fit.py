@@ -8,13 +8,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import optimize, special
 
+from . import _draw
+from ._validation import run_schema, stage_schema
 from .distributions import DISTRIBUTIONS
-from .errors import PathwayError
-from .parameterize import _plan, pathway_types
+from .errors import PathwayError, format_problems
 from .pathways import WILDCARD, pathway_stats
-from .schemas import _schema, run_schema
 
 __all__ = ["fit_pathway_stats"]
 
@@ -26,6 +25,8 @@ MAX_DISCRETE = 100
 
 def _truncnorm_mle(x: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     """Maximum-likelihood loc/scale of a normal truncated to [lo, hi] (bounds fixed)."""
+    from scipy import optimize, special
+
     m, sd = float(np.mean(x)), float(np.std(x))
     if sd == 0 or lo == hi:
         return m, 0.0
@@ -153,7 +154,7 @@ def fit_pathway_stats(
     2.0
     """
     run_schema(
-        syn, _schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
+        syn, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
     )
     props = [properties] if isinstance(properties, str) else list(properties)
     missing = [p for p in props if p not in syn.columns]
@@ -165,8 +166,8 @@ def fit_pathway_stats(
     lacking = [p for p in props if p not in kinds]
     if lacking:
         raise PathwayError(f"no distribution type given for {lacking}")
-    src, tgt = pathway_types(syn, by, types)
-    plan = _plan(syn, src, tgt)
+    src, tgt = _draw.pathway_types(syn, by, types)
+    plan = _draw.plan(syn, src, tgt)
     prop_stats: dict = {p: {} for p in props}
     fallback = []
     problems = []
@@ -216,10 +217,10 @@ def fit_pathway_stats(
                 prop_stats[p].setdefault(WILDCARD, {})[WILDCARD] = spec
             fallback += [(p, s, t) for s, t in sparse]
     if problems:
-        raise PathwayError("cannot fit:\n  - " + "\n  - ".join(problems))
+        raise PathwayError(format_problems("cannot fit", problems))
     src_types = sorted({s for s, _ in plan.pathways})
     tgt_types = sorted({t for _, t in plan.pathways})
-    stats = pathway_stats(prop_stats, src_types, tgt_types, pathway_property=by)
+    stats = pathway_stats(prop_stats, src_types, tgt_types, by=by)
     stats.attrs["fit"] = {
         "min_connections": min_connections,
         "fallback": [list(f) for f in fallback],

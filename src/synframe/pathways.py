@@ -1,13 +1,18 @@
 """Pathway statistics: an ``xarray.DataArray`` over ``("property", "src", "tgt")``, one spec per cell.
 
-Built from the ConnPropsModel / obi-one nested dict (:func:`pathway_stats`), loaded from its JSON
-(:func:`load_pathway_stats`), or fitted from a synapse table (:func:`synframe.fit_pathway_stats`).
+Built from the ConnPropsModel / obi-one nested dict (:func:`pathway_stats`, or :func:`from_dict` for a
+whole model), loaded from its JSON (:func:`load_pathway_stats`), or fitted from a synapse table
+(:func:`synframe.fit_pathway_stats`). The helpers here are also methods of the ``.syn`` accessor of
+the DataArray: ``stats.syn.summary()`` is ``sf.pathways.summary(stats)``.
 The round trip with the JSON layout is lossless: every key of every cell and every top-level key
 (``model``, ``prop_cov`` …) comes back out unchanged.
 
 A cell may be missing (``None``) when a wildcard covers it: a ``"*"`` source or target type
 applies to every type without its own entry (exact beats ``(src, "*")`` beats ``("*", tgt)``
 beats ``("*", "*")``). Wildcards are used only where the stats spell them out.
+
+(Over 400 lines on purpose: one concept -- the stats DataArray, its validation, its JSON round trip
+and its views -- that users reach as one namespace, ``sf.pathways``.)
 """
 
 from __future__ import annotations
@@ -21,24 +26,26 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from . import distributions
 from ._io import staged_file
 from .distributions import COPULA_TYPES, shared_within, spec_problems
-from .errors import PathwayError
+from .errors import PathwayError, format_problems
 
 __all__ = [
     "DIMS",
     "N_SYN_PER_CONN",
     "WILDCARD",
-    "check_pathway_stats",
+    "from_dict",
+    "kinds",
     "load_pathway_stats",
+    "lookup",
+    "param",
     "pathway_stats",
-    "pathway_stats_from_dict",
-    "sample_pathway",
+    "sample",
     "save_pathway_stats",
-    "stats_kinds",
-    "stats_param",
-    "stats_summary",
-    "stats_to_dict",
+    "summary",
+    "to_dict",
+    "validate",
 ]
 
 DIMS = ("property", "src", "tgt")
@@ -65,7 +72,7 @@ def pathway_stats(
     tgt_types: Sequence[str] | None = None,
     *,
     prop_cov: Mapping | None = None,
-    pathway_property: str | None = None,
+    by: str | None = None,
     extra: Mapping | None = None,
 ) -> xr.DataArray:
     """Pathway statistics from the ConnPropsModel nested dict ``prop_stats[property][src][tgt]``.
@@ -80,9 +87,9 @@ def pathway_stats(
     prop_cov
         Correlated properties, as in ConnPropsModel: ``{"props": [...], "cov": {src: {tgt:
         correlation matrix}}}`` (unit diagonal, symmetric, positive semi-definite).
-    pathway_property
-        The node property the types are values of (``"synapse_class"``, ``"mtype"`` …), for the
-        summary.
+    by
+        The pathway property: the node property the types are values of (``"synapse_class"``,
+        ``"mtype"`` …).
     extra
         Other top-level keys of the model JSON, kept for a lossless round trip.
 
@@ -98,7 +105,7 @@ def pathway_stats(
     >>> inh = {"type": "gamma", "mean": 2.0, "std": 0.5}
     >>> stats = sf.pathway_stats(
     ...     {"conductance": {"EXC": {"EXC": exc, "INH": exc}, "INH": {"EXC": inh, "INH": inh}}},
-    ...     pathway_property="synapse_class",
+    ...     by="synapse_class",
     ... )
     >>> stats.dims, stats.sizes["src"]
     (('property', 'src', 'tgt'), 2)
@@ -166,7 +173,7 @@ def pathway_stats(
         coords={"property": props, "src": src_coords, "tgt": tgt_coords},
         name="pathway_stats",
         attrs={
-            "pathway_property": pathway_property,
+            "by": by,
             "prop_cov": _plain(prop_cov) if prop_cov else {},
             "extra": _plain(dict(extra or {})),
         },
@@ -175,8 +182,7 @@ def pathway_stats(
     problems += _cov_problems(stats)
     if problems:
         raise PathwayError(
-            f"invalid pathway statistics ({len(problems)} problem(s)):\n  - "
-            + "\n  - ".join(problems)
+            format_problems(f"invalid pathway statistics ({len(problems)} problem(s))", problems)
         )
     return stats
 
@@ -265,7 +271,7 @@ def lookup(stats: xr.DataArray, prop: str, src: str, tgt: str):
     return Cells(stats)(prop, src, tgt)
 
 
-def check_pathway_stats(stats) -> xr.DataArray:
+def validate(stats) -> xr.DataArray:
     """``stats`` if it is a valid pathway-statistics DataArray, else a clear error."""
     if not isinstance(stats, xr.DataArray) or tuple(stats.dims) != DIMS:
         raise PathwayError(
@@ -275,17 +281,17 @@ def check_pathway_stats(stats) -> xr.DataArray:
     return stats
 
 
-def stats_to_dict(stats: xr.DataArray) -> dict:
+def to_dict(stats: xr.DataArray) -> dict:
     """The ConnPropsModel dict (``src_types, tgt_types, prop_stats`` …) of ``stats``; lossless.
 
     Examples
     --------
     >>> import synframe as sf
     >>> d = {"src_types": ["E"], "tgt_types": ["E"], "prop_stats": {"u": {"E": {"E": {"type": "constant", "mean": 0.5, "shared_within": 1.0}}}}}
-    >>> sf.stats_to_dict(sf.pathway_stats_from_dict(d)) == d
+    >>> sf.pathways.to_dict(sf.pathways.from_dict(d)) == d
     True
     """
-    check_pathway_stats(stats)
+    validate(stats)
     src = [s for s in stats["src"].values.tolist()]
     tgt = [t for t in stats["tgt"].values.tolist()]
     prop_stats: dict = {}
@@ -316,7 +322,7 @@ def stats_to_dict(stats: xr.DataArray) -> dict:
     return out
 
 
-def pathway_stats_from_dict(model: Mapping) -> xr.DataArray:
+def from_dict(model: Mapping) -> xr.DataArray:
     """Pathway statistics from a whole ConnPropsModel dict (``{src_types, tgt_types, prop_stats, …}``)."""
     if not isinstance(model, Mapping) or "prop_stats" not in model:
         raise PathwayError(
@@ -345,7 +351,7 @@ def load_pathway_stats(path: str | os.PathLike) -> xr.DataArray:
     except (OSError, json.JSONDecodeError) as exc:
         raise PathwayError(f"cannot read pathway statistics from {path}: {exc}") from None
     try:
-        return pathway_stats_from_dict(model)
+        return from_dict(model)
     except PathwayError as exc:
         raise PathwayError(f"{path}: {exc}") from None
 
@@ -353,15 +359,15 @@ def load_pathway_stats(path: str | os.PathLike) -> xr.DataArray:
 def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
     """Write ``stats`` as ConnPropsModel JSON, atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
-    text = json.dumps(_plain(stats_to_dict(stats)), indent=2)
+    text = json.dumps(_plain(to_dict(stats)), indent=2)
     with staged_file(path) as tmp:
         tmp.write_text(text)
     return path
 
 
-def stats_summary(stats: xr.DataArray) -> str:
+def summary(stats: xr.DataArray) -> str:
     """A readable description of the model, as connectome-manipulator logs it."""
-    check_pathway_stats(stats)
+    validate(stats)
     src = [s for s in stats["src"].values if s != WILDCARD]
     tgt = [t for t in stats["tgt"].values if t != WILDCARD]
     parts = []
@@ -370,7 +376,7 @@ def stats_summary(stats: xr.DataArray) -> str:
         kinds = "/".join(sorted({c["type"] for c in cells}))
         dtypes = "/".join(sorted({str(c["dtype"]) for c in cells if c.get("dtype") is not None}))
         parts.append(f"{p} <{kinds}{f' ({dtypes})' if dtypes else ''}>")
-    what = stats.attrs.get("pathway_property") or "type"
+    what = stats.attrs.get("by") or "type"
     text = f"Connection/synapse property distributions between {len(src)}x{len(tgt)} '{what}' pathways:\n  "
     text += "; ".join(parts)
     cov = stats.attrs.get("prop_cov") or {}
@@ -379,9 +385,9 @@ def stats_summary(stats: xr.DataArray) -> str:
     return text
 
 
-def stats_param(stats: xr.DataArray, name: str) -> xr.DataArray:
+def param(stats: xr.DataArray, name: str) -> xr.DataArray:
     """A float view of one parameter (``"mean"``, ``"std"`` …) per cell; NaN where absent."""
-    check_pathway_stats(stats)
+    validate(stats)
     vals = np.vectorize(
         lambda c: (
             float(c[name])
@@ -395,16 +401,16 @@ def stats_param(stats: xr.DataArray, name: str) -> xr.DataArray:
     return xr.DataArray(vals, dims=DIMS, coords=stats.coords, name=name)
 
 
-def stats_kinds(stats: xr.DataArray) -> xr.DataArray:
+def kinds(stats: xr.DataArray) -> xr.DataArray:
     """The distribution type of each cell (``""`` where absent)."""
-    check_pathway_stats(stats)
+    validate(stats)
     vals = np.vectorize(lambda c: c["type"] if isinstance(c, Mapping) else "", otypes=[object])(
         stats.values
     )
     return xr.DataArray(vals, dims=DIMS, coords=stats.coords, name="type")
 
 
-def sample_pathway(
+def sample(
     stats: xr.DataArray, prop: str, src: str, tgt: str, n: int = 1000, *, seed: int = 0
 ) -> np.ndarray:
     """``n`` values of one (property, pathway) cell (keyed on 0..n-1: reproducible).
@@ -417,11 +423,9 @@ def sample_pathway(
     >>> bool(0 <= x.min() and x.max() <= 1), round(float(x.mean()), 1)
     (True, 0.5)
     """
-    from .distributions import keyed_uniforms, sample
-
-    check_pathway_stats(stats)
+    validate(stats)
     spec = lookup(stats, prop, src, tgt)
     if spec is None:
         raise PathwayError(f"no spec for {prop!r} on pathway ({src}, {tgt})")
     idx = np.arange(int(n), dtype=np.int64)
-    return sample(spec, keyed_uniforms(seed, prop, idx))
+    return distributions.sample(spec, distributions.keyed_uniforms(seed, prop, idx))

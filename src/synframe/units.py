@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pint
 
 from .errors import UnitsError
+
+if TYPE_CHECKING:
+    import pint
 
 __all__ = ["length_nm", "neuron_scale_nm"]
 
@@ -41,6 +44,8 @@ def length_nm(value: str | float | pint.Quantity, *, name: str = "length") -> fl
     if isinstance(value, numbers.Real):
         nm = float(value)
     else:
+        import pint
+
         ureg = _ureg()
         try:
             q = (
@@ -104,6 +109,8 @@ def neuron_scale_nm(neuron) -> np.ndarray:
     for light-level data). Neurons without length units are refused: guessing would silently put
     synapses µm or voxels away from where they are.
     """
+    import pint
+
     ident = getattr(neuron, "id", "?")
     unit_str = getattr(neuron, "_unit_str", None)  # navis keeps units as a string and re-parses it
     if isinstance(unit_str, str):  # on every `.units` access (~1.5 ms): parse each string once

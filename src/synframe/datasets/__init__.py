@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from importlib import resources
 
+import numpy as np
 import pandas as pd
+
+from .._validation import run_schema, stage_schema
+from ..sources._base import Query
+from ..sources._embedded import EXAMPLE_RESOLUTION
+from ..sources._embedded import example_store as _example_store
 
 __all__ = [
     "EXAMPLE_RESOLUTION",
@@ -25,8 +31,6 @@ __all__ = [
 
 #: root id of the example MICrONS neuron
 EXAMPLE_ROOT_ID = 864691136040432126
-#: voxel size (nm) of the example synapse table as CAVE serves it
-EXAMPLE_RESOLUTION = (4.0, 4.0, 40.0)
 
 
 def path(name: str):
@@ -47,16 +51,7 @@ def example_store():
     >>> store.datastack, store.materialization
     ('minnie65_public', 795)
     """
-    from ..sources import LocalStore
-
-    with resources.as_file(path("microns_v795_synapses.parquet")) as p:
-        return LocalStore(
-            p,
-            resolution=EXAMPLE_RESOLUTION,
-            datastack="minnie65_public",
-            materialization=795,
-            table="synapses_pni_2",
-        )
+    return _example_store()
 
 
 def example_synapses() -> pd.DataFrame:
@@ -75,9 +70,10 @@ def example_synapses() -> pd.DataFrame:
     >>> syn.attrs["units"], syn.attrs["datastack"], syn.attrs["materialization"]
     ('nm', 'minnie65_public', 795)
     """
-    from ..fetch import fetch
-
-    return fetch(EXAMPLE_ROOT_ID, source=example_store(), progress=False)
+    query = Query(ids=np.array([EXAMPLE_ROOT_ID], dtype=np.int64), progress=False)
+    syn = example_store().fetch(query)  # what sf.fetch(EXAMPLE_ROOT_ID) returns
+    syn.attrs["history"] = [query.record(len(syn))]
+    return run_schema(syn, stage_schema("synapses"), "SynapseTable (example)")
 
 
 def example_neuron():
@@ -186,4 +182,4 @@ def example_pathway_stats(shared_within: bool = False):
     by_class = {"excitatory_neuron": exc, "extrinsic_neuron": exc, "inhibitory_neuron": inh}
     classes = list(SYNAPSE_CLASSES)
     prop_stats = {p: {s: {t: by_class[s][p] for t in classes} for s in classes} for p in exc}
-    return pathway_stats(prop_stats, classes, classes, pathway_property="synapse_class")
+    return pathway_stats(prop_stats, classes, classes, by="synapse_class")

@@ -1,26 +1,26 @@
-"""Where synapses come from: the :class:`Source` protocol, backends, and ``source=`` coercion.
+"""Where synapses come from: the :class:`Source` protocol, its backends, and ``source=`` coercion.
 
-Every backend answers one question -- the synapses of these neurons -- through one method,
-:meth:`Source.fetch`, taking a :class:`Query`. ``sf.fetch(..., source=...)`` accepts a ``Source``, a
-path (parquet / feather file, a directory of parquet files, a DuckDB database, a store built by
-:meth:`LocalStore.build`), or nothing: then the default source (:func:`set_default_source`, else the
-``SYNFRAME_SOURCE`` environment variable, else the embedded example store).
+``sf.fetch(..., source=...)`` accepts a :class:`Source` (:class:`LocalStore`, :class:`CAVESource`,
+:class:`SonataSource`, or your own object with a ``fetch(query)`` method), a ``caveclient.CAVEclient``,
+a path (parquet / feather file, a directory of parquet files, a DuckDB database, a store built by
+:meth:`LocalStore.build`, a SONATA ``circuit_config.json``), a CAVE datastack name, or nothing: then
+the default source (:func:`set_default_source`, else the ``SYNFRAME_SOURCE`` environment variable,
+else the embedded example store).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
-import pandas as pd
 
 from ..errors import SourceError
+from ._base import Query, Source
+from .cave import CAVESource
+from .local import LocalStore
+from .sonata import SonataSource
 
 __all__ = [
-    "CAVE",
+    "CAVESource",
     "LocalStore",
     "Query",
     "SonataSource",
@@ -29,37 +29,6 @@ __all__ = [
     "get_default_source",
     "set_default_source",
 ]
-
-
-@dataclass(frozen=True)
-class Query:
-    """What ``sf.fetch`` asks a source for (ids are unique int64)."""
-
-    ids: np.ndarray
-    pre: bool = True
-    post: bool = True
-    filtered: bool = True
-    min_score: float | None = None
-    transmitters: bool = False
-    neuropils: bool = False
-    materialization: Any = "auto"
-    batch_size: int | None = None
-    progress: bool = True
-    extra: dict = field(default_factory=dict)
-
-
-@runtime_checkable
-class Source(Protocol):
-    """A synapse source: one method, returning a canonical table (nm) with provenance in attrs.
-
-    ``fetch`` returns the synapses where ``pre`` is in ``query.ids`` (if ``query.pre``) or ``post``
-    is (if ``query.post``), each synapse once; it raises :class:`~synframe.errors.SourceError` for
-    an option it cannot honour rather than ignoring it.
-    """
-
-    def fetch(self, query: Query) -> pd.DataFrame:  # pragma: no cover - protocol
-        ...
-
 
 _default: Source | None = None
 
@@ -82,7 +51,7 @@ def get_default_source() -> Source:
     env = os.environ.get("SYNFRAME_SOURCE")
     if env:
         return as_source(env)
-    from ..datasets import example_store
+    from ._embedded import example_store
 
     return example_store()
 
@@ -94,7 +63,7 @@ def as_source(source) -> Source:
     if isinstance(source, Source) and not isinstance(source, (str, Path)):
         return source
     if hasattr(source, "materialize") and hasattr(source, "chunkedgraph"):  # a CAVEclient
-        return CAVE(source)
+        return CAVESource(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if path.exists() and path.suffix == ".json":  # a SONATA circuit config
@@ -102,7 +71,7 @@ def as_source(source) -> Source:
         if path.exists():
             return LocalStore(path)
         if isinstance(source, str) and "/" not in source and not path.suffix:  # a datastack name
-            return CAVE(source)
+            return CAVESource(source)
         raise SourceError(
             f"source {str(source)!r} is not an existing file or directory; give a parquet/feather "
             "dump, a directory of parquet files, a DuckDB database or a store built with "
@@ -112,8 +81,3 @@ def as_source(source) -> Source:
         f"cannot use a {type(source).__name__} as a synapse source; give a path to a local dump or "
         "a Source object"
     )
-
-
-from .cave import CAVE  # noqa: E402
-from .local import LocalStore  # noqa: E402  (LocalStore needs Query/Source defined above)
-from .sonata import SonataSource  # noqa: E402

@@ -1,6 +1,8 @@
-"""``CAVE``: synapses from a CAVE datastack (FlyWire, MICrONS …) through caveclient.
+"""``CAVESource``: synapses from a CAVE datastack (FlyWire, MICrONS …) through caveclient.
 
-Compared to fafbseg's ``get_synapses`` (``reference/anchors.md`` §1):
+Compared to fafbseg 3.2.3's ``flywire.get_synapses`` (which walks materialization versions newest
+first with two requests each, queries batches one after another, and returns a truncated table
+silently when the server's row limit is hit):
 
 - ``materialization="auto"`` takes three requests whatever the number of versions (the versions'
   timestamps, and the ids' creation and supersession times), and an impossible id set is an error
@@ -13,6 +15,9 @@ Compared to fafbseg's ``get_synapses`` (``reference/anchors.md`` §1):
   ids -- a partial table is never returned as whole;
 - positions are asked for in nm (``desired_resolution=[1, 1, 1]``);
 - options a datastack cannot honour raise.
+
+(Over 400 lines on purpose: one class speaking one server protocol -- versions, queries, retries,
+truncation, cache -- whose parts share its state.)
 """
 
 from __future__ import annotations
@@ -32,11 +37,11 @@ import pandas as pd
 
 from .._ids import as_ids
 from .._layout import from_cave
-from ..errors import FetchError, SourceError
+from ..errors import FetchError, SourceError, format_problems
 from ..schemas import NEUROTRANSMITTERS, SynapseTable
-from . import Query
+from ._base import Query
 
-__all__ = ["CAVE"]
+__all__ = ["CAVESource"]
 
 log = logging.getLogger("synframe")
 
@@ -56,7 +61,7 @@ class _Truncated(Exception):
     """A result hit the server's row limit."""
 
 
-class CAVE:
+class CAVESource:
     """A :class:`~synframe.sources.Source` over a CAVE datastack.
 
     Parameters
@@ -138,7 +143,7 @@ class CAVE:
         self.requests: dict[str, int] = {}
 
     def __repr__(self) -> str:
-        return f"CAVE({self.datastack!r}, table={self.table!r}, view={self.view!r})"
+        return f"CAVESource({self.datastack!r}, table={self.table!r}, view={self.view!r})"
 
     def _hook(self, response, *args, **kwargs):
         """requests response hook: remember the server's Warning header (caveclient only logs it).
@@ -239,7 +244,7 @@ class CAVE:
                 "the filtered view cannot be queried live; pass filtered=False with materialization='live'"
             )
         if problems:
-            raise SourceError(f"{self!r} cannot answer this query:\n  - " + "\n  - ".join(problems))
+            raise SourceError(format_problems(f"{self!r} cannot answer this query", problems))
 
     def _call(self, side: str, ids: list[int], version, timestamp, use_view: bool) -> pd.DataFrame:
         """One query, retried on transient failures; raises _Truncated at the row limit."""

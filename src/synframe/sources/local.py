@@ -23,9 +23,10 @@ import pandas as pd
 
 from .._io import staged_dir
 from .._layout import resolution_array
-from ..errors import SourceError
-from ..schemas import NEUROTRANSMITTERS, POSITIONS, SynapseTable
-from . import Query
+from ..errors import SourceError, format_problems
+from ..schemas import NEUROTRANSMITTERS, SynapseTable
+from ._base import Query
+from ._sql import DUCKDB, FEATHER, PARQUET, Layout, lit, q
 
 __all__ = ["LocalStore"]
 
@@ -33,117 +34,8 @@ log = logging.getLogger("synframe")
 
 META = "synframe_store.json"
 STORE_VERSION = 1
-_PARQUET = (".parquet", ".pq", ".parq")
-_FEATHER = (".feather", ".arrow", ".ipc", ".arrows")
-_DUCKDB = (".duckdb", ".db", ".ddb")
-_INT_TYPES = (
-    "BIGINT",
-    "INTEGER",
-    "SMALLINT",
-    "TINYINT",
-    "UBIGINT",
-    "UINTEGER",
-    "USMALLINT",
-    "UTINYINT",
-    "HUGEINT",
-)
 #: ids per SQL statement: DuckDB prunes row groups for IN-lists of literals
 _MAX_LITERALS = 2_000
-
-#: canonical name -> names it has in dumps (first found wins)
-_ALIASES: dict[str, tuple[str, ...]] = {
-    SynapseTable.id: ("id",),
-    SynapseTable.pre: ("pre", "pre_pt_root_id"),
-    SynapseTable.post: ("post", "post_pt_root_id"),
-    SynapseTable.cleft_score: ("cleft_score",),
-    SynapseTable.connection_score: ("connection_score",),
-    SynapseTable.size: ("size",),
-    SynapseTable.neuropil: ("neuropil",),
-    SynapseTable.gaba: ("gaba",),
-    SynapseTable.acetylcholine: ("acetylcholine", "ach"),
-    SynapseTable.glutamate: ("glutamate", "glut"),
-    SynapseTable.octopamine: ("octopamine", "oct"),
-    SynapseTable.serotonin: ("serotonin", "ser"),
-    SynapseTable.dopamine: ("dopamine", "da"),
-}
-
-
-def _q(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(path: Path) -> str:
-    """A quoted SQL string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-class _Layout:
-    """How the canonical columns are read from one relation (names, list-valued positions, types)."""
-
-    def __init__(self, types: dict[str, str], where: str) -> None:
-        self.types = types
-        self.expr: dict[str, str] = {}
-        for canonical, names in _ALIASES.items():
-            found = next((n for n in names if n in types), None)
-            if found is not None:
-                self.expr[canonical] = _q(found)
-        self.cave_positions = False
-        for side in ("pre", "post"):
-            names = [f"{side}_{a}" for a in "xyz"]
-            split = [f"{side}_pt_position_{a}" for a in "xyz"]
-            listed = f"{side}_pt_position"
-            if all(c in types for c in names):
-                exprs = [_q(c) for c in names]
-            elif all(c in types for c in split):
-                exprs = [_q(c) for c in split]
-                self.cave_positions = True
-            elif listed in types:
-                exprs = [f"{_q(listed)}[{i + 1}]" for i in range(3)]
-                self.cave_positions = True
-            else:
-                raise SourceError(
-                    f"{where}: no {side}-synaptic positions; expected columns {names}, {split} or a "
-                    f"list column '{listed}'"
-                )
-            self.expr.update(zip(names, exprs, strict=True))
-        missing = [
-            c for c in (SynapseTable.id, SynapseTable.pre, SynapseTable.post) if c not in self.expr
-        ]
-        if missing:
-            raise SourceError(
-                f"{where}: no column for {missing}; a synapse dump needs a synapse id and the pre/post "
-                "neuron ids ('id', 'pre'/'pre_pt_root_id', 'post'/'post_pt_root_id')"
-            )
-        for canonical in (SynapseTable.id, SynapseTable.pre, SynapseTable.post):
-            col = self.expr[canonical].strip('"')
-            if not types[col].upper().startswith(_INT_TYPES):
-                raise SourceError(
-                    f"{where}: column '{col}' has type {types[col]}; ids must be stored as integers "
-                    "(64-bit ids cannot be held exactly by floats) -- rewrite the dump with int64 ids"
-                )
-
-    def has(self, canonical: str) -> bool:
-        return canonical in self.expr
-
-    def select(self, resolution: np.ndarray | None, *, transmitters: bool, neuropils: bool) -> str:
-        """The SELECT list producing canonical columns; positions scaled to nm unless ``None``."""
-        parts = [f"CAST({self.expr[c]} AS BIGINT) AS {c}" for c in ("id", "pre", "post")]
-        for i, c in enumerate(POSITIONS):
-            e = self.expr[c]
-            parts.append(
-                f"{e} AS {c}"
-                if resolution is None
-                else f"CAST({e} AS DOUBLE) * {float(resolution[i % 3])!r} AS {c}"
-            )
-        for c in (SynapseTable.cleft_score, SynapseTable.connection_score, SynapseTable.size):
-            if self.has(c):
-                parts.append(f"{self.expr[c]} AS {c}")
-        if transmitters:
-            parts += [f"CAST({self.expr[c]} AS DOUBLE) AS {c}" for c in NEUROTRANSMITTERS]
-        if neuropils:
-            parts.append(f"{self.expr[SynapseTable.neuropil]} AS {SynapseTable.neuropil}")
-        return ", ".join(parts)
 
 
 class LocalStore:
@@ -213,7 +105,7 @@ class LocalStore:
         where = str(self.path)
         described = self._con.execute(f"DESCRIBE SELECT * FROM {self._relations['pre']}").fetchall()
         types = {row[0]: row[1] for row in described}
-        self._layout = _Layout(types, where)
+        self._layout = Layout(types, where)
         if self.indexed:
             resolution = meta["resolution"]
         elif resolution is None:
@@ -229,7 +121,7 @@ class LocalStore:
     # -- opening ---------------------------------------------------------------------------------
 
     def _database(self) -> str:
-        if self.path.is_file() and self.path.suffix.lower() in _DUCKDB:
+        if self.path.is_file() and self.path.suffix.lower() in DUCKDB:
             return str(self.path)
         return ":memory:"
 
@@ -237,23 +129,23 @@ class LocalStore:
         """SQL relations to read the pre and post sides from."""
         p = self.path
         if self.indexed:
-            return {s: f"read_parquet({_lit(p / f'by_{s}.parquet')})" for s in ("pre", "post")}
+            return {s: f"read_parquet({lit(p / f'by_{s}.parquet')})" for s in ("pre", "post")}
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.suffix.lower() in _PARQUET)
+            files = sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET)
             if not files:
                 raise SourceError(
                     f"{p}: directory holds no parquet files (and is not a synframe store)"
                 )
-            rel = "read_parquet([" + ", ".join(_lit(f) for f in files) + "])"
-        elif p.suffix.lower() in _PARQUET:
-            rel = f"read_parquet({_lit(p)})"
-        elif p.suffix.lower() in _FEATHER:
+            rel = "read_parquet([" + ", ".join(lit(f) for f in files) + "])"
+        elif p.suffix.lower() in PARQUET:
+            rel = f"read_parquet({lit(p)})"
+        elif p.suffix.lower() in FEATHER:
             import pyarrow.dataset as ds
 
             self._dataset = ds.dataset(str(p), format="feather")  # scanned lazily by DuckDB
             self._con.register("_synframe_dump", self._dataset)
             rel = "_synframe_dump"
-        elif p.suffix.lower() in _DUCKDB:
+        elif p.suffix.lower() in DUCKDB:
             tables = [r[0] for r in self._con.execute("SHOW TABLES").fetchall()]
             if self.table is None:
                 if len(tables) != 1:
@@ -263,7 +155,7 @@ class LocalStore:
                 self.table = tables[0]
             elif self.table not in tables:
                 raise SourceError(f"{p}: no table {self.table!r}; it holds {tables}")
-            rel = _q(self.table)
+            rel = q(self.table)
         else:
             raise SourceError(
                 f"{p}: unknown kind of dump (suffix {p.suffix!r}); give a parquet, feather or DuckDB "
@@ -319,7 +211,7 @@ class LocalStore:
                 f"materialization must be 'auto', 'latest', 'live' or an int, got {mat!r}"
             )
         if problems:
-            raise SourceError(f"{self!r} cannot answer this query:\n  - " + "\n  - ".join(problems))
+            raise SourceError(format_problems(f"{self!r} cannot answer this query", problems))
 
     def fetch(self, query: Query) -> pd.DataFrame:
         """Synapses of ``query.ids`` as a canonical table in nm (each synapse once, sorted by id)."""
@@ -424,10 +316,10 @@ class LocalStore:
             raise SourceError(f"{path} exists; pass overwrite=True to replace it")
         with staged_dir(path) as tmp:
             con = src._con
-            con.execute(f"SET temp_directory = {_lit(tmp / 'spill')}")
+            con.execute(f"SET temp_directory = {lit(tmp / 'spill')}")
             con.execute("SET preserve_insertion_order = false")
             if memory_limit:
-                con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+                con.execute(f"SET memory_limit = {lit(memory_limit)}")
             lay = src._layout
             select = lay.select(
                 None,
@@ -439,9 +331,9 @@ class LocalStore:
                 out = tmp / f"by_{side}.parquet"
                 con.execute(
                     f"COPY (SELECT * FROM (SELECT {select} FROM {src._relations[side]}) ORDER BY {side}, id) "
-                    f"TO {_lit(out)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_size)}, COMPRESSION zstd)"
+                    f"TO {lit(out)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_size)}, COMPRESSION zstd)"
                 )
-                rows = con.execute(f"SELECT count(*) FROM read_parquet({_lit(out)})").fetchone()[0]
+                rows = con.execute(f"SELECT count(*) FROM read_parquet({lit(out)})").fetchone()[0]
             shutil.rmtree(tmp / "spill", ignore_errors=True)
             meta = {
                 "version": STORE_VERSION,

@@ -7,9 +7,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from ..errors import SourceError
+from ..errors import SourceError, format_problems
 from ..schemas import SynapseTable
-from . import Query
+from ..sonata._circuit import Circuit
+from ..sonata.read import iter_edges
+from ._base import Query
 
 __all__ = ["SonataSource"]
 
@@ -35,18 +37,14 @@ class SonataSource:
         *,
         chunk_size: int = 1_000_000,
     ):
-        from ..sonata import _Circuit
-
         self.config = config
-        self.population = _Circuit(config).population(population)
+        self.population = Circuit(config).population(population)
         self.chunk_size = chunk_size
 
     def __repr__(self) -> str:
         return f"SonataSource({str(self.config)!r}, population={self.population!r})"
 
     def fetch(self, query: Query) -> pd.DataFrame:
-        from ..sonata import iter_edges
-
         problems = []
         if query.min_score is not None:
             problems.append("min_score: SONATA edges have no cleft scores")
@@ -59,7 +57,7 @@ class SonataSource:
         if not query.filtered:
             problems.append("filtered=False: a SONATA circuit holds one synapse set")
         if problems:
-            raise SourceError(f"{self!r} cannot answer this query:\n  - " + "\n  - ".join(problems))
+            raise SourceError(format_problems(f"{self!r} cannot answer this query", problems))
         frames = []
         for chunk in iter_edges(self.config, self.population, chunk_size=self.chunk_size):
             mask = np.zeros(len(chunk), dtype=bool)

@@ -1,0 +1,13 @@
+"""SONATA: read edge populations, write EM synaptomes, parameterize whole circuits atomically.
+
+Reading goes through libsonata (:mod:`.read`); writing through h5py (libsonata only writes
+indices). SONATA positions are in µm, synframe tables in nm: converted both ways.
+"""
+
+from __future__ import annotations
+
+from .circuit import parameterize_circuit
+from .read import iter_edges, read_edges
+from .synaptome import write_synaptome
+
+__all__ = ["iter_edges", "parameterize_circuit", "read_edges", "write_synaptome"]
