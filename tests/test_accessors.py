@@ -84,3 +84,30 @@ def test_neuronlist_accessor_failure_shows_synframes_message(monkeypatch):
         nl.syn  # noqa: B018
     assert "NoneType" in str(exc.value)
     assert "not found in NeuronList" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "import synframe; import navis, pandas as pd, xarray as xr, dask.dataframe as dd",
+        "import navis, pandas as pd, xarray as xr, dask.dataframe as dd; import synframe",
+    ],
+    ids=["synframe first", "libraries first"],
+)
+def test_accessors_exist_whatever_the_import_order(imports):
+    code = (
+        f"{imports}\n"
+        "df = pd.DataFrame({'a': [1]})\n"
+        "print(type(navis.NeuronList([]).syn).__name__, type(df.syn).__name__,\n"
+        "      type(xr.DataArray([1]).syn).__name__,\n"
+        "      type(dd.from_pandas(df, npartitions=1).syn).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [
+        "NeuronListAccessor",
+        "SynapseAccessor",
+        "PathwayStatsAccessor",
+        "DaskAccessor",
+    ]
