@@ -313,7 +313,7 @@ def test_a_bare_word_that_is_no_datastack_fails_offline(monkeypatch):
         raise AssertionError("a typo must not reach the network")
 
     monkeypatch.setattr(caveclient, "CAVEclient", no_network)
-    with pytest.raises(sf.SourceError, match="nor a known CAVE datastack.*CAVESource"):
+    with pytest.raises(sf.SourceError, match=r"nor a known CAVE datastack.*CAVESource"):
         sf.fetch(ROOT, source="flywire_fafb_publik", progress=False)
     with pytest.raises(sf.SourceError, match="is not an existing file"):
         sf.fetch(ROOT, source="/no/such/dump.parquet", progress=False)
