@@ -18,6 +18,7 @@ and its views -- that users reach as one namespace, ``sf.pathways``.)
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -347,13 +348,22 @@ def load_pathway_stats(path: str | os.PathLike) -> xr.DataArray:
     """
     path = Path(path)
     try:
-        model = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = path.read_bytes()
+        model = json.loads(raw.decode("utf-8"))
+    except OSError as exc:
         raise PathwayError(f"cannot read pathway statistics from {path}: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError: ValueError
+        raise PathwayError(
+            f"cannot read pathway statistics from {path}: not a ConnPropsModel JSON file "
+            f"({type(exc).__name__}: {str(exc)[:120]}); give the model's .json file"
+        ) from None
     try:
-        return from_dict(model)
+        stats = from_dict(model)
     except PathwayError as exc:
         raise PathwayError(f"{path}: {exc}") from None
+    stats.attrs["file"] = str(path)
+    stats.attrs["file_sha256"] = hashlib.sha256(raw).hexdigest()
+    return stats
 
 
 def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
