@@ -246,3 +246,74 @@ def test_flywire_unfiltered_and_min_score(flywire):
     assert "gaba" not in syn and "neuropil" not in syn
     with pytest.raises(sf.SourceError, match="filtered view"):
         sf.fetch(ids, source=client, filtered=False, neuropils=True, progress=False)
+
+
+@pytest.mark.parametrize("retries", [0, 2, 4])
+def test_one_retry_layer_tries_a_failing_query_retries_plus_one_times(microns_client, retries):
+    """caveclient retries 502-504 itself and synframe used to retry on top (up to 20 tries):
+    now the client's session is the only retry layer, with 429 included."""
+    fake = FakeCAVE(
+        "minnie65_public",
+        tables={"synapses_pni_2": microns_table()},
+        fail=lambda kind, body: 503 if kind == "query" else None,
+    )
+    source = sf.sources.CAVESource(microns_client, retries=retries, backoff=0.0)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        with pytest.raises(sf.FetchError, match=str(ROOT)):
+            sf.fetch(ROOT, source=source, post=False, progress=False)
+    assert fake.calls["query"] == retries + 1
+
+
+def test_rate_limited_queries_are_retried_honouring_retry_after(microns_client):
+    seen = {"n": 0}
+
+    def limited(kind, body):
+        if kind == "query" and seen["n"] < 2:
+            seen["n"] += 1
+            return 429
+        return None
+
+    fake = FakeCAVE("minnie65_public", tables={"synapses_pni_2": microns_table()}, fail=limited)
+    source = sf.sources.CAVESource(microns_client, retries=3, backoff=0.0)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        syn = sf.fetch(ROOT, source=source, post=False, progress=False)
+    assert len(syn) == 259 and fake.calls["query"] == 3
+
+
+def test_retry_waits_are_bounded(microns_client):
+    import requests
+
+    source = sf.sources.CAVESource(microns_client, retries=6, backoff=1.0, backoff_max=5.0)
+    retry = microns_client.materialize.session.get_adapter("https://x").max_retries
+    waits = []
+    for _ in range(6):
+        retry = retry.increment(method="GET", url="/q", error=requests.ConnectionError())
+        waits.append(retry.get_backoff_time())
+    assert waits == [0.0, 2.0, 4.0, 5.0, 5.0, 5.0]  # exponential, each capped at backoff_max
+    response = requests.models.Response()
+    response.headers["Retry-After"] = "3600"  # a server asking for an hour gets backoff_max
+    assert retry.get_retry_after(type("R", (), {"headers": response.headers})()) == 5.0
+    assert 429 in retry.status_forcelist and source.retries == 6
+
+
+@pytest.mark.parametrize(
+    "kw", [{"retries": -1}, {"retries": 1.5}, {"backoff": float("nan")}, {"max_workers": 0}]
+)
+def test_bad_retry_options_are_refused(microns_client, kw):
+    with pytest.raises(sf.OptionError, match=next(iter(kw))):
+        sf.sources.CAVESource(microns_client, **kw)
+
+
+def test_a_bare_word_that_is_no_datastack_fails_offline(monkeypatch):
+    import caveclient
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a typo must not reach the network")
+
+    monkeypatch.setattr(caveclient, "CAVEclient", no_network)
+    with pytest.raises(sf.SourceError, match=r"nor a known CAVE datastack.*CAVESource"):
+        sf.fetch(ROOT, source="flywire_fafb_publik", progress=False)
+    with pytest.raises(sf.SourceError, match="is not an existing file"):
+        sf.fetch(ROOT, source="/no/such/dump.parquet", progress=False)

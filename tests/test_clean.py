@@ -207,3 +207,27 @@ def test_min_score_needs_a_score_column(syn):
 def test_not_navis_neurons_are_refused(syn):
     with pytest.raises(sf.SynframeError, match="expected navis neurons"):
         sf.clean(syn, neurons=[1, 2, 3])
+
+
+def test_return_removed_hands_back_every_removed_row_with_its_reason(syn, rng, neuron):
+    dirty, expect = _inject(syn, rng)
+    moved, far_ids = _moved(dirty, neuron, 30, 40_000, rng)
+    before = frame_hash(moved)
+    kept, removed = sf.clean(moved, min_score=50, neurons=neuron, max_distance="10 um",
+                             return_removed=True)  # fmt: skip
+    assert frame_hash(moved) == before  # the input is untouched
+    assert len(kept) + len(removed) == len(moved)  # nothing lost
+    assert sorted([*kept.index, *removed.index]) == sorted(moved.index)
+    counts = removed["reason"].value_counts().to_dict()
+    assert {k: counts[k] for k in expect} == expect
+    assert counts["too_far"] == kept.attrs["history"][-1]["removed"]["too_far"] >= 1
+    assert set(removed.loc[removed.reason == "too_far", "id"]) <= set(far_ids)
+    pd.testing.assert_frame_equal(removed.drop(columns="reason"), moved.loc[removed.index])
+    # the same kept table as without return_removed
+    pd.testing.assert_frame_equal(kept, sf.clean(moved, min_score=50, neurons=neuron))
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None])
+def test_return_removed_must_be_a_bool(syn, bad):
+    with pytest.raises(sf.OptionError, match="return_removed"):
+        sf.clean(syn, return_removed=bad)

@@ -1,5 +1,8 @@
 """The command line, through the installed console script."""
 
+import argparse
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +54,7 @@ def test_demo_threshold_changes_result(tmp_path):
 def test_bad_arguments_exit_2_with_a_message(bad, tmp_path):
     res = _synframe(*bad, "--output", str(tmp_path / "d"))
     assert res.returncode == 2
-    assert "max_distance" in res.stderr and "Traceback" not in res.stderr
+    assert "--max-distance" in res.stderr and "Traceback" not in res.stderr
 
 
 @pytest.fixture
@@ -72,7 +75,7 @@ def test_parameterize_fit_stats_round_trip(circuit, tmp_path):
     ).read_bytes()
     res = _synframe("parameterize", str(circuit), "--stats", str(tmp_path / "stats.json"), "--pathway-property",
                     "synapse_class", "--seed", "1", "--output", str(tmp_path / "out"))  # fmt: skip
-    assert res.returncode == 2 and "overwrite" in res.stderr  # properties exist
+    assert res.returncode == 1 and "pass --overwrite to redraw" in res.stderr  # properties exist
     res = _synframe("parameterize", str(circuit), "--stats", str(tmp_path / "stats.json"), "--pathway-property",
                     "synapse_class", "--seed", "1", "--output", str(tmp_path / "out"), "--overwrite-if-exists",
                     "-v")  # fmt: skip
@@ -100,7 +103,7 @@ def test_parameterize_fit_stats_round_trip(circuit, tmp_path):
                 "x",
                 "--inplace",
             ],
-            "does not exist",
+            "CIRCUIT_CONFIG nope.json: no such file",
         ),
         (
             [
@@ -112,22 +115,32 @@ def test_parameterize_fit_stats_round_trip(circuit, tmp_path):
                 "x",
                 "--inplace",
             ],
-            "cannot read",
+            "--stats missing.json: no such file",
         ),
         (
             ["parameterize", "{circuit}", "--stats", "s.json", "--pathway-property", "x"],
             "one of the arguments",
         ),
         (["fetch", "1.5", "--output", "x.parquet"], "not an integer id"),
-        (["synaptome", "12345", "--output", "out"], "no synapses onto"),
+        (["fetch", "1", "--output", "x.xlsx"], "--output x.xlsx: unknown table format"),
+        (["fetch", "1", "--output", "x.csv", "--population", "p"], "--population needs --source"),
         (["bogus"], "invalid choice"),
     ],
 )
 def test_bad_arguments_everywhere(args, message, circuit, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     res = _synframe(*[a.replace("{circuit}", str(circuit)) for a in args])
     assert res.returncode == 2, res.stdout
     assert message in res.stderr and "Traceback" not in res.stderr
+    assert not list(work.iterdir())  # nothing written
+
+
+def test_a_failing_command_exits_1_with_one_line(tmp_path):
+    res = _synframe("synaptome", "12345", "--output", str(tmp_path / "out"))
+    assert res.returncode == 1
+    assert "no synapses onto" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 def test_fetch_and_synaptome(tmp_path):
@@ -146,3 +159,126 @@ def test_fetch_and_synaptome(tmp_path):
 def test_help():
     res = _synframe("--help")
     assert res.returncode == 0 and "demo" in res.stdout
+
+
+def test_version_and_bare_command():
+    res = _synframe("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"synframe {sf.__version__}"
+    res = _synframe()
+    assert res.returncode == 0 and "usage: synframe" in res.stdout and "fetch" in res.stdout
+
+
+def _commands():
+    from synframe.cli import _subparser, build_parser
+
+    parser = build_parser()
+    names = next(a for a in parser._actions if a.dest == "command").choices
+    return {name: _subparser(parser, name) for name in names}
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_every_option_has_help_and_shows_its_default(command):
+    sub = _commands()[command]
+    text = sub.format_help()
+    for action in sub._actions:
+        assert action.help, f"{command} {action.option_strings or action.dest} has no help"
+        optional = action.option_strings and not action.required
+        if optional and action.default is not argparse.SUPPRESS and action.dest != "help":
+            shown = f"(default: {action.default}" if "(default" not in action.help else "(default"
+            assert shown in " ".join(text.split()), (command, action.dest)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".feather", ".csv", ".csv.gz"])
+def test_fetch_writes_the_format_its_suffix_names(tmp_path, suffix):
+    out = tmp_path / f"syn{suffix}"
+    res = _synframe("fetch", str(ROOT), "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    read = {".parquet": pd.read_parquet, ".feather": pd.read_feather}.get(suffix, pd.read_csv)
+    back = read(out)
+    ref = sf.datasets.example_synapses()
+    assert back["pre"].dtype == "int64" and back["id"].tolist() == ref["id"].tolist()
+    assert back["post"].tolist() == ref["post"].tolist()  # 64-bit ids exact, csv included
+    if suffix == ".parquet":
+        assert out.read_bytes()[:4] == b"PAR1"
+
+
+def test_fetch_finding_nothing_fails_unless_allowed(tmp_path):
+    out = tmp_path / "none.parquet"
+    res = _synframe("fetch", "12345", "--output", str(out))
+    assert res.returncode == 1 and "no synapses found" in res.stderr and not out.exists()
+    res = _synframe("fetch", "12345", "--output", str(out), "--allow-empty")
+    assert res.returncode == 0 and len(pd.read_parquet(out)) == 0
+
+
+def test_fetch_from_a_circuit_with_several_populations_needs_population(circuit, tmp_path):
+    out = tmp_path / "syn.parquet"
+    res = _synframe("fetch", "0", "--source", str(circuit), "--output", str(out))
+    assert res.returncode == 2 and "--population" in res.stderr and "Traceback" not in res.stderr
+    assert "VPM__S1nonbarrel_neurons__chemical" in res.stderr  # the choices are listed
+    res = _synframe("fetch", "0", "1", "--source", str(circuit), "--population",
+                    "S1nonbarrel_neurons__S1nonbarrel_neurons__chemical", "--output", str(out))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert len(pd.read_parquet(out)) > 0
+
+
+def test_drawn_seed_is_printed_and_recorded(circuit, tmp_path):
+    import json
+
+    import h5py
+
+    stats = tmp_path / "stats.json"
+    model = sf.pathway_stats(
+        {"g": {"*": {"*": {"type": "gamma", "mean": 1.0, "std": 0.5}}}}, by="synapse_class"
+    )
+    sf.save_pathway_stats(model, stats)
+    res = _synframe("parameterize", str(circuit), "--stats", str(stats), "--by", "synapse_class",
+                    "--output", str(tmp_path / "a"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    seed = int(re.search(r"seed (\d+) \(drawn; pass --seed \1 to repeat\)", res.stderr).group(1))
+    config = json.loads((tmp_path / "a" / "circuit_config.json").read_text())
+    record = config["synframe"]["parameterize_circuit"]
+    assert record["seed"] == seed and record["synframe_version"] == sf.__version__
+    assert record["stats_file_sha256"] == hashlib.sha256(stats.read_bytes()).hexdigest()
+    pop = "S1nonbarrel_neurons__S1nonbarrel_neurons__chemical"
+    edges = sf.read_edges(tmp_path / "a" / "circuit_config.json", pop)
+    with h5py.File(config_edges_file(tmp_path / "a", pop)) as h5:
+        assert json.loads(h5["edges"][pop].attrs["synframe_provenance"])["seed"] == seed
+    res = _synframe("parameterize", str(circuit), "--stats", str(stats), "--by", "synapse_class",
+                    "--output", str(tmp_path / "b"), "--seed", str(seed))  # fmt: skip
+    again = sf.read_edges(tmp_path / "b" / "circuit_config.json", pop)
+    assert res.returncode == 0 and "drawn" not in res.stderr
+    assert (again["g"].to_numpy() == edges["g"].to_numpy()).all()  # the printed seed repeats it
+
+
+def config_edges_file(folder: Path, population: str) -> Path:
+    import libsonata
+
+    cfg = libsonata.CircuitConfig.from_file(str(folder / "circuit_config.json"))
+    return Path(cfg.edge_population_properties(population).elements_path)
+
+
+def test_stats_that_are_not_json_give_one_line(circuit, tmp_path):
+    bad = tmp_path / "x.parquet"
+    sf.datasets.example_synapses().to_parquet(bad)
+    res = _synframe("parameterize", str(circuit), "--stats", str(bad), "--by", "synapse_class",
+                    "--output", str(tmp_path / "out"))  # fmt: skip
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "not a ConnPropsModel JSON file" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_an_unexpected_error_is_one_line_unless_asked(monkeypatch, capsys):
+    from synframe import cli
+
+    def broken(args):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(cli, "_demo", broken)
+    monkeypatch.delenv("SYNFRAME_TRACEBACK", raising=False)
+    assert cli.main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: KeyError" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("SYNFRAME_TRACEBACK", "1")
+    with pytest.raises(KeyError):
+        cli.main(["demo"])

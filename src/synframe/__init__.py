@@ -59,6 +59,8 @@ _LAZY = {
     "write_synaptome": "sonata",
     "parameterize_circuit": "sonata",
     "set_default_source": "sources",
+    "history": "reports",
+    "set_loglevel": "_logging",
     # schemas
     "SynapseTable": "schemas",
     "CleanSynapses": "schemas",
@@ -70,6 +72,7 @@ _MODULES = (
     "datasets",
     "distributions",
     "pathways",
+    "reports",
     "schemas",
     "sonata",
     "sources",
@@ -88,6 +91,7 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     "connectors_to_table",
     "fetch",
     "fit_pathway_stats",
+    "history",
     "load_pathway_stats",
     "parameterize",
     "parameterize_circuit",
@@ -96,6 +100,7 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     "read_edges",
     "save_pathway_stats",
     "set_default_source",
+    "set_loglevel",
     "validate",
     "validate_connectors",
     "write_synaptome",
@@ -123,6 +128,7 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     "distributions",
     "errors",
     "pathways",
+    "reports",
     "schemas",
     "sonata",
     "sources",
@@ -131,7 +137,8 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use
-    from . import dask, datasets, distributions, pathways, schemas, sonata, sources, units
+    from . import dask, datasets, distributions, pathways, reports, schemas, sonata, sources, units
+    from ._logging import set_loglevel
     from ._validation import validate, validate_connectors
     from .annotate import annotate
     from .attach import attach, connectors_to_table
@@ -142,6 +149,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
     from .fit import fit_pathway_stats
     from .parameterize import parameterize
     from .pathways import load_pathway_stats, pathway_stats, save_pathway_stats
+    from .reports import history
     from .schemas import CleanSynapses, Connectors, ParameterizedSynapses, SynapseTable
     from .sonata import parameterize_circuit, read_edges, write_synaptome
     from .sources import set_default_source

@@ -73,6 +73,16 @@ class _Fetch(_Accessor):
 class SynapseAccessor(_Fetch):
     """``DataFrame.syn``: synframe's verbs on a synapse table (or, for ``fetch``, a neuron table)."""
 
+    def __repr__(self) -> str:
+        return _f("reports:describe")(self._obj) + "\n" + super().__repr__()
+
+    def _repr_html_(self) -> str:
+        return _f("reports:describe_html")(self._obj)
+
+    def history(self):
+        """Alias of :func:`synframe.history`."""
+        return _f("reports:history")(self._obj)
+
     def validate(self, stage="synapses"):
         """Alias of :func:`synframe.validate`."""
         return _f("_validation:validate")(self._obj, **_options(locals()))
@@ -86,6 +96,7 @@ class SynapseAccessor(_Fetch):
         dedupe=True,
         neurons=None,
         max_distance="10 um",
+        return_removed=False,
     ):
         """Alias of :func:`synframe.clean`."""
         return _f("clean:clean")(self._obj, **_options(locals()))
@@ -143,6 +154,19 @@ class NeuronListAccessor(_Fetch):
 class PathwayStatsAccessor(_Accessor):
     """``DataArray.syn``: views and I/O of pathway statistics (dims ``property, src, tgt``)."""
 
+    def __repr__(self) -> str:
+        return _f("pathways:summary")(self._obj)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        summary = html.escape(_f("pathways:summary")(self._obj)).replace("\n", "<br>")
+        return f"<p>{summary}</p>" + _f("pathways:table")(self._obj).to_html()
+
+    def table(self):
+        """Alias of :func:`synframe.pathways.table`."""
+        return _f("pathways:table")(self._obj)
+
     def to_dict(self):
         """Alias of :func:`synframe.pathways.to_dict`."""
         return _f("pathways:to_dict")(self._obj)
@@ -194,6 +218,7 @@ ALIASES = {
         "parameterize": ("parameterize:parameterize", "syn"),
         "annotate": ("annotate:annotate", "syn"),
         "connectivity": ("connectivity:connectivity", "syn"),
+        "history": ("reports:history", "syn"),
     },
     NeuronListAccessor: {
         "validate": ("_validation:validate_connectors", "neurons"),
@@ -215,6 +240,7 @@ ALIASES = {
         "kinds": ("pathways:kinds", "stats"),
         "sample": ("pathways:sample", "stats"),
         "validate": ("pathways:validate", "stats"),
+        "table": ("pathways:table", "stats"),
     },
 }
 

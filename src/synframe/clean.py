@@ -51,11 +51,13 @@ def clean(
     dedupe: bool = True,
     neurons=None,
     max_distance: str | float | None = "10 um",
-) -> pd.DataFrame:
+    return_removed: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Drop autapses, background partners, low-confidence, duplicate and far-away synapses.
 
     Returns a new table; ``syn`` is never modified. How many rows each rule removed is logged and
-    recorded in ``attrs["history"]``.
+    recorded in ``attrs["history"]`` (see :func:`synframe.history`); ``return_removed=True`` also
+    hands back the removed rows themselves, each with the rule that removed it.
 
     Parameters
     ----------
@@ -78,11 +80,16 @@ def clean(
     max_distance
         The distance threshold: a quantity string (``"10 um"``) or a number in nm. ``None`` skips the
         distance rule.
+    return_removed
+        Also return the removed rows.
 
     Returns
     -------
-    pandas.DataFrame
-        The kept rows (original index), validated as :class:`~synframe.schemas.CleanSynapses`.
+    pandas.DataFrame or (pandas.DataFrame, pandas.DataFrame)
+        The kept rows (original index), validated as :class:`~synframe.schemas.CleanSynapses`;
+        with ``return_removed``, also the removed rows (original index) with a categorical
+        ``reason`` column: the first rule, in the order ``duplicates, autapses, background,
+        low_score, too_far``, that removed each.
 
     Examples
     --------
@@ -93,8 +100,14 @@ def clean(
     (2424, 2424)
     >>> out.attrs["history"][-1]["removed"]
     {'duplicates': 0, 'autapses': 0, 'background': 0, 'low_score': 0, 'too_far': 0}
+    >>> kept, removed = sf.clean(syn, neurons=sf.datasets.example_neuron(), max_distance="1 um",
+    ...                          return_removed=True)
+    >>> len(kept) + len(removed) == len(syn), removed["reason"].value_counts().to_dict()
+    (True, {'too_far': 405, 'duplicates': 0, 'autapses': 0, 'background': 0, 'low_score': 0})
     """
     run_schema(syn, stage_schema("synapses"), "SynapseTable (input of clean)")
+    if not isinstance(return_removed, bool):
+        raise OptionError(f"return_removed must be True or False, got {return_removed!r}")
     score = _check_min_score(syn, min_score)
     threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
     if neurons is not None:
@@ -106,10 +119,14 @@ def clean(
     pre = syn[SynapseTable.pre].to_numpy()
     post = syn[SynapseTable.post].to_numpy()
 
+    reason = np.zeros(n, dtype=np.int8) if return_removed else None  # 1 + index in RULES
+
     def drop(rule: str, bad: np.ndarray) -> None:
         hit = keep & bad
         removed[rule] = int(hit.sum())
         keep[hit] = False
+        if reason is not None:
+            reason[hit] = RULES.index(rule) + 1
 
     if dedupe:
         drop("duplicates", syn[SynapseTable.id].duplicated(keep="first").to_numpy())
@@ -158,9 +175,15 @@ def clean(
     drop_checks = tuple(
         name for name, on in (("no_autapses", autapses), ("no_background", background)) if not on
     )
-    return run_schema(
+    out = run_schema(
         out, stage_schema("clean", drop_checks=drop_checks, unique_ids=dedupe), "CleanSynapses"
     )
+    if reason is None:
+        return out
+    dropped = syn.loc[~keep].copy()
+    dropped["reason"] = pd.Categorical.from_codes(reason[~keep] - 1, categories=list(RULES))
+    dropped.attrs = copy.deepcopy(attrs)
+    return out, dropped
 
 
 def _too_far(syn: pd.DataFrame, neurons, threshold_nm: float) -> tuple[np.ndarray, np.ndarray]:

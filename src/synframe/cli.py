@@ -1,19 +1,133 @@
 """The ``synframe`` command line.
 
-``synframe demo`` runs the README's main job on the embedded example data.
+``synframe demo`` runs the README's main job on the embedded example data; ``synframe COMMAND
+--help`` documents every command. Exit codes: 0 success, 1 the command ran and failed (on the data,
+the model, the circuit), 2 the command line is wrong (an unknown or missing flag, a bad value, a
+missing input file). Errors are one line naming the flag to change; a traceback is printed only
+with ``SYNFRAME_TRACEBACK=1``.
+
+Startup is kept fast: this module imports nothing heavy; each command imports what it uses.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 
+from . import __version__
 from ._io import staged_file
-from .errors import OptionError, SynframeError
+from .errors import IdError, OptionError, SynframeError, UnitsError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+#: errors that mean the command line is wrong (exit 2); other SynframeErrors exit 1
+USAGE_ERRORS = (OptionError, IdError, UnitsError)
+#: table formats ``--output`` understands, by suffix
+TABLE_SUFFIXES = (".parquet", ".pq", ".feather", ".arrow", ".csv", ".csv.gz")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help with every option's default (unless required, or the help says it already)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.required or "(default" in text or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _existing(path: str | None, flag: str) -> str | None:
+    """``path`` if it exists, else an error naming the flag."""
+    if path is not None and not Path(path).expanduser().exists():
+        raise OptionError(f"{flag} {path}: no such file or directory")
+    return path
+
+
+def _ids(values: list[str]) -> list[int]:
+    from ._ids import as_ids
+
+    return as_ids(values, what="neuron ids").tolist()
+
+
+def _seed(args: argparse.Namespace) -> int:
+    """``--seed``, or a drawn seed that is printed so the run can be repeated."""
+    from ._draw import resolve_seed
+
+    if args.seed is not None:
+        return resolve_seed(args.seed)
+    seed = resolve_seed(None)
+    print(
+        f"synframe {args.command}: seed {seed} (drawn; pass --seed {seed} to repeat)",
+        file=sys.stderr,
+    )
+    return seed
+
+
+def _load_stats(path: str):
+    import synframe as sf
+
+    return sf.load_pathway_stats(_existing(path, "--stats"))
+
+
+def _table_format(output: str) -> str:
+    """The suffix of ``--output`` that names its format (an error for an unknown one)."""
+    name = output.lower()
+    for suffix in sorted(TABLE_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    raise OptionError(
+        f"--output {output}: unknown table format; end the name with one of "
+        f"{', '.join(TABLE_SUFFIXES)}"
+    )
+
+
+def _write_table(df, output: str) -> None:
+    """Write a table in the format its suffix names (atomically: a temporary file, then a rename)."""
+    suffix = _table_format(output)
+    with staged_file(output) as tmp:
+        if suffix in (".parquet", ".pq"):
+            df.to_parquet(tmp)
+        elif suffix in (".feather", ".arrow"):
+            df.reset_index(drop=True).to_feather(tmp)
+        else:
+            df.to_csv(tmp, index=False, compression="gzip" if suffix == ".csv.gz" else None)
+
+
+def _source(args: argparse.Namespace):
+    """``--source`` (and ``--population`` for SONATA circuits) as a synapse source."""
+    import synframe as sf
+
+    if args.source is None:
+        if args.population is not None:
+            raise OptionError("--population needs --source CIRCUIT_CONFIG (a SONATA circuit)")
+        return None
+    path = Path(args.source).expanduser()
+    if path.suffix == ".json" and path.exists():
+        from .sonata._circuit import Circuit
+
+        populations = sorted(Circuit(path).edge_files)
+        if args.population is None and len(populations) > 1:
+            raise OptionError(
+                f"--source {args.source} has {len(populations)} edge populations; choose one with "
+                f"--population ({', '.join(populations)})"
+            )
+        return sf.sources.SonataSource(path, args.population)
+    if args.population is not None:
+        raise OptionError(
+            f"--population applies to SONATA circuits; --source {args.source} is not a "
+            "circuit_config.json"
+        )
+    return args.source
+
+
+# --- commands -----------------------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -43,44 +157,38 @@ def _demo(args: argparse.Namespace) -> int:
     )
     classes = sf.datasets.example_synapse_classes()
     stats = sf.datasets.example_pathway_stats()
-    syn = syn.syn.parameterize(stats, by="synapse_class", types=classes, seed=args.seed)
-    print(
-        f"  parameterize {len(syn):>6} synapses, seed {args.seed}; {' '.join(sf.pathways.summary(stats).split())}"
-    )
+    seed = _seed(args)
+    syn = syn.syn.parameterize(stats, by="synapse_class", types=classes, seed=seed)
+    summary = " ".join(sf.pathways.summary(stats).split())
+    print(f"  parameterize {len(syn):>6} synapses, seed {seed}; {summary}")
     src = classes.reindex(syn.pre).to_numpy()
     table = syn.assign(src=src).groupby("src")["conductance"].agg(["size", "mean", "std"])
     for cls, row in table.iterrows():
         print(
-            f"    from {cls:<18} {int(row['size']):>5} synapses, conductance {row['mean']:.2f} ± {row['std']:.2f}"
+            f"    from {cls:<18} {int(row['size']):>5} synapses, "
+            f"conductance {row['mean']:.2f} ± {row['std']:.2f}"
         )
     syn = syn.syn.annotate(classes.rename_axis("root_id").reset_index(), columns="synapse_class")
     config = sf.write_synaptome(syn, args.output, neurons=neuron, overwrite=True)
     back = sf.read_edges(config)
     print(
-        f"  SONATA       {len(back):>6} afferent synapses from {back.pre.nunique()} virtual partners -> "
-        f"{config}"
+        f"  SONATA       {len(back):>6} afferent synapses from {back.pre.nunique()} virtual "
+        f"partners -> {config}"
     )
     return 0
-
-
-def _ids(values: list[str]) -> list[int]:
-    from ._ids import as_ids
-
-    return as_ids(values, what="neuron ids").tolist()
 
 
 def _parameterize(args: argparse.Namespace) -> int:
     import synframe as sf
 
-    if not Path(args.circuit_config).exists():
-        raise OptionError(f"circuit config {args.circuit_config} does not exist")
-    stats = sf.load_pathway_stats(args.stats)
+    _existing(args.circuit_config, "CIRCUIT_CONFIG")
+    stats = _load_stats(args.stats)
     out = sf.parameterize_circuit(
         args.circuit_config,
         stats,
         by=args.by,
         populations=args.populations,
-        seed=args.seed,
+        seed=_seed(args),
         overwrite=args.overwrite,
         output=args.output,
         inplace=args.inplace,
@@ -97,7 +205,7 @@ def _fit_stats(args: argparse.Namespace) -> int:
 
     from .sonata._circuit import Circuit
 
-    circuit = Circuit(args.circuit_config)
+    circuit = Circuit(_existing(args.circuit_config, "CIRCUIT_CONFIG"))
     pops = args.populations or sorted(circuit.edge_files)
     frames = []
     for k, pop in enumerate(pops):  # node ids repeat across populations: keep connections apart
@@ -115,8 +223,11 @@ def _fit_stats(args: argparse.Namespace) -> int:
             continue
         frames.append(df.assign(pre=df["pre"] + (k << 40), id=df["id"] + (k << 40)))
     if not frames:
-        raise OptionError(f"no edge population has {args.by!r} on both sides")
+        raise OptionError(f"--by {args.by}: no edge population has it on both sides")
     table = pd.concat(frames, ignore_index=True)
+    bad = [item for item in args.distributions if "=" not in item]
+    if bad:
+        raise OptionError(f"--distributions {' '.join(bad)}: give PROPERTY=TYPE, e.g. g=gamma")
     kinds = dict(item.split("=", 1) for item in args.distributions)
     kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
     stats = sf.fit_pathway_stats(
@@ -132,12 +243,23 @@ def _fit_stats(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     import synframe as sf
 
+    ids = _ids(args.ids)
+    _table_format(args.output)  # refuse an unknown format before fetching, not after
     syn = sf.fetch(
-        _ids(args.ids), source=args.source, pre=not args.no_pre, post=not args.no_post,
-        min_score=args.min_score, transmitters=args.transmitters, neuropils=args.neuropils, progress=False,
+        ids, source=_source(args), pre=not args.no_pre, post=not args.no_post,
+        filtered=not args.unfiltered, min_score=args.min_score, transmitters=args.transmitters,
+        neuropils=args.neuropils, materialization=args.materialization,
+        batch_size=args.batch_size, progress=False,
     )  # fmt: skip
-    with staged_file(args.output) as tmp:
-        syn.to_parquet(tmp)
+    if len(syn) == 0 and not args.allow_empty:
+        print(
+            f"synframe fetch: no synapses found for {len(ids)} neuron id(s) in "
+            f"{syn.attrs.get('source')}; nothing written (pass --allow-empty to write an empty "
+            "table)",
+            file=sys.stderr,
+        )
+        return 1
+    _write_table(syn, args.output)
     print(f"{len(syn)} synapses -> {args.output}")
     return 0
 
@@ -150,24 +272,29 @@ def _synaptome(args: argparse.Namespace) -> int:
     from ._ids import as_ids
 
     ids = _ids(args.ids)
-    syn = sf.fetch(ids, source=args.source, progress=False).syn.clean()
+    syn = sf.fetch(ids, source=_source(args), progress=False).syn.clean()
     if args.types:
-        types = pd.read_csv(args.types, dtype={0: str})
+        types = pd.read_csv(_existing(args.types, "--types"), dtype={0: str})
         idc = types.columns[0]
-        types[idc] = as_ids(types[idc], what=f"{args.types} column {idc!r}")
+        types[idc] = as_ids(types[idc], what=f"--types {args.types} column {idc!r}")
+        if args.by not in types.columns:
+            raise OptionError(
+                f"--types {args.types} has no column {args.by!r} (--by); its columns: "
+                f"{list(types.columns)}"
+            )
         types = types.set_index(idc)[args.by]
     elif args.source is None and args.by == "synapse_class":
         types = sf.datasets.example_synapse_classes()
     else:
         raise OptionError(f"pass --types CSV (first column: neuron id, and a {args.by!r} column)")
-    stats = sf.load_pathway_stats(args.stats) if args.stats else None
+    stats = _load_stats(args.stats) if args.stats else None
     if stats is None:
         if args.by != "synapse_class":
             raise OptionError(
                 "pass --stats stats.json (the example model types by synapse_class only)"
             )
         stats = sf.datasets.example_pathway_stats()
-    syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=args.seed)
+    syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=_seed(args))
     syn = sf.annotate(
         syn, types.rename(args.by).rename_axis("root_id").reset_index(), columns=args.by
     )
@@ -176,11 +303,56 @@ def _synaptome(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- parser -------------------------------------------------------------------------------------
+
+
+def _seed_arg(parser: argparse.ArgumentParser, default: int | None = None) -> None:
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=default,
+        help="seed of the draws: the same seed gives the same values"
+        + ("" if default is not None else " (default: drawn, printed and recorded)"),
+    )
+
+
+def _populations_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--populations",
+        "--population",
+        dest="populations",
+        nargs="+",
+        default=None,
+        metavar="POPULATION",
+        help="edge populations to use (default: all)",
+    )
+
+
+def _source_args(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--source",
+        default=None,
+        help=f"where to fetch {what} from: a local dump or store (parquet, feather, DuckDB), a "
+        "SONATA circuit_config.json or a CAVE datastack name (default: the embedded example "
+        "store, or $SYNFRAME_SOURCE)",
+    )
+    parser.add_argument(
+        "--population",
+        default=None,
+        help="the edge population, when --source is a SONATA circuit with several",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``synframe`` argument parser (also used to document the command line)."""
     parser = argparse.ArgumentParser(
         prog="synframe",
-        description="EM synapse tables to simulation-ready synaptomes.",
+        description="EM synapse tables to simulation-ready synaptomes. "
+        "Run `synframe COMMAND --help` for a command's options.",
+        epilog="Exit codes: 0 success, 1 the command failed, 2 the command line is wrong.",
+        formatter_class=_Formatter,
     )
+    parser.add_argument("--version", action="version", version=f"synframe {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
     # -v also after the command (SUPPRESS: a subcommand's default must not undo the top-level flag)
     common = argparse.ArgumentParser(add_help=False)
@@ -191,34 +363,45 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="log what each stage does",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = sub.add_parser(
+    def command(name: str, func, help: str, description: str | None = None):
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=help,
+            description=description or help,
+            formatter_class=_Formatter,
+        )
+        p.set_defaults(func=func)
+        return p
+
+    demo = command(
         "demo",
-        parents=[common],
-        help="the full pipeline on the embedded MICrONS example neuron",
-        description=_demo.__doc__,
+        _demo,
+        "the full pipeline on the embedded MICrONS example neuron",
+        _demo.__doc__,
     )
     demo.add_argument(
-        "--max-distance", default="10 um", help="drop synapses farther than this from the skeleton"
+        "--max-distance",
+        default="10 um",
+        help="drop synapses farther than this from the skeleton (a length: '10 um', '500 nm')",
     )
-    demo.add_argument("--seed", type=int, default=1, help="seed of the parameter draws")
+    _seed_arg(demo, default=1)
     demo.add_argument(
-        "--output", default="synframe-demo", help="where to write the SONATA synaptome"
+        "--output", default="synframe-demo", help="the SONATA synaptome directory to write"
     )
-    demo.set_defaults(func=_demo)
 
-    par = sub.add_parser(
+    par = command(
         "parameterize",
-        parents=[common],
-        help="draw synapse properties for a SONATA circuit (the obi-one task)",
-        description="Draw synapse properties per pathway for a SONATA circuit's edge populations; "
-        "validated before anything is written, files swapped in atomically.",
+        _parameterize,
+        "draw synapse properties for a SONATA circuit (the obi-one task)",
+        "Draw synapse properties per pathway for a SONATA circuit's edge populations; "
+        "validated before anything is written, files swapped in atomically. obi-one's flag "
+        "names --pathway-property and --overwrite-if-exists are accepted too.",
     )
-    par.add_argument("circuit_config")
-    par.add_argument(
-        "--stats", required=True, help="ConnPropsModel JSON (src_types, tgt_types, prop_stats)"
-    )
+    par.add_argument("circuit_config", metavar="CIRCUIT_CONFIG", help="circuit_config.json")
+    par.add_argument("--stats", required=True, help="pathway statistics: ConnPropsModel JSON file")
     par.add_argument(
         "--by",
         "--pathway-property",
@@ -227,10 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="pathway property: the node property the stats' types are values of, e.g. "
         "synapse_class (--pathway-property is obi-one's name for it)",
     )
-    par.add_argument("--seed", type=int, default=None)
-    par.add_argument(
-        "--populations", nargs="+", default=None, help="edge populations (default: all)"
-    )
+    _seed_arg(par)
+    _populations_arg(par)
     par.add_argument(
         "--overwrite",
         "--overwrite-if-exists",
@@ -241,74 +422,170 @@ def build_parser() -> argparse.ArgumentParser:
     where = par.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", help="write a new circuit directory here")
     where.add_argument("--inplace", action="store_true", help="modify the circuit's edge files")
-    par.add_argument("--chunk-size", type=int, default=1_000_000, help="edges per chunk")
-    par.set_defaults(func=_parameterize)
+    par.add_argument(
+        "--chunk-size", type=int, default=1_000_000, help="edges drawn and written at a time"
+    )
 
-    fit = sub.add_parser(
+    fit = command(
         "fit-stats",
-        parents=[common],
-        help="fit pathway statistics from a circuit's edge properties",
+        _fit_stats,
+        "fit pathway statistics from a circuit's edge properties",
     )
-    fit.add_argument("circuit_config")
+    fit.add_argument("circuit_config", metavar="CIRCUIT_CONFIG", help="circuit_config.json")
     fit.add_argument(
-        "--by", "--pathway-property", dest="by", required=True, help="pathway property"
+        "--by",
+        "--pathway-property",
+        dest="by",
+        required=True,
+        help="pathway property: the node property to group pathways by, e.g. synapse_class",
     )
-    fit.add_argument("--properties", nargs="+", required=True)
+    fit.add_argument("--properties", nargs="+", required=True, help="edge properties to fit")
     fit.add_argument(
-        "--distributions", nargs="*", default=[], help="PROPERTY=TYPE, e.g. conductance=gamma"
+        "--distributions",
+        nargs="*",
+        default=[],
+        metavar="PROPERTY=TYPE",
+        help="distribution type per property, e.g. conductance=gamma",
     )
-    fit.add_argument("--default-distribution", default="normal")
-    fit.add_argument("--min-connections", type=int, default=5)
-    fit.add_argument("--populations", nargs="+", default=None)
-    fit.add_argument("--output", required=True, help="stats JSON to write")
-    fit.set_defaults(func=_fit_stats)
+    fit.add_argument(
+        "--default-distribution",
+        default="normal",
+        help="distribution type of the properties --distributions does not name",
+    )
+    fit.add_argument(
+        "--min-connections",
+        type=int,
+        default=5,
+        help="pathways with fewer connections use the fit over all pathways",
+    )
+    _populations_arg(fit)
+    fit.add_argument("--output", required=True, help="the stats JSON file to write")
 
-    fe = sub.add_parser(
-        "fetch", parents=[common], help="fetch synapses of neurons into a parquet file"
+    fe = command(
+        "fetch",
+        _fetch,
+        "fetch synapses of neurons into a table file",
+        "Fetch the synapses of neurons into a table file (format by suffix: "
+        + ", ".join(TABLE_SUFFIXES)
+        + "). Finding no synapse is an error unless --allow-empty.",
     )
     fe.add_argument("ids", nargs="+", help="neuron ids")
+    _source_args(fe, "synapses")
     fe.add_argument(
-        "--source",
-        default=None,
-        help="local dump / store / SONATA config (default: embedded example)",
+        "--output", required=True, help="table file to write: .parquet, .feather or .csv"
     )
-    fe.add_argument("--output", required=True, help="parquet file to write")
     fe.add_argument("--no-pre", action="store_true", help="skip the neurons' presynapses")
     fe.add_argument("--no-post", action="store_true", help="skip the neurons' postsynapses")
-    fe.add_argument("--min-score", type=float, default=None)
-    fe.add_argument("--transmitters", action="store_true")
-    fe.add_argument("--neuropils", action="store_true")
-    fe.set_defaults(func=_fetch)
+    fe.add_argument(
+        "--unfiltered", action="store_true", help="the raw synapse table, not the curated one"
+    )
+    fe.add_argument(
+        "--min-score", type=float, default=None, help="keep synapses with cleft_score >= this"
+    )
+    fe.add_argument(
+        "--transmitters", action="store_true", help="add neurotransmitter probabilities"
+    )
+    fe.add_argument("--neuropils", action="store_true", help="add the neuropil column")
+    fe.add_argument(
+        "--materialization",
+        default="auto",
+        type=lambda v: int(v) if v.isdigit() else v,
+        help="'auto', 'latest', 'live' or a version number",
+    )
+    fe.add_argument("--batch-size", type=int, default=None, help="neuron ids per query")
+    fe.add_argument(
+        "--allow-empty", action="store_true", help="write an empty table when nothing is found"
+    )
 
-    sy = sub.add_parser(
-        "synaptome", parents=[common], help="neuron ids -> parameterized SONATA synaptome"
+    sy = command(
+        "synaptome",
+        _synaptome,
+        "neuron ids -> parameterized SONATA synaptome",
     )
     sy.add_argument("ids", nargs="+", help="ids of the reconstructed neuron(s)")
-    sy.add_argument("--source", default=None, help="default: the embedded example store")
-    sy.add_argument("--output", required=True, help="directory to create")
+    _source_args(sy, "their synapses")
+    sy.add_argument("--output", required=True, help="the synaptome directory to create")
     sy.add_argument(
-        "--stats", default=None, help="ConnPropsModel JSON (default: the seed notebook's model)"
+        "--stats",
+        default=None,
+        help="pathway statistics JSON (default: the obi-one notebook's synapse_class model)",
     )
     sy.add_argument("--by", default="synapse_class", help="pathway property")
-    sy.add_argument("--types", default=None, help="CSV: neuron id, then a column named like --by")
-    sy.add_argument("--seed", type=int, default=1)
-    sy.add_argument("--overwrite", action="store_true")
-    sy.set_defaults(func=_synaptome)
+    sy.add_argument(
+        "--types",
+        default=None,
+        help="CSV: neuron id in the first column, and a column named like --by",
+    )
+    _seed_arg(sy, default=1)
+    sy.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     return parser
+
+
+# --- errors in the words of the command line ------------------------------------------------------
+
+
+def _flag_words(message: str, parser: argparse.ArgumentParser | None) -> str:
+    """Python keywords in a library message (``overwrite=True``) as the command's flags."""
+    if parser is None:
+        return message
+    for action in parser._actions:
+        longs = [s for s in action.option_strings if s.startswith("--")]
+        if not longs or action.dest in ("help", "verbose"):
+            continue
+        flag, dest = longs[0], re.escape(action.dest)
+        message = re.sub(rf"\b{dest}=True\b", flag, message)
+        message = re.sub(rf"\b{dest}=(False|None)\b", f"no {flag}", message)
+        message = re.sub(rf"\b{dest}=", f"{flag} ", message)
+        if "_" in action.dest:  # unambiguous names: chunk_size, min_score ...
+            message = re.sub(rf"\b{dest}\b", flag, message)
+    return message
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str | None):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``synframe`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    where = f"synframe {args.command}"
+    words = _subparser(parser, args.command)
     try:
         return args.func(args)
-    except (SynframeError, OSError) as exc:
-        print(f"synframe {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except USAGE_ERRORS as exc:
+        message, code = f"{where}: error: {_flag_words(str(exc), words)}", 2
+    except SynframeError as exc:
+        message, code = f"{where}: error: {_flag_words(str(exc), words)}", 1
+    except OSError as exc:
+        message, code = f"{where}: error: {exc}", 1
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("SYNFRAME_TRACEBACK"):
+            raise
+        message, code = (
+            f"{where}: internal error: {type(exc).__name__}: {exc} -- please report it; "
+            "SYNFRAME_TRACEBACK=1 shows the traceback",
+            1,
+        )
+    if os.environ.get("SYNFRAME_TRACEBACK"):
+        import traceback
+
+        traceback.print_exc()
+    print(message, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import xarray as xr
 
-from . import _draw
+from . import _draw, _provenance
 from ._validation import run_schema, stage_schema
 from .errors import PathwayError, format_problems
 from .pathways import summary, validate
@@ -96,9 +96,9 @@ def parameterize(
     attrs.setdefault("history", []).append(
         {
             "stage": "parameterize",
-            "by": by,
-            "seed": seed,
-            "properties": props,
+            "rows_in": len(syn),
+            "rows_out": len(out),
+            **_provenance.record(stats, seed=seed, by=by, properties=props),
             "pathways": {
                 f"{s}->{t}": len(r) for (s, t), r in zip(plan.pathways, plan.syn_rows, strict=True)
             },

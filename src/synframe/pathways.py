@@ -18,13 +18,18 @@ and its views -- that users reach as one namespace, ``sf.pathways``.)
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from . import distributions
 from ._io import staged_file
@@ -44,6 +49,7 @@ __all__ = [
     "sample",
     "save_pathway_stats",
     "summary",
+    "table",
     "to_dict",
     "validate",
 ]
@@ -347,13 +353,22 @@ def load_pathway_stats(path: str | os.PathLike) -> xr.DataArray:
     """
     path = Path(path)
     try:
-        model = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = path.read_bytes()
+        model = json.loads(raw.decode("utf-8"))
+    except OSError as exc:
         raise PathwayError(f"cannot read pathway statistics from {path}: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError: ValueError
+        raise PathwayError(
+            f"cannot read pathway statistics from {path}: not a ConnPropsModel JSON file "
+            f"({type(exc).__name__}: {str(exc)[:120]}); give the model's .json file"
+        ) from None
     try:
-        return from_dict(model)
+        stats = from_dict(model)
     except PathwayError as exc:
         raise PathwayError(f"{path}: {exc}") from None
+    stats.attrs["file"] = str(path)
+    stats.attrs["file_sha256"] = hashlib.sha256(raw).hexdigest()
+    return stats
 
 
 def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
@@ -429,3 +444,47 @@ def sample(
         raise PathwayError(f"no spec for {prop!r} on pathway ({src}, {tgt})")
     idx = np.arange(int(n), dtype=np.int64)
     return distributions.sample(spec, distributions.keyed_uniforms(seed, prop, idx))
+
+
+def _short(spec) -> str:
+    """A cell as a short string: ``gamma(mean=1, std=0.5) [0, 10] int shared``."""
+    if not isinstance(spec, Mapping):
+        return ""
+    params = ", ".join(
+        f"{k}={v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k}={v}"
+        for k, v in spec.items()
+        if k not in ("type", "shared_within", "lower_bound", "upper_bound", "dtype")
+    )
+    text = f"{spec.get('type')}({params})"
+    lo, hi = spec.get("lower_bound"), spec.get("upper_bound")
+    if lo is not None or hi is not None:
+        text += f" [{'' if lo is None else f'{lo:g}'}, {'' if hi is None else f'{hi:g}'}]"
+    if spec.get("dtype") is not None:
+        text += f" {spec['dtype']}"
+    return text + (" per connection" if shared_within(spec) else " per synapse")
+
+
+def table(stats: xr.DataArray) -> pd.DataFrame:
+    """The model as a table: one row per property, one column per pathway ``src -> tgt``.
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> t = sf.pathways.table(sf.datasets.example_pathway_stats())
+    >>> t.loc["conductance", "inhibitory_neuron -> excitatory_neuron"]
+    'gamma(mean=2, std=0.5) per synapse'
+    """
+    import pandas as pd
+
+    validate(stats)
+    props = stats["property"].values.tolist()
+    src, tgt = stats["src"].values.tolist(), stats["tgt"].values.tolist()
+    columns = {}
+    for j, s in enumerate(src):
+        for k, t in enumerate(tgt):
+            cells = [_short(stats.values[i, j, k]) for i in range(len(props))]
+            if any(cells):
+                columns[f"{s} -> {t}"] = cells
+    out = pd.DataFrame(columns, index=pd.Index(props, name="property"))
+    out.columns.name = f"{stats.attrs.get('by') or 'type'}: src -> tgt"
+    return out

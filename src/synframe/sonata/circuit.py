@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import _draw
+from .. import _draw, _provenance
 from .._io import staged_dir
 from ..distributions import output_dtype
 from ..errors import PathwayError, SonataError, format_problems
@@ -117,7 +117,8 @@ def parameterize_circuit(
     by_file: dict[Path, list[tuple[str, list[str]]]] = {}
     for name, existing in todo:
         by_file.setdefault(circuit.edge_files[name], []).append((name, existing))
-    draw_args = (circuit, stats, props, by, seed, chunk_size)
+    provenance = _provenance.record(stats, seed=seed, by=by, properties=props, timestamp=True)
+    draw_args = (circuit, stats, props, by, seed, chunk_size, provenance)
     if out_dir is not None:
         with staged_dir(out_dir) as staging:
             new_edges = {}
@@ -132,7 +133,7 @@ def parameterize_circuit(
                 tmp.parent.mkdir(exist_ok=True)
                 _parameterized_copy(path, tmp, members, *draw_args)
                 new_edges[path] = tmp.relative_to(staging)
-            _write_config(circuit, staging, new_edges)
+            _write_config(circuit, staging, new_edges, provenance)
         result = out_dir / "circuit_config.json"
     else:
         _warn_leftovers(by_file)
@@ -209,14 +210,20 @@ def _warn_leftovers(by_file) -> None:
             )
 
 
-def _parameterized_copy(path: Path, tmp: Path, members, circuit, stats, props, by, seed, chunk):
-    """Copy the edge file ``path`` to ``tmp`` and draw every member population's properties into it."""
+def _parameterized_copy(
+    path: Path, tmp: Path, members, circuit, stats, props, by, seed, chunk, provenance
+):
+    """Copy the edge file ``path`` to ``tmp`` and draw every member population's properties into it.
+
+    Each population records what drew its values (HDF5 attribute ``synframe_provenance``).
+    """
     import h5py
 
     shutil.copyfile(path, tmp)
     with h5py.File(tmp, "r+") as h5:
         for name, existing in members:
             _parameterize_population(circuit, name, existing, h5, stats, props, by, seed, chunk)
+            h5["edges"][name].attrs["synframe_provenance"] = json.dumps(provenance)
 
 
 def _parameterize_population(
@@ -263,7 +270,9 @@ def _parameterize_population(
         log.info("Edge population '%s': %d / %d edges parameterized", name, done, n)
 
 
-def _write_config(circuit: Circuit, staging: Path, new_edges: Mapping[Path, Path]) -> None:
+def _write_config(
+    circuit: Circuit, staging: Path, new_edges: Mapping[Path, Path], provenance: Mapping
+) -> None:
     """A circuit config for ``staging``: new edge files, everything else by absolute path."""
     cfg = json.loads(circuit.config.expanded_json)
     base = circuit.path.parent
@@ -288,4 +297,5 @@ def _write_config(circuit: Circuit, staging: Path, new_edges: Mapping[Path, Path
         if old in new_edges:
             entry["edges_file"] = "$BASE_DIR/" + str(new_edges[old])
     cfg["manifest"] = {"$BASE_DIR": "./"}
+    cfg["synframe"] = {"parameterize_circuit": dict(provenance), "from": str(circuit.path)}
     (staging / "circuit_config.json").write_text(json.dumps(cfg, indent=2))

@@ -19,7 +19,23 @@ from .cave import CAVESource
 from .local import LocalStore
 from .sonata import SonataSource
 
+#: datastack names ``source=`` takes as a bare word (others: ``CAVESource(name)``), so that a typo
+#: fails at once, offline, instead of asking a server for a datastack that does not exist
+KNOWN_DATASTACKS = (
+    "flywire_fafb_public",
+    "flywire_fafb_production",
+    "flywire_fafb_sandbox",
+    "minnie65_public",
+    "minnie65_phase3_v1",
+    "h01_c3_flat",
+    "fanc_production_mar2021",
+    "brain_and_nerve_cord",
+    "v1dd_public",
+    "zheng_ca3",
+)
+
 __all__ = [
+    "KNOWN_DATASTACKS",
     "CAVESource",
     "LocalStore",
     "Query",
@@ -70,12 +86,19 @@ def as_source(source) -> Source:
             return SonataSource(path)
         if path.exists():
             return LocalStore(path)
-        if isinstance(source, str) and "/" not in source and not path.suffix:  # a datastack name
+        if isinstance(source, str) and source in KNOWN_DATASTACKS:
             return CAVESource(source)
+        bare = isinstance(source, str) and "/" not in source and not path.suffix
         raise SourceError(
-            f"source {str(source)!r} is not an existing file or directory; give a parquet/feather "
-            "dump, a directory of parquet files, a DuckDB database or a store built with "
-            "sf.sources.LocalStore.build"
+            f"source {str(source)!r} is not an existing file or directory"
+            + (
+                f" nor a known CAVE datastack ({', '.join(KNOWN_DATASTACKS)}); for another "
+                f"datastack pass sf.sources.CAVESource({source!r}) or a caveclient.CAVEclient"
+                if bare
+                else ""
+            )
+            + "; a local source is a parquet/feather dump, a directory of parquet files, a DuckDB "
+            "database, a store built with sf.sources.LocalStore.build or a SONATA circuit_config.json"
         )
     raise SourceError(
         f"cannot use a {type(source).__name__} as a synapse source; give a path to a local dump or "

@@ -7,8 +7,10 @@ silently when the server's row limit is hit):
 - ``materialization="auto"`` takes three requests whatever the number of versions (the versions'
   timestamps, and the ids' creation and supersession times), and an impossible id set is an error
   that names the ids;
-- batches run concurrently (a bounded thread pool) and are retried with exponential back-off on
-  connection errors, 429 and 5xx;
+- batches run concurrently (a bounded thread pool); failed requests are retried by one layer only,
+  the client's own HTTP sessions (urllib3 ``Retry``, which synframe configures: connection errors,
+  429 honouring ``Retry-After``, and 5xx, with exponential back-off capped per wait), so a request
+  is tried at most ``retries + 1`` times in a bounded time;
 - a result at the server's row limit (its ``Warning: … Limited query to N rows`` header, which
   caveclient only logs, or ``row_limit`` rows) is split and re-queried, down to single ids; a single
   id over the limit, or a persistent failure, raises :class:`~synframe.errors.FetchError` naming the
@@ -22,12 +24,12 @@ truncation, cache -- whose parts share its state.)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +39,7 @@ import pandas as pd
 
 from .._ids import as_ids
 from .._layout import from_cave
-from ..errors import FetchError, SourceError, format_problems
+from ..errors import FetchError, OptionError, SourceError, format_problems
 from ..schemas import NEUROTRANSMITTERS, SynapseTable
 from ._base import Query
 
@@ -77,8 +79,13 @@ class CAVESource:
         neuropils); datastacks without one serve their table for ``filtered=True`` too.
     max_workers
         Concurrent queries.
-    retries, backoff
-        Attempts after the first, and the first wait in seconds (doubled each time).
+    retries, backoff, backoff_max
+        How the client's HTTP sessions retry a failed request (connection errors, 429, 500, 502,
+        503, 504): at most ``retries`` times after the first attempt, waiting ``0, 2 * backoff,
+        4 * backoff …`` seconds, each wait (and a server's ``Retry-After``) capped at
+        ``backoff_max``. This replaces the client's own retry policy (caveclient retries 502-504
+        three times) on its ``materialize`` and ``chunkedgraph`` sessions, so that there is one
+        retry layer; ``retries=None`` keeps the client's policy as it is.
     row_limit
         The server's row limit, if known (FlyWire 500,000; CAVE's default 200,000): a result with
         this many rows is treated as truncated even without the ``Warning`` header.
@@ -94,8 +101,9 @@ class CAVESource:
         synapse_table: str | None = None,
         view: str | None = None,
         max_workers: int = 8,
-        retries: int = 4,
+        retries: int | None = 4,
         backoff: float = 0.5,
+        backoff_max: float = 30.0,
         row_limit: int | None = None,
         cache: str | os.PathLike | None = None,
     ) -> None:
@@ -129,9 +137,13 @@ class CAVESource:
             )
         self.table = synapse_table
         self.view = view if view is not None else (FLYWIRE_VIEW if self.flywire else None)
-        self.max_workers = max(1, int(max_workers))
-        self.retries = int(retries)
-        self.backoff = float(backoff)
+        self.max_workers = _positive_int(max_workers, "max_workers")
+        self.retries = None if retries is None else _positive_int(retries, "retries", zero=True)
+        self.backoff = _non_negative(backoff, "backoff")
+        self.backoff_max = _non_negative(backoff_max, "backoff_max")
+        if self.retries is not None:
+            for api in (client.materialize, client.chunkedgraph):
+                self._configure_retries(getattr(api, "session", None))
         self.row_limit = row_limit
         self.cache = None if cache is None else Path(cache)
         self._local = threading.local()
@@ -144,6 +156,27 @@ class CAVESource:
 
     def __repr__(self) -> str:
         return f"CAVESource({self.datastack!r}, table={self.table!r}, view={self.view!r})"
+
+    def _configure_retries(self, session) -> None:
+        """Mount one retry policy on a client's requests session (see ``retries``)."""
+        if session is None:
+            return
+        import requests
+
+        retry = _retry_class()(
+            total=self.retries,
+            backoff_factor=self.backoff,
+            backoff_max=self.backoff_max,
+            status_forcelist=sorted(_RETRY_STATUS),
+            allowed_methods=frozenset(["GET", "POST"]),
+            respect_retry_after_header=True,
+            raise_on_status=False,  # caveclient raises HTTPError with the server's message
+        )
+        adapter = requests.adapters.HTTPAdapter(
+            max_retries=retry, pool_maxsize=max(10, self.max_workers)
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
 
     def _hook(self, response, *args, **kwargs):
         """requests response hook: remember the server's Warning header (caveclient only logs it).
@@ -247,52 +280,36 @@ class CAVESource:
             raise SourceError(format_problems(f"{self!r} cannot answer this query", problems))
 
     def _call(self, side: str, ids: list[int], version, timestamp, use_view: bool) -> pd.DataFrame:
-        """One query, retried on transient failures; raises _Truncated at the row limit."""
-        import requests
-
+        """One query (its session retries transient failures); raises _Truncated at the row limit."""
         mat = self.client.materialize
         filt = {f"{side}_pt_root_id": ids}
         common = {"split_positions": True, "desired_resolution": [1, 1, 1]}
-        for attempt in range(self.retries + 1):
-            self._local.warning = None
-            try:
-                self._count("query")
-                if timestamp is not None:
-                    df = mat.live_live_query(
-                        self.table,
-                        timestamp,
-                        filter_in_dict={self.table: filt},
-                        log_warning=False,
-                        **common,
-                    )
-                elif use_view:
-                    df = mat.query_view(
-                        self.view, filter_in_dict=filt, materialization_version=version, **common
-                    )
-                else:
-                    df = mat.query_table(
-                        self.table,
-                        filter_in_dict=filt,
-                        materialization_version=version,
-                        log_warning=False,
-                        **common,
-                    )
-            except requests.HTTPError as exc:
-                status = getattr(exc.response, "status_code", None)
-                if status not in _RETRY_STATUS or attempt == self.retries:
-                    raise
-            except (requests.ConnectionError, requests.Timeout):
-                if attempt == self.retries:
-                    raise
-            else:
-                warning = self._local.warning or ""
-                if "limited query" in warning.lower() or (
-                    self.row_limit and len(df) >= self.row_limit
-                ):
-                    raise _Truncated(warning or f"{len(df)} rows = row_limit")
-                return df
-            time.sleep(self.backoff * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        self._local.warning = None
+        self._count("query")
+        if timestamp is not None:
+            df = mat.live_live_query(
+                self.table,
+                timestamp,
+                filter_in_dict={self.table: filt},
+                log_warning=False,
+                **common,
+            )
+        elif use_view:
+            df = mat.query_view(
+                self.view, filter_in_dict=filt, materialization_version=version, **common
+            )
+        else:
+            df = mat.query_table(
+                self.table,
+                filter_in_dict=filt,
+                materialization_version=version,
+                log_warning=False,
+                **common,
+            )
+        warning = self._local.warning or ""
+        if "limited query" in warning.lower() or (self.row_limit and len(df) >= self.row_limit):
+            raise _Truncated(warning or f"{len(df)} rows = row_limit")
+        return df
 
     def _batch(self, side: str, ids: list[int], version, timestamp, use_view: bool) -> pd.DataFrame:
         """A batch, split recursively while the server truncates it; cached when asked."""
@@ -368,7 +385,9 @@ class CAVESource:
             ids_failed = sorted({i for _, b, _ in failed for i in b})
             first = failed[0][2]
             raise FetchError(
-                f"{len(failed)} of {len(tasks)} queries failed after {self.retries} retries (e.g. {first}); "
+                f"{len(failed)} of {len(tasks)} queries failed (each retried up to "
+                f"{self.retries if self.retries is not None else 'the client default'} times; e.g. "
+                f"{first}); "
                 f"neuron ids not fetched: {ids_failed[:20]}{' …' if len(ids_failed) > 20 else ''}. "
                 "Nothing is returned: a partial table would look whole."
             )
@@ -419,6 +438,37 @@ class CAVESource:
         if query.min_score is not None:
             out = out[out[SynapseTable.cleft_score] >= query.min_score].reset_index(drop=True)
         return out
+
+
+def _positive_int(value, name: str, *, zero: bool = False) -> int:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < (0 if zero else 1):
+        raise OptionError(
+            f"{name} must be a {'non-negative' if zero else 'positive'} int, got {value!r}"
+        )
+    return int(value)
+
+
+def _non_negative(value, name: str) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or value < 0:
+        raise OptionError(f"{name} must be a finite number >= 0 (seconds), got {value!r}")
+    return float(value)
+
+
+@functools.cache
+def _retry_class():
+    """urllib3's ``Retry`` with ``Retry-After`` capped (built on first use: urllib3 loads lazily)."""
+    from urllib3.util.retry import Retry
+
+    class CappedRetry(Retry):
+        """urllib3's Retry with the server's ``Retry-After`` capped at ``backoff_max``."""
+
+        def get_retry_after(self, response):
+            after = super().get_retry_after(response)
+            return None if after is None else min(after, self.backoff_max)
+
+    return CappedRetry
 
 
 def _utc(t) -> datetime:
