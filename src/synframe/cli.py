@@ -303,6 +303,70 @@ def _synaptome(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_table(path: str, flag: str):
+    """A table file by its suffix (parquet, feather, csv); id-like columns stay exact ints."""
+    import pandas as pd
+
+    _existing(path, flag)
+    suffix = _table_format(path)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix in (".feather", ".arrow"):
+        return pd.read_feather(path)
+    return pd.read_csv(path)  # ints are parsed as int64, never through float
+
+
+def _circuit(args: argparse.Namespace) -> int:
+    """Synapses of a local store (all, or of the given neurons) -> a SONATA network circuit."""
+    import contextlib
+
+    import synframe as sf
+
+    from ._ids import as_ids
+
+    neurons = _read_table(args.neurons, "--neurons") if args.neurons else None
+    if args.stats and (neurons is None or args.by is None):
+        raise OptionError("--stats needs --neurons TABLE and --by COLUMN (each neuron's type)")
+    if args.by is not None and (neurons is None or args.by not in neurons.columns):
+        raise OptionError(f"--by {args.by}: not a column of --neurons")
+    if args.workers < 0:
+        raise OptionError(f"--workers must be >= 0, got {args.workers}")
+    stats = _load_stats(args.stats) if args.stats else None
+    seed = _seed(args) if stats is not None else None
+    source = sf.sources.as_source(_existing(args.source, "--source"))
+    if not isinstance(source, sf.sources.LocalStore):
+        raise OptionError(f"--source {args.source}: synframe circuit reads a local store or dump")
+    ids = None if not args.ids else as_ids(args.ids, what="neuron ids")
+    cluster = contextlib.nullcontext()
+    if args.workers:
+        import distributed
+
+        cluster = distributed.LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, memory_limit=args.memory_limit,
+            dashboard_address=None,
+        )  # fmt: skip
+    with cluster as running:
+        client = contextlib.nullcontext() if running is None else _client(running)
+        with client:
+            table = source.to_dask(ids, partition_size=args.partition_size)
+            verbs = sf.dask
+            if not args.workers:  # in this process, with pandas
+                table, verbs = table.compute(scheduler="synchronous"), sf
+            if not args.no_clean:
+                table = verbs.clean(table, min_score=args.min_score)
+            if stats is not None:
+                table = verbs.parameterize(table, stats, by=args.by, types=neurons, seed=seed)
+            config = sf.write_circuit(table, args.output, neurons=neurons, overwrite=args.overwrite)
+    print(config)
+    return 0
+
+
+def _client(cluster):
+    import distributed
+
+    return distributed.Client(cluster)
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 
@@ -496,6 +560,41 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument(
         "--allow-empty", action="store_true", help="write an empty table when nothing is found"
     )
+
+    ci = command(
+        "circuit",
+        _circuit,
+        "a local store's synapses -> a SONATA network circuit (on dask with --workers)",
+        "Write the synapses of a local store (all, or those of the given neurons) as a SONATA "
+        "network circuit: cleaned, optionally parameterized, one node per neuron. With --workers "
+        "N the tables stay partitioned on a local dask cluster (bounded memory per process).",
+    )
+    ci.add_argument("ids", nargs="*", help="neuron ids (default: every synapse of the store)")
+    ci.add_argument(
+        "--source", required=True, help="a local store (LocalStore.build) or a parquet dump"
+    )
+    ci.add_argument("--output", required=True, help="the circuit directory to create")
+    ci.add_argument(
+        "--neurons",
+        default=None,
+        help="table of neurons (parquet, feather, csv): an id column and annotations, which "
+        "become node properties; every neuron of the synapses must be in it",
+    )
+    ci.add_argument("--stats", default=None, help="pathway statistics JSON to parameterize with")
+    ci.add_argument(
+        "--by", "--pathway-property", dest="by", default=None, help="--neurons column of types"
+    )
+    _seed_arg(ci)
+    ci.add_argument("--no-clean", action="store_true", help="write the synapses as they are")
+    ci.add_argument("--min-score", type=float, default=None, help="clean: keep cleft_score >= this")
+    ci.add_argument(
+        "--workers", type=int, default=0, help="dask workers on this machine (0: in this process)"
+    )
+    ci.add_argument("--memory-limit", default="4GiB", help="memory limit of each dask worker")
+    ci.add_argument(
+        "--partition-size", type=int, default=2_000_000, help="synapses per dask partition"
+    )
+    ci.add_argument("--overwrite", action="store_true", help="replace a circuit synframe wrote")
 
     sy = command(
         "synaptome",
