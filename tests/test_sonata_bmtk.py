@@ -255,3 +255,33 @@ def test_type_level_properties_count_as_existing(circuit, tmp_path):
         config, stats, by="ei", seed=1, overwrite=True, output=tmp_path / "b"
     )
     assert (sf.read_edges(out)["delay"] == 1.5).all()  # per-edge datasets now win over the CSV
+
+
+@pytest.mark.parametrize(
+    ("csv", "match"),
+    [
+        ("type_id delay\n100 2.0\n", "no 'edge_type_id' column"),
+        ("edge_type_id delay\n100 2.0\n100 3.0\n", "values repeat"),
+        ("edge_type_id delay\n100 2.0\n", r"edge_type_ids \[101, 102"),
+    ],
+)
+def test_broken_types_files_are_named(circuit, csv, match):
+    config, network = circuit
+    (network / "l4_l4_edge_types.csv").write_text(csv)
+    with pytest.raises(sf.SonataError, match=match):
+        sf.read_edges(config, properties=["delay"], node_properties=())
+
+
+def test_reading_leaves_the_circuit_untouched(circuit):
+    config, network = circuit
+    before = {p.name: p.read_bytes() for p in network.iterdir()}
+    sf.read_edges(config, node_properties=("ei",))
+    list(sf.sonata.iter_edges(config, chunk_size=10_000, positions=False))
+    assert {p.name: p.read_bytes() for p in network.iterdir()} == before
+
+
+def test_chunks_equal_one_pass_across_groups(circuit):
+    config, _ = circuit
+    whole = sf.read_edges(config, node_properties=("ei",))
+    parts = pd.concat(sf.sonata.iter_edges(config, node_properties=("ei",), chunk_size=7_001))
+    pd.testing.assert_frame_equal(parts.reset_index(drop=True), whole, check_dtype=False)

@@ -107,6 +107,16 @@ class _Groups:
                 g: {k for k, v in pop[g].items() if isinstance(v, h5py.Dataset)}
                 for g in self.groups
             }
+            self.dtypes: dict[str, np.dtype] = {}  # a chunk's values have one dtype per name
+            for g in self.groups:
+                for k in self.datasets[g]:
+                    text = h5py.check_string_dtype(pop[g][k].dtype) is not None
+                    text = text or k in pop[g].get("@library", {})
+                    dtype = np.dtype(object) if text else pop[g][k].dtype
+                    seen = self.dtypes.get(k, dtype)
+                    self.dtypes[k] = (
+                        np.dtype(object) if object in (seen, dtype) else np.result_type(seen, dtype)
+                    )
 
     @property
     def names(self) -> set[str]:
@@ -125,20 +135,16 @@ class _Groups:
             pop = h5[f"{self.kind}s/{self.name}"]
             gid, gidx = self.layout(pop, start, stop)
             present = np.zeros(len(gid), dtype=bool)
-            values = None
+            values = np.zeros(len(gid), dtype=self.dtypes[name])
             for g in self.groups:
                 mask = (gid == int(g)) & (name in self.datasets[g])
                 if not mask.any():
                     continue
                 block = _read_rows(pop[g], name, gidx[mask])
-                if values is None:
-                    values = np.zeros(len(gid), dtype=block.dtype)
-                elif values.dtype != block.dtype:
+                if values.dtype != block.dtype and values.dtype != object:
                     values = values.astype(np.result_type(values.dtype, block.dtype))
                 values[mask] = block
                 present |= mask
-        if values is None:
-            values = np.full(len(present), np.nan)
         return values, present
 
 
