@@ -99,7 +99,9 @@ def parameterize_circuit(
     byte-identical); ``output=`` writes a new circuit directory (config rewritten to the new edge
     files, everything else referenced where it is) — in place only with ``inplace=True``; dtypes of
     existing properties are kept (new ones: float32, or int32 for ``dtype: "int"``); no compression;
-    populations are processed in chunks of ``chunk_size`` edges.
+    populations are processed in chunks of ``chunk_size`` edges; populations with several groups
+    (bmtk) get every edge's value in its own group, at its ``edge_group_index``; a property defined
+    only in the edge types CSV counts as existing (the new per-edge values win over the CSV).
 
     Returns
     -------
