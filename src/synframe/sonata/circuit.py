@@ -44,18 +44,19 @@ def _write_population(
     stop = start + len(next(iter(values.values()))) if values else start
     gid = np.asarray(pop["edge_group_id"][start:stop], dtype=np.int64)
     gidx = np.asarray(pop["edge_group_index"][start:stop], dtype=np.int64)
-    for g in np.unique(gid):
+    for g in [gid[0]] if len(gid) and gid.min() == gid.max() else np.unique(gid):
         group = pop[str(g)]
-        mask = gid == g
-        rows = gidx[mask]
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
+        mask = None if gid[0] == gid[-1] and gid.min() == gid.max() else gid == g
+        rows = gidx if mask is None else gidx[mask]
+        order = None if (np.diff(rows) > 0).all() else np.argsort(rows, kind="stable")
+        rows = rows if order is None else rows[order]
         contiguous = len(rows) and rows[-1] - rows[0] + 1 == len(rows)
         for prop, vals in values.items():
             if prop not in group:  # uncompressed (libsonata)
                 group.create_dataset(prop, shape=(sizes[str(g)],), dtype=dtypes[prop])
             ds = group[prop]
-            v = vals[mask][order].astype(ds.dtype, copy=False)
+            v = vals if mask is None else vals[mask]
+            v = (v if order is None else v[order]).astype(ds.dtype, copy=False)
             if contiguous:
                 ds[rows[0] : rows[-1] + 1] = v
             else:
