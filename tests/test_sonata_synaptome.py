@@ -295,7 +295,7 @@ def test_inputs_are_not_modified(tmp_path, syn, neuron):
 
 
 @st.composite
-def trees(draw):
+def trees(draw, unique=True):
     n = draw(st.integers(3, 60))
     # node 2 hangs off node 1: at least one neurite longer than one node
     parents = [-1, 0, 1] + [draw(st.integers(0, i - 1)) for i in range(3, n)]
@@ -316,9 +316,10 @@ def trees(draw):
     return navis.TreeNeuron(nodes, units="1 um", id=1)
 
 
-@given(trees(), st.integers(0, 2**32 - 1))
+@given(st.one_of(trees(), trees(unique=False)), st.integers(0, 2**32 - 1))
 def test_any_tree_reads_in_morphio_with_our_section_order(tmp_path_factory, tree, seed):
-    morph = build_morphology(tree, radii={"soma": 1.0})
+    """Random trees, random node order, coincident points too (zero-length segments)."""
+    morph = build_morphology(tree, radii={"soma": 0.01})
     swc = tmp_path_factory.mktemp("t") / "t.swc"
     write_swc(morph, swc)
     assert morphio_warnings(swc) == []
@@ -340,6 +341,24 @@ def test_any_tree_reads_in_morphio_with_our_section_order(tmp_path_factory, tree
     np.testing.assert_allclose(
         np.linalg.norm(landed + morph.center - points, axis=1), loc["distance"], atol=1e-3
     )
+    seg = [
+        segment_point(m, s, g, o)
+        for s, g, o in zip(loc["section_id"], loc["segment_id"], loc["segment_offset"], strict=True)
+    ]
+    np.testing.assert_allclose(seg, landed, atol=1e-3)
+
+
+def test_a_soma_away_from_the_root_is_the_soma(tmp_path, syn, neuron):
+    leaf = int(neuron.nodes.loc[neuron.nodes["type"] == "end", "node_id"].iloc[0])
+    rooted = navis.reroot_skeleton(neuron, leaf, inplace=False)
+    rooted.soma = neuron.soma
+    assert rooted.root[0] == leaf
+    a = build_morphology(neuron)
+    b = build_morphology(rooted)
+    np.testing.assert_array_equal(a.center, b.center)
+    assert a.n_sections == b.n_sections
+    config = sf.write_synaptome(syn, tmp_path / "s", neurons=rooted)
+    assert np.median(landing_distances(config)) < 2.0
 
 
 # --- the command line ---------------------------------------------------------------------------------
