@@ -264,6 +264,49 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synaptome_skeletons(args: argparse.Namespace, ids: list[int]):
+    """The skeletons for ``synframe synaptome``: --skeleton files, or the embedded example's."""
+    import navis
+
+    import synframe as sf
+
+    if not args.skeleton:
+        if args.source is None and ids == [sf.datasets.EXAMPLE_ROOT_ID]:
+            return navis.NeuronList([sf.datasets.example_neuron()])
+        if args.skeleton_units:
+            raise OptionError("--skeleton-units needs --skeleton FILE.swc")
+        return None
+    files = [Path(f) for f in args.skeleton]
+    by_stem = {f.stem: f for f in files}
+    if len(files) == 1 and len(ids) == 1 and files[0].stem != str(ids[0]):
+        by_stem = {str(ids[0]): files[0]}
+    missing = [i for i in ids if str(i) not in by_stem]
+    extra = sorted(set(by_stem) - {str(i) for i in ids})
+    if missing or extra:
+        raise OptionError(
+            f"--skeleton: name each file <neuron id>.swc (no skeleton for {missing}; files not "
+            f"matching an id: {extra}); one file for one id may have any name"
+        )
+    out = []
+    for i in ids:
+        f = by_stem[str(i)]
+        if not f.is_file():
+            raise OptionError(f"--skeleton: {f} does not exist")
+        try:
+            n = navis.read_swc(str(f), read_meta=True)
+        except Exception as exc:
+            raise OptionError(f"--skeleton: cannot read {f} as SWC: {exc}") from None
+        n.id = i
+        if args.skeleton_units:
+            n.units = args.skeleton_units
+        elif str(getattr(n, "units", None)) in ("None", "dimensionless", "1 dimensionless"):
+            raise OptionError(
+                f"--skeleton: {f} does not say its units; pass --skeleton-units (e.g. nm, um, '8 nm')"
+            )
+        out.append(n)
+    return navis.NeuronList(out)
+
+
 def _synaptome(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -272,7 +315,9 @@ def _synaptome(args: argparse.Namespace) -> int:
     from ._ids import as_ids
 
     ids = _ids(args.ids)
-    syn = sf.fetch(ids, source=_source(args), progress=False).syn.clean()
+    skeletons = _synaptome_skeletons(args, ids)
+    syn = sf.fetch(ids, source=_source(args), progress=False)
+    syn = syn.syn.clean() if skeletons is None else syn.syn.clean(neurons=skeletons)
     if args.types:
         types = pd.read_csv(_existing(args.types, "--types"), dtype={0: str})
         idc = types.columns[0]
@@ -298,7 +343,8 @@ def _synaptome(args: argparse.Namespace) -> int:
     syn = sf.annotate(
         syn, types.rename(args.by).rename_axis("root_id").reset_index(), columns=args.by
     )
-    config = sf.write_synaptome(syn, args.output, neurons=ids, overwrite=args.overwrite)
+    neurons = ids if skeletons is None else skeletons
+    config = sf.write_synaptome(syn, args.output, neurons=neurons, overwrite=args.overwrite)
     print(config)
     return 0
 
@@ -614,6 +660,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--types",
         default=None,
         help="CSV: neuron id in the first column, and a column named like --by",
+    )
+    sy.add_argument(
+        "--skeleton",
+        nargs="+",
+        default=None,
+        metavar="FILE.swc",
+        help="SWC skeleton(s) of the neuron(s), named <neuron id>.swc (one file for one id: any "
+        "name); written as morphologies with section ids per synapse. Default: the embedded "
+        "skeleton for the example neuron, else none",
+    )
+    sy.add_argument(
+        "--skeleton-units",
+        default=None,
+        help="units of the SWC coordinates, e.g. nm, um, '8 nm' (default: the file's navis header)",
     )
     _seed_arg(sy, default=1)
     sy.add_argument("--overwrite", action="store_true", help="replace an existing --output")

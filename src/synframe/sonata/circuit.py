@@ -24,6 +24,7 @@ from ..errors import PathwayError, SonataError, format_problems
 from ..pathways import N_SYN_PER_CONN, WILDCARD, Cells, summary, validate
 from ..schemas import SynapseTable
 from ._circuit import Circuit
+from ._populations import group_names
 from .read import iter_edges
 
 __all__ = ["parameterize_circuit"]
@@ -32,15 +33,34 @@ log = logging.getLogger("synframe")
 
 
 def _write_population(
-    h5file, name: str, values: Mapping[str, np.ndarray], start: int, n: int, dtypes
+    h5file, name: str, values: Mapping[str, np.ndarray], start: int, sizes, dtypes
 ) -> None:
-    """Write one chunk of property values into ``/edges/<name>/0/<prop>`` of an open h5py file."""
-    group = h5file["edges"][name]["0"]
-    for prop, vals in values.items():
-        if prop not in group:
-            group.create_dataset(prop, shape=(n,), dtype=dtypes[prop])  # uncompressed (libsonata)
-        ds = group[prop]
-        ds[start : start + len(vals)] = vals.astype(ds.dtype, copy=False)
+    """Write one chunk of property values (edges ``start…``) into every group of ``/edges/<name>``.
+
+    Each edge's value goes to its group (``edge_group_id``) at its row there
+    (``edge_group_index``); ``sizes`` gives each group's length, for datasets created here.
+    """
+    pop = h5file["edges"][name]
+    stop = start + len(next(iter(values.values()))) if values else start
+    gid = np.asarray(pop["edge_group_id"][start:stop], dtype=np.int64)
+    gidx = np.asarray(pop["edge_group_index"][start:stop], dtype=np.int64)
+    for g in [gid[0]] if len(gid) and gid.min() == gid.max() else np.unique(gid):
+        group = pop[str(g)]
+        mask = None if gid[0] == gid[-1] and gid.min() == gid.max() else gid == g
+        rows = gidx if mask is None else gidx[mask]
+        order = None if (np.diff(rows) > 0).all() else np.argsort(rows, kind="stable")
+        rows = rows if order is None else rows[order]
+        contiguous = len(rows) and rows[-1] - rows[0] + 1 == len(rows)
+        for prop, vals in values.items():
+            if prop not in group:  # uncompressed (libsonata)
+                group.create_dataset(prop, shape=(sizes[str(g)],), dtype=dtypes[prop])
+            ds = group[prop]
+            v = vals if mask is None else vals[mask]
+            v = (v if order is None else v[order]).astype(ds.dtype, copy=False)
+            if contiguous:
+                ds[rows[0] : rows[-1] + 1] = v
+            else:
+                ds[rows] = v
 
 
 def _cast_for(dtype: np.dtype, vals: np.ndarray, what: str) -> None:
@@ -80,7 +100,9 @@ def parameterize_circuit(
     byte-identical); ``output=`` writes a new circuit directory (config rewritten to the new edge
     files, everything else referenced where it is) — in place only with ``inplace=True``; dtypes of
     existing properties are kept (new ones: float32, or int32 for ``dtype: "int"``); no compression;
-    populations are processed in chunks of ``chunk_size`` edges.
+    populations are processed in chunks of ``chunk_size`` edges; populations with several groups
+    (bmtk) get every edge's value in its own group, at its ``edge_group_index``; a property defined
+    only in the edge types CSV counts as existing (the new per-edge values win over the CSV).
 
     Returns
     -------
@@ -174,7 +196,7 @@ def _check_populations(
             )
             continue
         sv, tv = (
-            np.unique(np.asarray(nodes_.get_attribute(by, nodes_.select_all())).astype(str))
+            np.unique(np.asarray(nodes_.get(by), dtype=object).astype(str))
             for nodes_ in (src_nodes, tgt_nodes)
         )
         missing = sorted(
@@ -185,7 +207,7 @@ def _check_populations(
                 f"edge population {name!r}: {by!r} pathways {missing} are not covered by the stats "
                 f"(src_types {src_types}, tgt_types {tgt_types})"
             )
-        existing = [p for p in props if p in pop.attribute_names]
+        existing = [p for p in props if p in pop.attribute_names]  # per edge or per type
         if existing and not overwrite:
             problems.append(
                 f"edge population {name!r} already has {existing}; pass overwrite=True to redraw them"
@@ -230,18 +252,27 @@ def _parameterize_population(
     circuit, name, existing, h5, stats, props, by, seed, chunk_size
 ) -> None:
     """Draw every property for one population, chunk by chunk, into the open (temporary) h5 file."""
+    import h5py
+
     for p in existing:
         log.info(
             "Synapse property '%s' already exists in edge population '%s': Re-parameterizing synapses.",
             p,
             name,
         )
-    group = h5["edges"][name]["0"]
-    n = int(h5["edges"][name]["source_node_id"].shape[0])
+    pop = h5["edges"][name]
+    groups = group_names(pop)
+    gid = np.asarray(pop["edge_group_id"][()], dtype=np.int64)
+    sizes = {g: int((gid == int(g)).sum()) for g in groups}
+    for g in groups:  # a group's datasets fix its length (rows may be unused)
+        lengths = [ds.shape[0] for ds in pop[g].values() if isinstance(ds, h5py.Dataset)]
+        sizes[g] = max([sizes[g], *lengths])
+    n = int(pop["source_node_id"].shape[0])
     dtypes = {}
     for p in props:
-        if p in group:
-            dtypes[p] = group[p].dtype  # kept when overwriting
+        have = [pop[g][p].dtype for g in groups if p in pop[g]]
+        if have:
+            dtypes[p] = have[0]  # kept when overwriting
         else:
             specs = [c for c in stats.sel(property=p).values.ravel() if c is not None]
             kinds = {output_dtype(c).kind for c in specs}
@@ -265,7 +296,7 @@ def _parameterize_population(
         values = _draw.draw(stats, props, plan, seed, stream=f"{name}/")
         for p, v in values.items():
             _cast_for(dtypes[p], v, f"{name}/{p}")
-        _write_population(h5, name, values, done, n, dtypes)
+        _write_population(h5, name, values, done, sizes, dtypes)
         done += len(chunk)
         log.info("Edge population '%s': %d / %d edges parameterized", name, done, n)
 

@@ -35,12 +35,10 @@ def iter_edges(
 
     ``positions=False`` skips the position columns (for work that needs only ids and properties).
     """
-    import libsonata
-
     circuit = Circuit(config_or_h5)
     name = circuit.population(population)
     pop = circuit.edges(name)
-    attrs = set(pop.attribute_names)
+    attrs = pop.attribute_names
     if properties is None:
         props = sorted(attrs - {*CENTERS["pre"], *CENTERS["post"]})
     else:
@@ -50,69 +48,41 @@ def iter_edges(
             raise SonataError(
                 f"edge population {name!r} has no attributes {unknown}; it has {sorted(attrs)}"
             )
-    src_nodes, tgt_nodes = circuit.nodes(pop.source), circuit.nodes(pop.target)
+    nodes = {"pre": circuit.nodes(pop.source), "post": circuit.nodes(pop.target)}
     node_cache: dict[tuple[str, str], np.ndarray | None] = {}
 
-    def node_values(side_nodes, side: str, prop: str):
+    def node_values(side: str, prop: str):
         key = (side, prop)
         if key not in node_cache:
+            view = nodes[side]
             node_cache[key] = (
-                None
-                if side_nodes is None or prop not in side_nodes.attribute_names
-                else np.asarray(side_nodes.get_attribute(prop, side_nodes.select_all()))
+                None if view is None or prop not in view.attribute_names else view.get(prop)
             )
         return node_cache[key]
 
     for start, stop in chunk_ranges(pop.size, chunk_size):
-        sel = libsonata.Selection([(start, stop)])
-        pre_nodes = np.asarray(pop.source_nodes(sel), dtype=np.int64)
-        post_nodes = np.asarray(pop.target_nodes(sel), dtype=np.int64)
-        edge_ids = np.arange(start, stop, dtype=np.int64)
+        ends = {"pre": pop.source_nodes(start, stop), "post": pop.target_nodes(start, stop)}
         cols: dict[str, np.ndarray] = {}
         if "synapse_id" in attrs:  # written by write_synaptome: the original synapse id
-            cols[SynapseTable.id] = np.asarray(pop.get_attribute("synapse_id", sel), dtype=np.int64)
+            cols[SynapseTable.id] = np.asarray(pop.get("synapse_id", start, stop), dtype=np.int64)
         else:
-            cols[SynapseTable.id] = edge_ids
-        pre_root = node_values(src_nodes, "pre", "root_id")
-        post_root = node_values(tgt_nodes, "post", "root_id")
-        cols[SynapseTable.pre] = (
-            pre_root[pre_nodes].astype(np.int64) if pre_root is not None else pre_nodes
-        )
-        cols[SynapseTable.post] = (
-            post_root[post_nodes].astype(np.int64) if post_root is not None else post_nodes
-        )
-        for side, nodes_, ids in (("pre", src_nodes, pre_nodes), ("post", tgt_nodes, post_nodes)):
-            if not positions:
-                break
-            names = [f"{side}_{a}" for a in "xyz"]
-            if all(c in attrs for c in CENTERS[side]):
-                for c, src in zip(names, CENTERS[side], strict=True):
-                    cols[c] = np.asarray(pop.get_attribute(src, sel), dtype=np.float64) * UM
-            else:
-                other = "post" if side == "pre" else "pre"
-                if all(c in attrs for c in CENTERS[other]):  # one side only: use it for both
-                    for c, src in zip(names, CENTERS[other], strict=True):
-                        cols[c] = np.asarray(pop.get_attribute(src, sel), dtype=np.float64) * UM
-                else:  # no synapse positions: the node (soma) positions
-                    for c, a in zip(names, "xyz", strict=True):
-                        v = node_values(nodes_, side, a)
-                        if v is None:
-                            raise SonataError(
-                                f"edge population {name!r} has no synapse positions and its {side} nodes "
-                                "no x/y/z; synframe tables need positions"
-                            )
-                        cols[c] = np.asarray(v, dtype=np.float64)[ids] * UM
-        if pre_root is not None or post_root is not None:
-            cols["pre_node_id"], cols["post_node_id"] = pre_nodes, post_nodes
+            cols[SynapseTable.id] = np.arange(start, stop, dtype=np.int64)
+        roots = {side: node_values(side, "root_id") for side in ("pre", "post")}
+        for side, column in (("pre", SynapseTable.pre), ("post", SynapseTable.post)):
+            root = roots[side]
+            cols[column] = ends[side] if root is None else root[ends[side]].astype(np.int64)
+        if positions:
+            cols.update(_positions(pop, name, start, stop, attrs, ends, node_values))
+        if roots["pre"] is not None or roots["post"] is not None:
+            cols["pre_node_id"], cols["post_node_id"] = ends["pre"], ends["post"]
         for p in props:
-            if p == "synapse_id":
-                continue
-            cols[p] = np.asarray(pop.get_attribute(p, sel))
-        for side, nodes_, ids in (("pre", src_nodes, pre_nodes), ("post", tgt_nodes, post_nodes)):
+            if p != "synapse_id":
+                cols[p] = pop.get(p, start, stop)
+        for side in ("pre", "post"):
             for p in node_properties:
-                v = node_values(nodes_, side, p)
+                v = node_values(side, p)
                 if v is not None:
-                    cols[f"{side}_{p}"] = v[ids]
+                    cols[f"{side}_{p}"] = v[ends[side]]
         df = pd.DataFrame(cols)
         df.attrs = {
             "units": "nm",
@@ -124,6 +94,35 @@ def iter_edges(
             "history": [],
         }
         yield df
+
+
+def _positions(pop, name, start, stop, attrs, ends, node_values) -> dict[str, np.ndarray]:
+    """Synapse positions (nm), per row the first known of: this side's synapse centre, the other
+    side's, this side's node position, the other side's node position."""
+    out = {}
+    for side, other in (("pre", "post"), ("post", "pre")):
+        xyz = np.full((stop - start, 3), np.nan)
+        for source in (side, other):
+            if all(c in attrs for c in CENTERS[source]):
+                gap = np.isnan(xyz).any(axis=1)
+                for k, c in enumerate(CENTERS[source]):
+                    v = np.asarray(pop.get(c, start, stop), dtype=np.float64)
+                    xyz[gap, k] = v[gap]
+        for source in (side, other):
+            values = [node_values(source, a) for a in "xyz"]
+            gap = np.isnan(xyz).any(axis=1)
+            if gap.any() and all(v is not None for v in values):
+                for k, v in enumerate(values):
+                    xyz[gap, k] = np.asarray(v, dtype=np.float64)[ends[source][gap]]
+        if np.isnan(xyz).any():
+            raise SonataError(
+                f"edge population {name!r}: {int(np.isnan(xyz).any(axis=1).sum())} edges have no "
+                "synapse position (afferent/efferent_center_*) and their nodes no x/y/z; "
+                "synframe tables need positions"
+            )
+        for k, a in enumerate("xyz"):
+            out[f"{side}_{a}"] = xyz[:, k] * UM
+    return out
 
 
 def read_edges(
@@ -138,9 +137,22 @@ def read_edges(
     ``id`` is the edge id (or the ``synapse_id`` attribute that :func:`write_synaptome` stores),
     ``pre``/``post`` the source/target node ids (or the nodes' ``root_id`` when they have one; node
     ids are then kept as ``pre_node_id``/``post_node_id``), positions come from
-    ``efferent_center_*`` / ``afferent_center_*`` (µm → nm; the node positions when a population has
-    none), then the chosen edge ``properties`` (default: all) and ``node_properties`` as
-    ``pre_<p>`` / ``post_<p>``. Population names are in ``attrs``.
+    ``efferent_center_*`` / ``afferent_center_*`` (µm → nm), then the chosen edge ``properties``
+    (default: all) and ``node_properties`` as ``pre_<p>`` / ``post_<p>``. Population names are in
+    ``attrs``.
+
+    Circuits as the SONATA specification allows them (bmtk's among them) read too: configs that
+    list no ``populations`` (they are read from the files), populations with several groups
+    (each group's datasets on its rows; a property a group lacks is missing there: NaN,
+    ``<NA>`` for integers, ``None`` for text) and node/edge types CSVs, whose per-type columns
+    are merged per edge and per node (a row's own dataset wins). An edge with ``nsyns`` stands
+    for that many synapses: it stays one row, with its ``nsyns`` column (repeat rows with
+    ``df.loc[df.index.repeat(df.nsyns)]`` for one row per synapse).
+
+    Positions, per edge: the side's synapse centre; else the other side's (a synapse has one
+    place); else, for edges without synapse positions (point-neuron and bmtk circuits), the
+    side's node position (its soma, ``x``/``y``/``z``), else the other side's node position.
+    bmtk's ``pos_x/pos_y/pos_z`` are not SONATA attributes and come through as properties.
 
     Examples
     --------

@@ -13,12 +13,12 @@ import pandas as pd
 
 from .._ids import as_ids
 from .._io import staged_dir
-from .._neurons import neuron_points
+from .._neurons import neuron_ids
 from .._validation import run_schema, stage_schema
 from ..errors import SonataError
 from ..schemas import POSITIONS, SynapseTable
-from ..units import neuron_scale_nm
 from ._circuit import UM
+from .morphology import Morphology, build_morphology, locate, write_swc
 from .read import CENTERS
 
 __all__ = ["write_synaptome"]
@@ -33,42 +33,13 @@ DEFAULT_NAMES = {
 }
 
 
-def _section_positions(neuron, node_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(section id, position along the section in [0, 1]) of skeleton nodes.
-
-    Sections are navis' unbranched segments (``neuron.small_segments``), numbered from 1 (0 is the
-    soma, as in SONATA/MorphIO); the position is the path length from the section's proximal end.
-    """
-    index = pd.Index(neuron.nodes["node_id"].to_numpy())
-    xyz = neuron.nodes[["x", "y", "z"]].to_numpy(dtype=np.float64)
-    segments = [np.asarray(seg)[::-1] for seg in neuron.small_segments]  # proximal -> distal
-    lengths = np.array([len(s) for s in segments])
-    pos = index.get_indexer(np.concatenate(segments))
-    starts = np.r_[0, np.cumsum(lengths)[:-1]]
-    step = np.r_[0.0, np.linalg.norm(np.diff(xyz[pos], axis=0), axis=1)]
-    step[starts] = 0.0  # no step across section boundaries
-    along = np.cumsum(step)
-    along -= np.repeat(along[starts], lengths)  # path length from each section's proximal end
-    total = np.repeat(along[starts + lengths - 1], lengths)
-    inner = np.ones(len(pos), dtype=bool)
-    inner[starts] = False  # the proximal end belongs to the parent section
-    sec = np.zeros(len(index), dtype=np.int64)
-    frac = np.zeros(len(index))
-    sec[pos[inner]] = np.repeat(np.arange(1, len(segments) + 1), lengths)[inner]
-    frac[pos[inner]] = (along / np.where(total > 0, total, 1.0))[inner]
-    rows = index.get_indexer(np.asarray(node_ids))
-    ok = rows >= 0
-    out_sec = np.where(ok, sec[np.where(ok, rows, 0)], -1)
-    out_frac = np.where(ok, frac[np.where(ok, rows, 0)], np.nan)
-    return out_sec, out_frac
-
-
 def write_synaptome(
     syn: pd.DataFrame,
     path: str | os.PathLike,
     *,
     neurons=None,
     population_names: Mapping[str, str] | None = None,
+    radii: Mapping[str, float] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write the afferent synapses of reconstructed neuron(s) as a SONATA "synaptome" circuit.
@@ -77,10 +48,25 @@ def write_synaptome(
     virtual node per presynaptic partner (``synaptome_afferent_neurons``), each with ``root_id`` and
     every ``post_<annotation>`` / ``pre_<annotation>`` column (e.g. ``synapse_class``) as node
     properties. Edges (``synaptome_afferents``): one per synapse onto the neurons, with
-    ``synapse_id``, ``afferent_center_*`` / ``efferent_center_*`` (µm), ``afferent_section_id`` /
-    ``afferent_section_pos`` from the attached skeleton node (when ``neurons`` are navis skeletons),
-    and every parameterized property; indices; ``circuit_config.json``. Written into a temporary
+    ``synapse_id``, ``afferent_center_*`` / ``efferent_center_*`` (the synapse positions, µm) and
+    every parameterized property; indices; ``circuit_config.json``. Written into a temporary
     directory and moved into place.
+
+    When ``neurons`` are navis skeletons, each is written as a morphology MorphIO reads without
+    warnings (``morphologies/<root id>.swc``, µm, relative to the soma; the node's ``x``/``y``/``z``
+    is the soma position, so bluepysnap's ``morph.get(node, transform=True)`` is in circuit
+    space): one soma, neurite types (axon where the neuron's own presynapses lie, else dendrite,
+    unless the skeleton carries SWC labels), positive radii (the nodes' ``radius`` where positive,
+    else the estimate ``radii``); see :mod:`synframe.sonata.morphology`. Each synapse then gets
+    ``afferent_section_id`` (0: soma; ``k``: MorphIO's section ``k - 1``),
+    ``afferent_section_pos`` (fraction along that section's polyline, as neurodamus and
+    bluepysnap read it), ``afferent_section_type``, ``afferent_segment_id`` and
+    ``afferent_segment_offset``: the nearest point on the skeleton.
+
+    No e-model is written: ``biophysical_neuron_models_dir`` is the circuit folder (libsonata
+    requires the key for a biophysical population); add ``model_template`` to the nodes and the
+    template there. Without skeletons no ``morphologies/`` folder is written and the neurons have
+    no ``morphology`` attribute (``morphologies_dir`` is the circuit folder, for the same reason).
 
     Parameters
     ----------
@@ -89,10 +75,15 @@ def write_synaptome(
     path
         The directory to create.
     neurons
-        The reconstructed neurons: navis neurons (their ids; skeletons also give section ids) or ids.
-        Default: the neurons the table was fetched for (``attrs["history"]``).
+        The reconstructed neurons: navis neurons (their ids; skeletons also give the morphology
+        and section ids) or ids. Default: the neurons the table was fetched for
+        (``attrs["history"]``).
     population_names
         Override ``{"neurons": ..., "afferents": ..., "edges": ...}``.
+    radii
+        Radii (µm) for skeleton nodes without a positive ``radius``, by ``"soma"``,
+        ``"dendrite"``, ``"axon"``; default
+        :data:`~synframe.sonata.morphology.DEFAULT_RADII_UM` (an estimate, not a measurement).
     overwrite
         Replace an existing directory.
 
@@ -100,35 +91,19 @@ def write_synaptome(
     --------
     >>> import tempfile, synframe as sf
     >>> syn = sf.datasets.example_synapses()
-    >>> out = sf.write_synaptome(syn, tempfile.mkdtemp() + "/synaptome")
+    >>> neuron = sf.datasets.example_neuron()
+    >>> out = sf.write_synaptome(syn, tempfile.mkdtemp() + "/synaptome", neurons=neuron)
     >>> back = sf.read_edges(out)
     >>> len(back), bool((back.post == sf.datasets.EXAMPLE_ROOT_ID).all())
     (2165, True)
+    >>> bool(back["afferent_section_id"].max() > 1000), sorted(p.name for p in out.parent.iterdir())
+    (True, ['circuit_config.json', 'edges.h5', 'morphologies', 'nodes.h5'])
     """
-    import navis
-
     run_schema(syn, stage_schema("synapses"), "SynapseTable (input of write_synaptome)")
     if syn[SynapseTable.id].duplicated().any():
         raise SonataError("duplicate synapse ids; run sf.clean(..., dedupe=True) first")
     names = {**DEFAULT_NAMES, **(population_names or {})}
-    skeletons = None
-    if neurons is None:
-        fetched = [
-            h
-            for h in syn.attrs.get("history", [])
-            if h.get("stage") == "fetch" and "query_ids" in h
-        ]
-        if not fetched:
-            raise SonataError(
-                "which neurons are the reconstructed ones? pass neurons= (navis neurons or ids)"
-            )
-        ids = as_ids(fetched[-1]["query_ids"])
-    elif isinstance(neurons, (navis.BaseNeuron, navis.NeuronList)):
-        skeletons = navis.NeuronList(neurons)
-        ids = as_ids(np.array([n.id for n in skeletons], dtype=object))
-    else:
-        ids = as_ids(neurons)
-    ids = np.unique(ids)
+    ids, skeletons = _reconstructed(syn, neurons)
     aff = syn[syn[SynapseTable.post].isin(ids)].sort_values(
         [SynapseTable.post, SynapseTable.pre, SynapseTable.id]
     )
@@ -139,25 +114,16 @@ def write_synaptome(
         raise SonataError(f"{path} exists; pass overwrite=True to replace it")
     props = [p for p in syn.attrs.get("properties", []) if p in aff.columns]
     partners = np.unique(aff[SynapseTable.pre].to_numpy())
-    section = None
-    if skeletons is not None and all(isinstance(n, navis.TreeNeuron) for n in skeletons):
-        sec_id = np.full(len(aff), -1, dtype=np.int64)
-        sec_pos = np.full(len(aff), np.nan)
-        post = aff[SynapseTable.post].to_numpy()
-        xyz = aff[list(POSITIONS[3:])].to_numpy(dtype=np.float64)
-        for n in skeletons:
-            mine = post == int(n.id)
-            _, nodes_ = neuron_points(n).query(xyz[mine])  # nearest node, as attach puts it
-            sec_id[mine], sec_pos[mine] = _section_positions(n, nodes_)
-        section = (sec_id, sec_pos)
+    morphs = {i: _morphology(syn, n, radii) for i, n in skeletons.items()}
+    section = _sections(aff, morphs) if morphs else None
 
     with staged_dir(path) as staging:
-        _write_nodes(staging / "nodes.h5", aff, names, ids, partners)
+        _write_nodes(staging / "nodes.h5", aff, names, ids, partners, morphs)
         _write_edges(staging / "edges.h5", aff, names, ids, partners, props, section)
-        _write_morphologies(staging / "morphologies", skeletons or [])
-        (staging / "emodels").mkdir()  # where the modeller puts the e-model
+        if morphs:
+            _write_morphologies(staging / "morphologies", morphs.values(), syn)
         (staging / "circuit_config.json").write_text(
-            json.dumps(_config(syn, names), indent=2, default=str)
+            json.dumps(_config(syn, names, bool(morphs)), indent=2, default=str)
         )
     log.info(
         "write_synaptome: %d synapses onto %d neuron(s) from %d partners -> %s",
@@ -169,6 +135,70 @@ def write_synaptome(
     return path / "circuit_config.json"
 
 
+def _reconstructed(syn: pd.DataFrame, neurons) -> tuple[np.ndarray, dict]:
+    """(sorted ids of the reconstructed neurons, {id: skeleton} when skeletons are given)."""
+    import navis
+
+    if neurons is None:
+        fetched = [
+            h
+            for h in syn.attrs.get("history", [])
+            if h.get("stage") == "fetch" and "query_ids" in h
+        ]
+        if not fetched:
+            raise SonataError(
+                "which neurons are the reconstructed ones? pass neurons= (navis neurons or ids)"
+            )
+        return np.unique(as_ids(fetched[-1]["query_ids"])), {}
+    if not isinstance(neurons, (navis.BaseNeuron, navis.NeuronList)):
+        return np.unique(as_ids(neurons, what="neurons")), {}
+    nl = navis.NeuronList(neurons)
+    ids = neuron_ids(nl)
+    trees = [isinstance(n, navis.TreeNeuron) for n in nl]
+    if any(trees) and not all(trees):
+        others = [int(i) for i, t in zip(ids, trees, strict=True) if not t]
+        raise SonataError(
+            f"neurons {others[:5]} are not skeletons while others are: pass skeletons "
+            "(navis.TreeNeuron, e.g. navis.skeletonize) for every reconstructed neuron, or ids only"
+        )
+    skeletons = dict(zip(ids.tolist(), nl, strict=True)) if all(trees) else {}
+    return np.unique(ids), skeletons
+
+
+def _morphology(syn: pd.DataFrame, neuron, radii):
+    """The neuron's morphology; its own pre/postsynapses tell its axon from its dendrites."""
+    i = int(neuron.id)
+    pre = syn[SynapseTable.pre].to_numpy() == i
+    post = syn[SynapseTable.post].to_numpy() == i
+    outputs = syn.loc[pre, list(POSITIONS[:3])].to_numpy(dtype=np.float64) / UM
+    inputs = syn.loc[post, list(POSITIONS[3:])].to_numpy(dtype=np.float64) / UM
+    return build_morphology(neuron, outputs=outputs, inputs=inputs, radii=radii)
+
+
+#: a skeleton lying a median of more than this from its synapses has the wrong units (or is
+#: another neuron's)
+MAX_MEDIAN_DISTANCE_UM = 10.0
+
+
+def _sections(aff: pd.DataFrame, morphs: Mapping[int, Morphology]) -> dict[str, np.ndarray]:
+    """SONATA section/segment ids and positions of every synapse on its neuron's morphology."""
+    post = aff[SynapseTable.post].to_numpy()
+    xyz = aff[list(POSITIONS[3:])].to_numpy(dtype=np.float64) / UM
+    out: dict[str, np.ndarray] = {}
+    for i, morph in morphs.items():
+        mine = post == i
+        loc = locate(morph, xyz[mine])
+        median = float(np.median(loc["distance"]))
+        if median > MAX_MEDIAN_DISTANCE_UM:
+            raise SonataError(
+                f"the skeleton of neuron {i} lies a median {median:.3g} µm from its synapses: "
+                "are its units right (neuron.units)? Synapse tables are in nm."
+            )
+        for key, values in loc.items():
+            out.setdefault(key, np.zeros(len(aff), dtype=values.dtype))[mine] = values
+    return out
+
+
 def _string_dataset(group, name: str, values) -> None:
     import h5py
 
@@ -178,7 +208,7 @@ def _string_dataset(group, name: str, values) -> None:
     )  # fmt: skip
 
 
-def _write_nodes(file: Path, aff: pd.DataFrame, names, ids, partners) -> None:
+def _write_nodes(file: Path, aff: pd.DataFrame, names, ids, partners, morphs) -> None:
     """The reconstructed neurons and their virtual partners, with root ids and annotations."""
     import h5py
 
@@ -191,24 +221,47 @@ def _write_nodes(file: Path, aff: pd.DataFrame, names, ids, partners) -> None:
             g.create_dataset("node_type_id", data=np.full(len(node_ids), -1, dtype=np.int64))
             g0 = g.create_group("0")
             g0.create_dataset("root_id", data=node_ids.astype(np.int64))
-            if side == "post":  # morphology file names (written when skeletons are given)
-                _string_dataset(g0, "morphology", [str(int(i)) for i in node_ids])
+            if side == "post" and morphs:
+                _write_placement(g0, [morphs[int(i)] for i in node_ids])
             model = "biophysical" if side == "post" else "virtual"
             _string_dataset(g0, "model_type", [model] * len(node_ids))
-            key = SynapseTable.post if side == "post" else SynapseTable.pre
-            first = aff.drop_duplicates(key).set_index(key)
-            for col in aff.columns:
-                if not col.startswith(f"{side}_") or col in POSITIONS:
-                    continue
-                vals = first[col].reindex(node_ids)
-                if vals.isna().any():
-                    continue
-                name = col[len(side) + 1 :]
-                numeric = pd.api.types.is_numeric_dtype(vals.dtype)
-                if numeric and not pd.api.types.is_bool_dtype(vals.dtype):
-                    g0.create_dataset(name, data=vals.to_numpy())
-                else:
-                    _string_dataset(g0, name, vals.to_numpy())
+            _write_annotations(g0, aff, node_ids, side)
+
+
+def _write_placement(group, morphs: list[Morphology]) -> None:
+    """Morphology names and soma positions (µm; no rotation: the SWC is in circuit axes)."""
+    _string_dataset(group, "morphology", [m.name for m in morphs])
+    centers = np.array([m.center for m in morphs], dtype=np.float32).reshape(-1, 3)
+    for k, axis in enumerate("xyz"):
+        group.create_dataset(axis, data=centers[:, k])
+
+
+def _write_annotations(group, aff: pd.DataFrame, node_ids, side: str) -> None:
+    """Every ``<side>_<annotation>`` column that is known for all the nodes, as a node property."""
+    key = SynapseTable.post if side == "post" else SynapseTable.pre
+    first = aff.drop_duplicates(key).set_index(key)
+    for col in aff.columns:
+        if not col.startswith(f"{side}_") or col in POSITIONS:
+            continue
+        vals = first[col].reindex(node_ids)
+        name = col[len(side) + 1 :]
+        if vals.isna().any() or name in group:
+            continue
+        numeric = pd.api.types.is_numeric_dtype(vals.dtype)
+        if numeric and not pd.api.types.is_bool_dtype(vals.dtype):
+            group.create_dataset(name, data=vals.to_numpy())
+        else:
+            _string_dataset(group, name, vals.to_numpy())
+
+
+#: SONATA edge datasets from :func:`synframe.sonata.morphology.locate` and their dtypes
+SECTION_DATASETS = {
+    "section_id": ("afferent_section_id", np.uint32),
+    "section_pos": ("afferent_section_pos", np.float32),
+    "section_type": ("afferent_section_type", np.uint32),
+    "segment_id": ("afferent_segment_id", np.uint32),
+    "segment_offset": ("afferent_segment_offset", np.float32),
+}
 
 
 def _write_edges(file: Path, aff: pd.DataFrame, names, ids, partners, props, section) -> None:
@@ -234,9 +287,9 @@ def _write_edges(file: Path, aff: pd.DataFrame, names, ids, partners, props, sec
             for c, dst in zip([f"{side}_{a}" for a in "xyz"], CENTERS[side], strict=True):
                 um = aff[c].to_numpy(dtype=np.float64) / UM
                 g0.create_dataset(dst, data=um.astype(np.float32))
-        if section is not None:
-            g0.create_dataset("afferent_section_id", data=section[0].astype(np.int32))
-            g0.create_dataset("afferent_section_pos", data=section[1].astype(np.float32))
+        for key, (name, dtype) in SECTION_DATASETS.items():
+            if section is not None:
+                g0.create_dataset(name, data=section[key].astype(dtype))
         for p in props:
             v = aff[p].to_numpy()
             integer = np.issubdtype(v.dtype, np.integer)
@@ -244,27 +297,28 @@ def _write_edges(file: Path, aff: pd.DataFrame, names, ids, partners, props, sec
     libsonata.EdgePopulation.write_indices(str(file), names["edges"], len(partners), len(ids))
 
 
-def _write_morphologies(folder: Path, skeletons) -> None:
-    """The reconstructions as SWC in µm (SONATA's morphology unit)."""
-    import navis
+def _write_morphologies(folder: Path, morphs, syn: pd.DataFrame) -> None:
+    """The reconstructions as SWC (µm, relative to the soma), one file per neuron."""
+    from .. import __version__
 
     folder.mkdir()
-    for n in skeletons:
-        if isinstance(n, navis.TreeNeuron):
-            um = n.copy()
-            scale = neuron_scale_nm(n) / UM
-            um.nodes[["x", "y", "z"]] = n.nodes[["x", "y", "z"]].to_numpy(dtype=np.float64) * scale
-            um.units = "1 um"
-            navis.write_swc(um, folder / f"{int(n.id)}.swc")
+    for m in morphs:
+        header = (
+            f"synframe {__version__}: neuron {m.name} ({syn.attrs.get('source', 'unknown source')})\n"
+            "um, relative to the soma; the SONATA node's x/y/z is the soma position\n"
+            "radii: the skeleton's where positive, else estimated (synframe DEFAULT_RADII_UM)"
+        )
+        write_swc(m, folder / f"{m.name}.swc", header=header)
 
 
-def _config(syn: pd.DataFrame, names) -> dict:
+def _config(syn: pd.DataFrame, names, morphologies: bool) -> dict:
     """The synaptome's ``circuit_config.json``."""
     neurons = {
         "type": "biophysical",
-        "morphologies_dir": "$BASE_DIR/morphologies",
-        # where the modeller puts the neuron's e-model (none is written)
-        "biophysical_neuron_models_dir": "$BASE_DIR/emodels",
+        # libsonata requires both keys for a biophysical population; without skeletons there are
+        # no morphology files, and no e-model is written: both point at the circuit folder
+        "morphologies_dir": "$BASE_DIR/morphologies" if morphologies else "$BASE_DIR",
+        "biophysical_neuron_models_dir": "$BASE_DIR",
     }
     return {
         "version": 2.4,
@@ -289,6 +343,14 @@ def _config(syn: pd.DataFrame, names) -> dict:
         },
         "synframe": {
             "units": "SONATA positions in µm",
+            "morphology": (
+                "SWC in µm relative to the soma (node x/y/z); radii estimated where the skeleton "
+                "has none"
+                if morphologies
+                else "none written (pass navis skeletons as neurons=)"
+            ),
+            "emodel": "none written: add model_template (e.g. hoc:NAME) to the nodes and "
+            "NAME.hoc to biophysical_neuron_models_dir",
             "source": syn.attrs.get("source"),
             "datastack": syn.attrs.get("datastack"),
             "materialization": syn.attrs.get("materialization"),
