@@ -99,3 +99,52 @@ def test_partitions_hold_whole_neurons(store, client):
     ddf = built.to_dask(partition_size=3_000)
     owners = ddf.map_partitions(lambda d: pd.DataFrame({"pre": d["pre"].unique()})).compute()
     assert owners["pre"].is_unique  # no presynaptic neuron is split across partitions
+
+
+def test_parameterize_circuit_on_dask_equals_one_process(client, tmp_path):
+    import shutil
+
+    import h5py
+
+    from conftest import DATA
+
+    circuit = tmp_path / "circuit"
+    shutil.copytree(DATA / "sonata" / "obi_nbS1_O1_E2Sst_L5", circuit)
+    config = circuit / "circuit_config.json"
+    stats = sf.pathway_stats(
+        {
+            "g": {"*": {"*": {"type": "gamma", "mean": 1.0, "std": 0.3}}},
+            "u": {"*": {"*": {"type": "uniform", "min": 0.1, "max": 0.9, "shared_within": False}}},
+        },
+        by="synapse_class",
+    )
+    kw = {"by": "synapse_class", "seed": 2, "chunk_size": 700}
+    one = sf.parameterize_circuit(config, stats, output=tmp_path / "one", **kw)
+    on_client = sf.parameterize_circuit(config, stats, output=tmp_path / "c", scheduler=client,
+                                        **kw)  # fmt: skip
+    local = sf.parameterize_circuit(config, stats, output=tmp_path / "p", scheduler="threads",
+                                    **kw)  # fmt: skip
+    import libsonata
+
+    cfg = libsonata.CircuitConfig.from_file(str(one))
+    pops = [
+        p
+        for p in cfg.edge_populations
+        if "g"
+        in libsonata.EdgeStorage(cfg.edge_population_properties(p).elements_path)
+        .open_population(p)
+        .attribute_names
+    ]
+    assert len(pops) >= 2  # the populations whose nodes have a synapse_class on both sides
+    for pop in pops:
+        ref = sf.read_edges(one, pop, properties=["g", "u"])
+        assert len(ref) > 0
+        for other in (on_client, local):
+            pd.testing.assert_frame_equal(sf.read_edges(other, pop, properties=["g", "u"]), ref)
+    with pytest.raises(sf.OptionError, match="scheduler"):
+        sf.parameterize_circuit(config, stats, output=tmp_path / "x", scheduler=42, **kw)
+    assert not (tmp_path / "x").exists()
+    with h5py.File(
+        circuit / "S1nonbarrel_neurons__S1nonbarrel_neurons__chemical" / "edges.h5"
+    ) as h5:
+        assert "g" not in h5["edges"]["S1nonbarrel_neurons__S1nonbarrel_neurons__chemical"]["0"]
