@@ -12,6 +12,7 @@ Startup is kept fast: this module imports nothing heavy; each command imports wh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -183,19 +184,41 @@ def _parameterize(args: argparse.Namespace) -> int:
 
     _existing(args.circuit_config, "CIRCUIT_CONFIG")
     stats = _load_stats(args.stats)
-    out = sf.parameterize_circuit(
-        args.circuit_config,
-        stats,
-        by=args.by,
-        populations=args.populations,
-        seed=_seed(args),
-        overwrite=args.overwrite,
-        output=args.output,
-        inplace=args.inplace,
-        chunk_size=args.chunk_size,
-    )
+    if args.workers < 0:
+        raise OptionError(f"--workers must be >= 0, got {args.workers}")
+    with _local_cluster(args.workers, args.memory_limit) as client:
+        out = sf.parameterize_circuit(
+            args.circuit_config,
+            stats,
+            by=args.by,
+            populations=args.populations,
+            seed=_seed(args),
+            overwrite=args.overwrite,
+            output=args.output,
+            inplace=args.inplace,
+            chunk_size=args.chunk_size,
+            scheduler=client,
+        )
     print(out)
     return 0
+
+
+@contextlib.contextmanager
+def _local_cluster(workers: int, memory_limit: str):
+    """A dask.distributed client on ``workers`` local worker processes (None for 0)."""
+    if not workers:
+        yield None
+        return
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, memory_limit=memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
 
 
 def _fit_stats(args: argparse.Namespace) -> int:
@@ -364,8 +387,6 @@ def _read_table(path: str, flag: str):
 
 def _circuit(args: argparse.Namespace) -> int:
     """Synapses of a local store (all, or of the given neurons) -> a SONATA network circuit."""
-    import contextlib
-
     import synframe as sf
 
     from ._ids import as_ids
@@ -383,34 +404,18 @@ def _circuit(args: argparse.Namespace) -> int:
     if not isinstance(source, sf.sources.LocalStore):
         raise OptionError(f"--source {args.source}: synframe circuit reads a local store or dump")
     ids = None if not args.ids else as_ids(args.ids, what="neuron ids")
-    cluster = contextlib.nullcontext()
-    if args.workers:
-        import distributed
-
-        cluster = distributed.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, memory_limit=args.memory_limit,
-            dashboard_address=None,
-        )  # fmt: skip
-    with cluster as running:
-        client = contextlib.nullcontext() if running is None else _client(running)
-        with client:
-            table = source.to_dask(ids, partition_size=args.partition_size)
-            verbs = sf.dask
-            if not args.workers:  # in this process, with pandas
-                table, verbs = table.compute(scheduler="synchronous"), sf
-            if not args.no_clean:
-                table = verbs.clean(table, min_score=args.min_score)
-            if stats is not None:
-                table = verbs.parameterize(table, stats, by=args.by, types=neurons, seed=seed)
-            config = sf.write_circuit(table, args.output, neurons=neurons, overwrite=args.overwrite)
+    with _local_cluster(args.workers, args.memory_limit):
+        table = source.to_dask(ids, partition_size=args.partition_size)
+        verbs = sf.dask
+        if not args.workers:  # in this process, with pandas
+            table, verbs = table.compute(scheduler="synchronous"), sf
+        if not args.no_clean:
+            table = verbs.clean(table, min_score=args.min_score)
+        if stats is not None:
+            table = verbs.parameterize(table, stats, by=args.by, types=neurons, seed=seed)
+        config = sf.write_circuit(table, args.output, neurons=neurons, overwrite=args.overwrite)
     print(config)
     return 0
-
-
-def _client(cluster):
-    import distributed
-
-    return distributed.Client(cluster)
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -535,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument(
         "--chunk-size", type=int, default=1_000_000, help="edges drawn and written at a time"
     )
+    par.add_argument(
+        "--workers", type=int, default=0, help="draw on N local dask worker processes (0: here)"
+    )
+    par.add_argument("--memory-limit", default="4GiB", help="memory limit of each dask worker")
 
     fit = command(
         "fit-stats",
