@@ -99,7 +99,19 @@ def test_dask_writes_the_same_circuit_as_pandas(parameterized, neurons, tmp_path
     assert da.keys() == db.keys() and len(da) > 20
     for name in da:
         assert da[name].dtype == db[name].dtype and np.array_equal(da[name], db[name]), name
-    assert not (b.parent / ".parts").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no part files left
+
+
+def test_dask_circuit_computed_with_other_results(parameterized, neurons, tmp_path):
+    import dask
+
+    ddf = dd.from_pandas(parameterized, npartitions=4)
+    lazy = sf.write_circuit(ddf, tmp_path / "net", neurons=neurons, compute=False)
+    assert not (tmp_path / "net").exists()  # nothing happens before compute
+    edges = sf.dask.connectivity(ddf)
+    config, counted = dask.compute(lazy, edges.map_partitions(len).sum())
+    assert counted == len(sf.connectivity(parameterized))
+    assert len(sf.read_edges(config)) == len(parameterized)
 
 
 def test_without_neurons_nodes_are_the_synapses_neurons(parameterized, tmp_path):

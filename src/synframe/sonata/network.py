@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -89,6 +91,7 @@ def _write_part(df: pd.DataFrame, folder: str, properties, partition_info=None) 
 
     number = partition_info["number"] if partition_info else 0
     arrays = _edge_arrays(df, properties)
+    Path(folder).mkdir(exist_ok=True)
     path = Path(folder) / f"part-{number:07d}.h5"
     with h5py.File(path, "w") as h5:
         for name, values in arrays.items():
@@ -260,6 +263,7 @@ def write_circuit(
     edge_population: str | None = None,
     overwrite: bool = False,
     chunk_size: int = 1_000_000,
+    compute: bool = True,
 ) -> Path:
     """Write a synapse table (pandas or dask) as a SONATA network circuit; return its config.
 
@@ -293,6 +297,11 @@ def write_circuit(
         ``circuit_config.json`` that synframe wrote); anything else at ``path`` is refused.
     chunk_size
         Rows written at a time from pandas.
+    compute
+        From dask: ``False`` returns a ``dask.delayed`` object that writes the circuit (and gives
+        its config path) when computed, so that it can be computed together with other results of
+        the same graph (``dask.compute(edges.to_parquet(..., compute=False), circuit)``) and the
+        shared work is done once. Ignored for pandas.
 
     Examples
     --------
@@ -304,8 +313,6 @@ def write_circuit(
     >>> len(back), back["pre_synapse_class"].value_counts().to_dict()["inhibitory_neuron"]
     (2424, 55)
     """
-    import libsonata
-
     edge_population = edge_population or f"{node_population}__{node_population}__chemical"
     for name, value in (("node_population", node_population), ("edge_population", edge_population)):
         if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
@@ -328,26 +335,67 @@ def write_circuit(
         "written_by": "synframe.write_circuit",
         "synapses_source": meta.attrs.get("source"),
     }
+    names = (node_population, edge_population)
+    if not is_dask:
+        chunks, n, syn_ids, dtypes = _pandas_chunks(syn, properties, chunk_size)
+        return _finish(path, neurons, names, provenance, chunks, n, syn_ids, dtypes)
+    import dask
+
+    parts = path.parent / f".{path.name}.parts-{uuid.uuid4().hex[:8]}"
+    written = syn.map_partitions(
+        _write_part, str(parts), properties,
+        meta=pd.DataFrame({"root_id": np.zeros(0, np.int64)}),
+    )  # fmt: skip
+    dtypes = {k: v.dtype for k, v in _edge_arrays(syn._meta, properties).items()}
+    done = dask.delayed(_finish_parts)(
+        written.to_delayed(), parts, path, neurons, names, provenance, dtypes,
+        dask_key_name=f"synframe-write-circuit-{uuid.uuid4().hex[:8]}",
+    )  # fmt: skip
+    if not compute:
+        return done
+    try:
+        return done.compute()
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
+def _finish(path: Path, neurons, names, provenance, chunks, n: int, syn_ids, dtypes) -> Path:
+    """Nodes, edges (from ``chunks``), indices and config, staged and moved into ``path``."""
+    import libsonata
+
+    node_population, edge_population = names
     with staged_dir(path) as staging:
-        if is_dask:
-            chunks, n, syn_ids, dtypes = _dask_parts(syn, staging / ".parts", properties)
-        else:
-            chunks, n, syn_ids, dtypes = _pandas_chunks(syn, properties, chunk_size)
         root_ids, table = _node_table(neurons, syn_ids)
-        nodes = _Nodes(root_ids)
         _write_nodes(staging / "nodes.h5", node_population, root_ids, table)
-        _stitch(staging / "edges.h5", edge_population, node_population, chunks, n, nodes, dtypes)
+        _stitch(
+            staging / "edges.h5", edge_population, node_population, chunks, n, _Nodes(root_ids),
+            dtypes,
+        )  # fmt: skip
         libsonata.EdgePopulation.write_indices(
             str(staging / "edges.h5"), edge_population, len(root_ids), len(root_ids)
         )
-        if (staging / ".parts").exists():
-            import shutil
-
-            shutil.rmtree(staging / ".parts")
         config = _config(node_population, edge_population, provenance)
         (staging / "circuit_config.json").write_text(json.dumps(config, indent=2, default=str))
     log.info("write_circuit: %d synapses between %d neurons -> %s", n, len(root_ids), path)
     return path / "circuit_config.json"
+
+
+def _finish_parts(held: list[pd.DataFrame], parts: Path, path, neurons, names, provenance, dtypes):
+    """The dask path's last task: the workers' part files stitched into the circuit, in order."""
+    import h5py
+
+    try:
+        files = sorted(Path(parts).glob("part-*.h5"))
+        n = 0
+        for f in files:
+            with h5py.File(f, "r") as h5:
+                n += h5["synapse_id"].shape[0]
+        ids = np.unique(np.concatenate([h["root_id"].to_numpy() for h in held] or [[]]))
+        chunks = (_read_part(f) for f in files)
+        return _finish(Path(path), neurons, names, provenance, chunks, n, ids.astype(np.int64),
+                       dtypes)  # fmt: skip
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
@@ -387,26 +435,3 @@ def _pandas_chunks(syn: pd.DataFrame, properties, chunk_size: int):
             yield _edge_arrays(syn.iloc[start : start + chunk_size], properties)
 
     return chunks(), len(syn), syn_ids, dtypes
-
-
-def _dask_parts(ddf, folder: Path, properties):
-    """Every partition written by a worker (one pass over the graph); then read back in order."""
-    import h5py
-
-    folder.mkdir()
-    meta = pd.DataFrame({"root_id": np.zeros(0, np.int64)})
-    held = ddf.map_partitions(_write_part, str(folder), properties, meta=meta).compute()
-    first = _edge_arrays(ddf._meta, properties)
-    dtypes = {k: v.dtype for k, v in first.items()}
-    files = sorted(folder.glob("part-*.h5"))
-    n = 0
-    for f in files:
-        with h5py.File(f, "r") as h5:
-            n += h5["synapse_id"].shape[0]
-    ids = np.unique(held["root_id"].to_numpy())
-
-    def chunks():
-        for f in files:
-            yield _read_part(f)
-
-    return chunks(), n, ids, dtypes
