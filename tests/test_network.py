@@ -111,7 +111,7 @@ def test_dask_circuit_computed_with_other_results(parameterized, neurons, tmp_pa
     edges = sf.dask.connectivity(ddf)
     config, counted = dask.compute(lazy, edges.map_partitions(len).sum())
     assert counted == len(sf.connectivity(parameterized))
-    assert len(sf.read_edges(config)) == len(parameterized)
+    assert len(sf.read_edges(config.iloc[0])) == len(parameterized)
 
 
 def test_without_neurons_nodes_are_the_synapses_neurons(parameterized, tmp_path):

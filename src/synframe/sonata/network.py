@@ -298,9 +298,9 @@ def write_circuit(
     chunk_size
         Rows written at a time from pandas.
     compute
-        From dask: ``False`` returns a ``dask.delayed`` object that writes the circuit (and gives
-        its config path) when computed, so that it can be computed together with other results of
-        the same graph (``dask.compute(edges.to_parquet(..., compute=False), circuit)``) and the
+        From dask: ``False`` returns a lazy dask Series that writes the circuit when computed (and
+        holds its config path), so that it can be computed together with other results of the
+        same graph (``dask.compute(edges.to_parquet(..., compute=False), circuit)``) and the
         shared work is done once. Ignored for pandas.
 
     Examples
@@ -339,24 +339,32 @@ def write_circuit(
     if not is_dask:
         chunks, n, syn_ids, dtypes = _pandas_chunks(syn, properties, chunk_size)
         return _finish(path, neurons, names, provenance, chunks, n, syn_ids, dtypes)
-    import dask
-
     parts = path.parent / f".{path.name}.parts-{uuid.uuid4().hex[:8]}"
     written = syn.map_partitions(
         _write_part, str(parts), properties,
         meta=pd.DataFrame({"root_id": np.zeros(0, np.int64)}),
     )  # fmt: skip
     dtypes = {k: v.dtype for k, v in _edge_arrays(syn._meta, properties).items()}
-    done = dask.delayed(_finish_parts)(
-        written.to_delayed(), parts, path, neurons, names, provenance, dtypes,
-        dask_key_name=f"synframe-write-circuit-{uuid.uuid4().hex[:8]}",
+    done = written.reduction(  # one last task, once every part is written
+        _identity,
+        aggregate=_finish_parts,
+        split_every=False,
+        meta=pd.Series([], dtype=object),
+        aggregate_kwargs={
+            "parts": str(parts), "path": str(path), "neurons": neurons, "names": names,
+            "provenance": provenance, "dtypes": dtypes,
+        },
     )  # fmt: skip
     if not compute:
         return done
     try:
-        return done.compute()
+        return Path(done.compute().iloc[0])
     finally:
         shutil.rmtree(parts, ignore_errors=True)
+
+
+def _identity(df: pd.DataFrame) -> pd.DataFrame:
+    return df
 
 
 def _finish(path: Path, neurons, names, provenance, chunks, n: int, syn_ids, dtypes) -> Path:
@@ -380,7 +388,7 @@ def _finish(path: Path, neurons, names, provenance, chunks, n: int, syn_ids, dty
     return path / "circuit_config.json"
 
 
-def _finish_parts(held: list[pd.DataFrame], parts: Path, path, neurons, names, provenance, dtypes):
+def _finish_parts(held: pd.DataFrame, *, parts, path, neurons, names, provenance, dtypes):
     """The dask path's last task: the workers' part files stitched into the circuit, in order."""
     import h5py
 
@@ -390,10 +398,10 @@ def _finish_parts(held: list[pd.DataFrame], parts: Path, path, neurons, names, p
         for f in files:
             with h5py.File(f, "r") as h5:
                 n += h5["synapse_id"].shape[0]
-        ids = np.unique(np.concatenate([h["root_id"].to_numpy() for h in held] or [[]]))
+        ids = np.unique(held["root_id"].to_numpy()).astype(np.int64)
         chunks = (_read_part(f) for f in files)
-        return _finish(Path(path), neurons, names, provenance, chunks, n, ids.astype(np.int64),
-                       dtypes)  # fmt: skip
+        config = _finish(Path(path), neurons, names, provenance, chunks, n, ids, dtypes)
+        return pd.Series([str(config)], dtype=object)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
 
