@@ -282,3 +282,35 @@ def test_an_unexpected_error_is_one_line_unless_asked(monkeypatch, capsys):
     monkeypatch.setenv("SYNFRAME_TRACEBACK", "1")
     with pytest.raises(KeyError):
         cli.main(["demo"])
+
+
+def test_circuit_command_from_a_store(tmp_path):
+    from synframe.synthetic import SyntheticDump
+
+    dump = SyntheticDump(20_000, n_neurons=300, seed=2)
+    dump.write_parquet(tmp_path / "dump.parquet")
+    store = tmp_path / "store"
+    sf.sources.LocalStore.build(tmp_path / "dump.parquet", store, resolution=dump.resolution)
+    neurons = pd.DataFrame({"root_id": dump.neuron_ids, "synapse_class": "EXC"})
+    neurons.to_csv(tmp_path / "neurons.csv", index=False)
+    stats = tmp_path / "stats.json"
+    sf.save_pathway_stats(
+        sf.pathway_stats({"g": {"*": {"*": {"type": "gamma", "mean": 1.0, "std": 0.2}}}}), stats
+    )
+    res = _synframe("circuit", "--source", str(store), "--output", str(tmp_path / "net"),
+                    "--neurons", str(tmp_path / "neurons.csv"), "--stats", str(stats),
+                    "--by", "synapse_class", "--seed", "3", "--workers", "2",
+                    "--memory-limit", "1GiB")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    edges = sf.read_edges(tmp_path / "net" / "circuit_config.json", properties=["g"])
+    kept = sf.clean(sf.sources.LocalStore(store).to_dask().compute())  # autapses go
+    assert len(edges) == len(kept) > 19_000 and (edges["g"] > 0).all()
+    res = _synframe("circuit", "--source", str(store), "--output", str(tmp_path / "one"),
+                    "--neurons", str(tmp_path / "neurons.csv"), "--stats", str(stats),
+                    "--by", "synapse_class", "--seed", "3")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    one = sf.read_edges(tmp_path / "one" / "circuit_config.json", properties=["g"])
+    pd.testing.assert_frame_equal(one, edges)  # in-process pandas == 2 dask workers
+    res = _synframe("circuit", "--source", str(store), "--output", str(tmp_path / "x"),
+                    "--stats", str(stats))  # fmt: skip
+    assert res.returncode == 2 and "--stats needs --neurons" in res.stderr

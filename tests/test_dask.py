@@ -42,3 +42,148 @@ def test_dask_validate(syn):
     bad = dd.from_pandas(syn.astype({"pre": "float64"}), npartitions=3)
     with pytest.raises(sf.SchemaError, match="expected int64, got float64"):
         bad.syn.validate().compute()
+
+
+# --- every table verb on dask == the pandas verb, for any partitioning ----------------------------
+
+import inspect  # noqa: E402
+import itertools  # noqa: E402
+
+import dask  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from synframe.accessors import ALIASES, DaskAccessor  # noqa: E402
+
+
+def _dirty(syn: pd.DataFrame) -> pd.DataFrame:
+    """The example table plus rows clean must remove: duplicates, autapses, background, low scores."""
+    rng = np.random.default_rng(11)
+    syn = syn.assign(cleft_score=rng.integers(0, 200, len(syn)))
+    base = syn.sample(60, random_state=2)
+    out = pd.concat(
+        [
+            syn,
+            base.iloc[:15],  # duplicated ids (anywhere in the table after shuffling)
+            base.iloc[15:25].assign(post=lambda d: d.pre, id=lambda d: d.id + 10**12),
+            base.iloc[25:35].assign(pre=0, id=lambda d: d.id + 2 * 10**12),
+        ],
+        ignore_index=True,
+    )
+    return out
+
+
+def _split(df: pd.DataFrame, cuts: list[int]):
+    """A dask DataFrame whose partitions are ``df`` cut at ``cuts`` (empty partitions allowed)."""
+    bounds = [0, *sorted(cuts), len(df)]
+    pieces = [df.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+    return dd.from_map(lambda piece: piece, pieces, meta=df.iloc[:0], enforce_metadata=False)
+
+
+@st.composite
+def partitionings(draw, n: int):
+    """A row order (seed) and cut positions: connections and duplicates straddle partitions."""
+    seed = draw(st.integers(0, 2**16))
+    cuts = draw(st.lists(st.integers(0, n), min_size=0, max_size=6))
+    return seed, cuts
+
+
+@pytest.fixture(scope="module")
+def example():
+    return sf.datasets.example_synapses()
+
+
+@pytest.fixture(scope="module")
+def dirty(example):
+    return _dirty(example)
+
+
+def _shuffled(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    return df.sample(frac=1.0, random_state=seed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_clean_equals_pandas_for_any_partitioning(dirty, data):
+    seed, cuts = data.draw(partitionings(len(dirty)))
+    table = _shuffled(dirty, seed)
+    ddf = _split(table, cuts)
+    with dask.config.set(scheduler="synchronous"):
+        got = sf.dask.clean(ddf, min_score=20).compute()
+        kept, removed = sf.dask.clean(ddf, min_score=20, return_removed=True)
+        kept, removed = dask.compute(kept, removed)
+    ref, ref_removed = sf.clean(table, min_score=20, return_removed=True)
+    pd.testing.assert_frame_equal(got, ref)
+    pd.testing.assert_frame_equal(kept, ref)
+    pd.testing.assert_frame_equal(removed, ref_removed)
+
+
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_clean_with_neurons_equals_pandas(dirty, data):
+    neuron = sf.datasets.example_neuron()
+    seed, cuts = data.draw(partitionings(len(dirty)))
+    table = _shuffled(dirty, seed)
+    with dask.config.set(scheduler="synchronous"):
+        got = sf.dask.clean(_split(table, cuts), neurons=neuron, max_distance="1 um").compute()
+    pd.testing.assert_frame_equal(got, sf.clean(table, neurons=neuron, max_distance="1 um"))
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_connectivity_and_annotate_equal_pandas(dirty, data):
+    seed, cuts = data.draw(partitionings(len(dirty)))
+    table = _shuffled(dirty, seed)
+    types = sf.datasets.example_cell_types()
+    table = table.assign(neuropil=pd.Categorical(np.where(table.pre % 3 == 0, "V1", "RL")))
+    ddf = _split(table, cuts)
+    with dask.config.set(scheduler="synchronous"):
+        for by, threshold in ((None, 1), ("neuropil", 2)):
+            edges = sf.dask.connectivity(ddf, by=by, threshold=threshold).compute()
+            keys = ["weight", "pre", "post", *([by] if by else [])]
+            edges = edges.sort_values(keys, ascending=[False] + [True] * (len(keys) - 1),
+                                      ignore_index=True)  # fmt: skip
+            pd.testing.assert_frame_equal(edges, sf.connectivity(table, by=by, threshold=threshold))
+        got = sf.dask.annotate(ddf, types, columns=["cell_type", "id"]).compute()
+    pd.testing.assert_frame_equal(got, sf.annotate(table, types, columns=["cell_type", "id"]))
+    assert got["pre_id"].dtype == "Int64"  # the same dtype whatever the partition holds
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_parameterize_and_validate_equal_pandas(example, data):
+    seed, cuts = data.draw(partitionings(len(example)))
+    table = _shuffled(example, seed)
+    stats = sf.datasets.example_pathway_stats(shared_within=True)
+    classes = sf.datasets.example_synapse_classes()
+    with dask.config.set(scheduler="synchronous"):
+        ddf = _split(table, cuts)
+        got = sf.dask.parameterize(ddf, stats, by="synapse_class", types=classes, seed=3)
+        got = got.compute()
+        valid = sf.dask.validate(ddf).compute()
+    ref = sf.parameterize(table, stats, by="synapse_class", types=classes, seed=3)
+    pd.testing.assert_frame_equal(got, ref)
+    pd.testing.assert_frame_equal(valid, table)
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES[DaskAccessor]))
+def test_dask_verbs_have_the_pandas_signatures(name):
+    pandas_verb = getattr(sf, name)
+    dask_verb = getattr(sf.dask, name)
+    drop_first = lambda f: list(inspect.signature(f).parameters.values())[1:]  # noqa: E731
+    assert [(p.name, p.kind, p.default) for p in drop_first(dask_verb)] == [
+        (p.name, p.kind, p.default) for p in drop_first(pandas_verb)
+    ]
+
+
+def test_dask_verbs_refuse_pandas_frames(syn):
+    with pytest.raises(sf.OptionError, match="takes a dask DataFrame"):
+        sf.dask.clean(syn)
+
+
+def test_dask_clean_checks_options_before_computing(syn):
+    ddf = dd.from_pandas(syn, npartitions=2)
+    with pytest.raises(sf.UnitsError):
+        sf.dask.clean(ddf, neurons=sf.datasets.example_neuron(), max_distance="3 kg")
+    with pytest.raises(sf.OptionError, match="min_score"):
+        sf.dask.clean(ddf, min_score=float("nan"))

@@ -57,6 +57,7 @@ _LAZY = {
     "save_pathway_stats": "pathways",
     "read_edges": "sonata",
     "write_synaptome": "sonata",
+    "write_circuit": "sonata",
     "parameterize_circuit": "sonata",
     "set_default_source": "sources",
     "history": "reports",
@@ -103,6 +104,7 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     "set_loglevel",
     "validate",
     "validate_connectors",
+    "write_circuit",
     "write_synaptome",
     # schemas
     "CleanSynapses",
@@ -151,7 +153,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
     from .pathways import load_pathway_stats, pathway_stats, save_pathway_stats
     from .reports import history
     from .schemas import CleanSynapses, Connectors, ParameterizedSynapses, SynapseTable
-    from .sonata import parameterize_circuit, read_edges, write_synaptome
+    from .sonata import parameterize_circuit, read_edges, write_circuit, write_synaptome
     from .sources import set_default_source
 
 

@@ -65,6 +65,7 @@ class _Fetch(_Accessor):
         id_column=None,
         carry=None,
         attach=True,
+        as_dask=False,
     ):
         """Alias of :func:`synframe.fetch` (a table of neurons, or navis neurons it attaches to)."""
         return _f("fetch:fetch")(self._obj, **_options(locals()))
@@ -199,6 +200,28 @@ class PathwayStatsAccessor(_Accessor):
 class DaskAccessor(_Accessor):
     """``dask.dataframe.DataFrame.syn``: partition-wise verbs with pandas' results."""
 
+    def clean(
+        self,
+        *,
+        autapses=True,
+        background=True,
+        min_score=None,
+        dedupe=True,
+        neurons=None,
+        max_distance="10 um",
+        return_removed=False,
+    ):
+        """Alias of :func:`synframe.dask.clean`."""
+        return _f("dask:clean")(self._obj, **_options(locals()))
+
+    def annotate(self, neurons, *, id_column=None, columns=None, sides=("pre", "post")):
+        """Alias of :func:`synframe.dask.annotate`."""
+        return _f("dask:annotate")(self._obj, **_options(locals()))
+
+    def connectivity(self, *, by=None, threshold=1):
+        """Alias of :func:`synframe.dask.connectivity`."""
+        return _f("dask:connectivity")(self._obj, **_options(locals()))
+
     def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
         """Alias of :func:`synframe.dask.parameterize`."""
         return _f("dask:parameterize")(self._obj, **_options(locals()))
@@ -229,6 +252,9 @@ ALIASES = {
         "parameterize": ("connectors:parameterize_connectors", "neurons"),
     },
     DaskAccessor: {
+        "clean": ("dask:clean", "ddf"),
+        "annotate": ("dask:annotate", "ddf"),
+        "connectivity": ("dask:connectivity", "ddf"),
         "parameterize": ("dask:parameterize", "ddf"),
         "validate": ("dask:validate", "ddf"),
     },

@@ -24,7 +24,10 @@ def annotate(
 ) -> pd.DataFrame:
     """Add annotations of the neurons on each side of every synapse (``pre_<col>``, ``post_<col>``).
 
-    A neuron missing from ``neurons`` gets a missing value (NaN / <NA>). Returns a new table.
+    A neuron missing from ``neurons`` gets a missing value (NaN / <NA>); integer and boolean
+    annotations are carried as pandas' nullable ``Int64`` / ``boolean`` (an id never turns into a
+    float), whatever the rows, so any subset or partition of a table gets the same dtypes. Returns
+    a new table.
 
     Parameters
     ----------
@@ -74,15 +77,14 @@ def annotate(
             "annotations must be one row per neuron"
         )
     table = neurons[list(columns)].set_axis(pd.Index(ids, name=idc))
+    for c in columns:  # nullable, so that a neuron missing from the table never turns ints into
+        if pd.api.types.is_bool_dtype(table[c].dtype):  # floats -- whatever the rows: the same
+            table[c] = table[c].astype("boolean")  # dtypes for any subset or partition
+        elif pd.api.types.is_integer_dtype(table[c].dtype):
+            table[c] = table[c].astype("Int64")
     out = syn.copy()
     for side in sides:
         key = out[getattr(SynapseTable, side)].to_numpy()
-        complete = bool(np.isin(key, ids).all())
         for c in columns:
-            vals = table[c]
-            if not complete and pd.api.types.is_integer_dtype(vals.dtype):
-                vals = vals.astype("Int64")  # missing partners must not turn int ids into floats
-            elif not complete and pd.api.types.is_bool_dtype(vals.dtype):
-                vals = vals.astype("boolean")
-            out[f"{side}_{c}"] = vals.reindex(key).set_axis(out.index)
+            out[f"{side}_{c}"] = table[c].reindex(key).set_axis(out.index)
     return out

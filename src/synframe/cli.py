@@ -12,6 +12,7 @@ Startup is kept fast: this module imports nothing heavy; each command imports wh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -183,19 +184,41 @@ def _parameterize(args: argparse.Namespace) -> int:
 
     _existing(args.circuit_config, "CIRCUIT_CONFIG")
     stats = _load_stats(args.stats)
-    out = sf.parameterize_circuit(
-        args.circuit_config,
-        stats,
-        by=args.by,
-        populations=args.populations,
-        seed=_seed(args),
-        overwrite=args.overwrite,
-        output=args.output,
-        inplace=args.inplace,
-        chunk_size=args.chunk_size,
-    )
+    if args.workers < 0:
+        raise OptionError(f"--workers must be >= 0, got {args.workers}")
+    with _local_cluster(args.workers, args.memory_limit) as client:
+        out = sf.parameterize_circuit(
+            args.circuit_config,
+            stats,
+            by=args.by,
+            populations=args.populations,
+            seed=_seed(args),
+            overwrite=args.overwrite,
+            output=args.output,
+            inplace=args.inplace,
+            chunk_size=args.chunk_size,
+            scheduler=client,
+        )
     print(out)
     return 0
+
+
+@contextlib.contextmanager
+def _local_cluster(workers: int, memory_limit: str):
+    """A dask.distributed client on ``workers`` local worker processes (None for 0)."""
+    if not workers:
+        yield None
+        return
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, memory_limit=memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
 
 
 def _fit_stats(args: argparse.Namespace) -> int:
@@ -349,6 +372,52 @@ def _synaptome(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_table(path: str, flag: str):
+    """A table file by its suffix (parquet, feather, csv); id-like columns stay exact ints."""
+    import pandas as pd
+
+    _existing(path, flag)
+    suffix = _table_format(path)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix in (".feather", ".arrow"):
+        return pd.read_feather(path)
+    return pd.read_csv(path)  # ints are parsed as int64, never through float
+
+
+def _circuit(args: argparse.Namespace) -> int:
+    """Synapses of a local store (all, or of the given neurons) -> a SONATA network circuit."""
+    import synframe as sf
+
+    from ._ids import as_ids
+
+    neurons = _read_table(args.neurons, "--neurons") if args.neurons else None
+    if args.stats and (neurons is None or args.by is None):
+        raise OptionError("--stats needs --neurons TABLE and --by COLUMN (each neuron's type)")
+    if args.by is not None and (neurons is None or args.by not in neurons.columns):
+        raise OptionError(f"--by {args.by}: not a column of --neurons")
+    if args.workers < 0:
+        raise OptionError(f"--workers must be >= 0, got {args.workers}")
+    stats = _load_stats(args.stats) if args.stats else None
+    seed = _seed(args) if stats is not None else None
+    source = sf.sources.as_source(_existing(args.source, "--source"))
+    if not isinstance(source, sf.sources.LocalStore):
+        raise OptionError(f"--source {args.source}: synframe circuit reads a local store or dump")
+    ids = None if not args.ids else as_ids(args.ids, what="neuron ids")
+    with _local_cluster(args.workers, args.memory_limit):
+        table = source.to_dask(ids, partition_size=args.partition_size)
+        verbs = sf.dask
+        if not args.workers:  # in this process, with pandas
+            table, verbs = table.compute(scheduler="synchronous"), sf
+        if not args.no_clean:
+            table = verbs.clean(table, min_score=args.min_score)
+        if stats is not None:
+            table = verbs.parameterize(table, stats, by=args.by, types=neurons, seed=seed)
+        config = sf.write_circuit(table, args.output, neurons=neurons, overwrite=args.overwrite)
+    print(config)
+    return 0
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 
@@ -471,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument(
         "--chunk-size", type=int, default=1_000_000, help="edges drawn and written at a time"
     )
+    par.add_argument(
+        "--workers", type=int, default=0, help="draw on N local dask worker processes (0: here)"
+    )
+    par.add_argument("--memory-limit", default="4GiB", help="memory limit of each dask worker")
 
     fit = command(
         "fit-stats",
@@ -542,6 +615,41 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument(
         "--allow-empty", action="store_true", help="write an empty table when nothing is found"
     )
+
+    ci = command(
+        "circuit",
+        _circuit,
+        "a local store's synapses -> a SONATA network circuit (on dask with --workers)",
+        "Write the synapses of a local store (all, or those of the given neurons) as a SONATA "
+        "network circuit: cleaned, optionally parameterized, one node per neuron. With --workers "
+        "N the tables stay partitioned on a local dask cluster (bounded memory per process).",
+    )
+    ci.add_argument("ids", nargs="*", help="neuron ids (default: every synapse of the store)")
+    ci.add_argument(
+        "--source", required=True, help="a local store (LocalStore.build) or a parquet dump"
+    )
+    ci.add_argument("--output", required=True, help="the circuit directory to create")
+    ci.add_argument(
+        "--neurons",
+        default=None,
+        help="table of neurons (parquet, feather, csv): an id column and annotations, which "
+        "become node properties; every neuron of the synapses must be in it",
+    )
+    ci.add_argument("--stats", default=None, help="pathway statistics JSON to parameterize with")
+    ci.add_argument(
+        "--by", "--pathway-property", dest="by", default=None, help="--neurons column of types"
+    )
+    _seed_arg(ci)
+    ci.add_argument("--no-clean", action="store_true", help="write the synapses as they are")
+    ci.add_argument("--min-score", type=float, default=None, help="clean: keep cleft_score >= this")
+    ci.add_argument(
+        "--workers", type=int, default=0, help="dask workers on this machine (0: in this process)"
+    )
+    ci.add_argument("--memory-limit", default="4GiB", help="memory limit of each dask worker")
+    ci.add_argument(
+        "--partition-size", type=int, default=2_000_000, help="synapses per dask partition"
+    )
+    ci.add_argument("--overwrite", action="store_true", help="replace a circuit synframe wrote")
 
     sy = command(
         "synaptome",

@@ -1,9 +1,21 @@
-"""synframe on dask DataFrames: partition-wise, with the same values as pandas.
+"""synframe's table verbs on dask DataFrames: lazy, with the same results as pandas.
 
-Keyed randomness makes ``parameterize`` partition-independent: a synapse's values depend only on
-(seed, property, pre, post, synapse id), so parameterizing each partition gives exactly what
-parameterizing the whole table in pandas gives. Importing synframe registers
-``dask.dataframe.DataFrame.syn`` when dask is installed (``pip install synframe[dask]``).
+Each verb has the pandas verb's signature and is aliased as ``ddf.syn.<verb>``. Work happens
+partition by partition on the workers (``dask.distributed`` or any dask scheduler); what crosses
+partitions is a dask reduction or shuffle, never a home-made parallel layer:
+
+- :func:`clean`: the rules that look at one row run per partition; duplicate synapse ids are found
+  across partitions with a shuffle of ``(id, partition, row)`` and the first occurrence in the
+  table's order is kept, as ``DataFrame.duplicated(keep="first")`` keeps it;
+- :func:`annotate`, :func:`validate`, :func:`parameterize`: per partition (keyed randomness makes a
+  synapse's values independent of how the table is split);
+- :func:`connectivity`: a tree reduction (dask's groupby-size with ``split_out``).
+
+Results equal the pandas verb's on the computed table (``ddf.compute()``) for any partitioning:
+the same rows, in the same order (except :func:`connectivity`, see there), values and dtypes.
+``attrs`` (provenance, history) are not tracked through dask graphs.
+
+Importing synframe registers ``dask.dataframe.DataFrame.syn`` (``pip install synframe[dask]``).
 
 Examples
 --------
@@ -23,14 +35,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from . import _draw
 from ._validation import validate as _validate
+from .annotate import annotate as _annotate
+from .clean import RULES
+from .clean import clean as _clean
+from .connectivity import connectivity as _connectivity
+from .errors import OptionError
 from .parameterize import parameterize as _parameterize
+from .schemas import SynapseTable
 
-__all__ = ["parameterize", "validate"]
+__all__ = ["annotate", "clean", "connectivity", "parameterize", "validate"]
+
+
+def _check_dask(ddf, verb: str) -> None:
+    import dask.dataframe as dd
+
+    if not isinstance(ddf, dd.DataFrame):
+        raise OptionError(
+            f"synframe.dask.{verb} takes a dask DataFrame, got {type(ddf).__name__}; for pandas "
+            f"use sf.{verb}"
+        )
+
+
+def _no_attrs(df: pd.DataFrame) -> pd.DataFrame:
+    df.attrs = {}
+    return df
 
 
 def parameterize(
@@ -44,6 +78,7 @@ def parameterize(
     overwrite: bool = False,
 ):
     """:func:`synframe.parameterize` partition by partition (lazy); the seed is fixed once."""
+    _check_dask(ddf, "parameterize")
     seed = _draw.resolve_seed(
         seed
     )  # one seed for all partitions (None would draw one per partition)
@@ -65,4 +100,164 @@ def parameterize(
 
 def validate(ddf, stage="synapses"):
     """:func:`synframe.validate` on every partition (lazy: errors surface at compute time)."""
+    _check_dask(ddf, "validate")
     return ddf.map_partitions(_validate, stage, meta=ddf._meta)
+
+
+def annotate(
+    ddf,
+    neurons: pd.DataFrame,
+    *,
+    id_column: str | None = None,
+    columns: Sequence[str] | str | None = None,
+    sides: Sequence[str] = ("pre", "post"),
+):
+    """:func:`synframe.annotate` on every partition (the neuron table goes to every worker)."""
+    _check_dask(ddf, "annotate")
+    kwargs = {"id_column": id_column, "columns": columns, "sides": sides}
+    meta = _annotate(ddf._meta, neurons, **kwargs)  # checks the options now, not at compute time
+    return ddf.map_partitions(_annotate, neurons, **kwargs, meta=meta)
+
+
+# --- clean ------------------------------------------------------------------------------------------
+
+
+def _tag(df: pd.DataFrame, partition_info=None) -> pd.DataFrame:
+    """``(id, partition, row)`` of every row: where each synapse id occurs."""
+    number = partition_info["number"] if partition_info else 0
+    return pd.DataFrame(
+        {
+            "id": df[SynapseTable.id].to_numpy(),
+            "part": np.full(len(df), number, dtype=np.int64),
+            "row": np.arange(len(df), dtype=np.int64),
+        }
+    )
+
+
+def _later_occurrences(df: pd.DataFrame) -> pd.DataFrame:
+    """Of the rows of one id-shuffled partition: every occurrence of an id but the first."""
+    dup = df[df["id"].duplicated(keep=False)]
+    if dup.empty:
+        return dup[["part", "row"]]
+    dup = dup.sort_values(["id", "part", "row"], kind="stable")
+    return dup.loc[dup["id"].duplicated(keep="first"), ["part", "row"]]
+
+
+def _drops(pieces: list[pd.DataFrame]) -> dict[int, np.ndarray]:
+    """partition -> rows to drop, from the shuffled partitions' later occurrences."""
+    rows = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame({"part": [], "row": []})
+    return {int(p): np.sort(g["row"].to_numpy()) for p, g in rows.groupby("part")}
+
+
+def _reasons(df: pd.DataFrame, drops, kwargs, number: int) -> np.ndarray:
+    """Per row of one partition: 0 kept, else 1 + the index in ``RULES`` of the rule removing it."""
+    work = df.reset_index(drop=True)  # positions, whatever the partition's index labels
+    _, removed = _clean(work, dedupe=False, return_removed=True, **kwargs)
+    codes = np.zeros(len(df), dtype=np.int8)
+    codes[removed.index.to_numpy()] = removed["reason"].cat.codes.to_numpy() + 1
+    drop = None if drops is None else drops.get(number)
+    if drop is not None and len(drop):  # pandas checks duplicates first
+        codes[drop] = RULES.index("duplicates") + 1
+    return codes
+
+
+def _marked(df, drops, kwargs, partition_info=None):
+    """The partition with a ``_reason`` column (0 kept, else 1 + the rule's index)."""
+    number = partition_info["number"] if partition_info else 0
+    return _no_attrs(df.assign(_reason=_reasons(df, drops, kwargs, number)))
+
+
+def _kept(marked: pd.DataFrame) -> pd.DataFrame:
+    return _no_attrs(marked[marked["_reason"].to_numpy() == 0].drop(columns="_reason"))
+
+
+def _removed(marked: pd.DataFrame) -> pd.DataFrame:
+    codes = marked["_reason"].to_numpy()
+    out = marked[codes > 0].drop(columns="_reason")
+    out["reason"] = pd.Categorical.from_codes(codes[codes > 0] - 1, categories=list(RULES))
+    return _no_attrs(out)
+
+
+def clean(
+    ddf,
+    *,
+    autapses: bool = True,
+    background: bool = True,
+    min_score: float | None = None,
+    dedupe: bool = True,
+    neurons=None,
+    max_distance: str | float | None = "10 um",
+    return_removed: bool = False,
+):
+    """:func:`synframe.clean` on a dask DataFrame, with duplicates found across partitions.
+
+    The kept rows (and, with ``return_removed``, the removed rows with their ``reason``) are
+    exactly those of ``sf.clean(ddf.compute(), ...)``, in the same order.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> import synframe as sf
+    >>> syn = sf.datasets.example_synapses()
+    >>> twice = pd.concat([syn, syn.iloc[:10]], ignore_index=True)  # 10 duplicated synapses
+    >>> ddf = dd.from_pandas(twice, npartitions=3)
+    >>> out = sf.dask.clean(ddf).compute()
+    >>> len(out), out.equals(sf.clean(twice))
+    (2424, True)
+    """
+    import dask
+
+    _check_dask(ddf, "clean")
+    kwargs = {
+        "autapses": autapses, "background": background, "min_score": min_score,
+        "neurons": neurons, "max_distance": max_distance,
+    }  # fmt: skip
+    # every option checked now, on the empty meta (the pandas verb raises the same errors)
+    meta = _clean(ddf._meta, dedupe=dedupe, return_removed=True, **kwargs)
+    if not isinstance(return_removed, bool):
+        raise OptionError(f"return_removed must be True or False, got {return_removed!r}")
+    drops = None
+    if dedupe:  # where each id occurs, shuffled by id: the later occurrences are dropped
+        slim = ddf.map_partitions(_tag, meta=_tag(ddf._meta))
+        later = slim.shuffle("id", npartitions=max(1, ddf.npartitions)).map_partitions(
+            _later_occurrences, meta=_tag(ddf._meta)[["part", "row"]]
+        )
+        drops = dask.delayed(_drops)(later.to_delayed())
+    marked_meta = _no_attrs(ddf._meta.assign(_reason=np.zeros(0, dtype=np.int8)))
+    marked = ddf.map_partitions(_marked, drops, kwargs, meta=marked_meta)
+    kept = marked.map_partitions(_kept, meta=_no_attrs(meta[0]))
+    if not return_removed:
+        return kept
+    return kept, marked.map_partitions(_removed, meta=_no_attrs(meta[1]))
+
+
+def connectivity(ddf, *, by: str | Sequence[str] | None = None, threshold: int = 1):
+    """:func:`synframe.connectivity` as a tree reduction over partitions (lazy).
+
+    The result has the pandas verb's rows, columns, dtypes and values, but is not globally sorted
+    strongest first: in an EM connectome most connections have one synapse, so a global sort by
+    weight would put most of the edges into one partition. Sort after computing (as pandas
+    does: ``.sort_values(["weight", "pre", "post", *by], ascending=[False, True, True, …],
+    ignore_index=True)``) when the result fits in memory.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> import synframe as sf
+    >>> syn = sf.datasets.example_synapses()
+    >>> edges = sf.dask.connectivity(dd.from_pandas(syn, npartitions=3), threshold=2).compute()
+    >>> keys = ["weight", "pre", "post"]
+    >>> edges = edges.sort_values(keys, ascending=[False, True, True], ignore_index=True)
+    >>> edges.equals(sf.connectivity(syn, threshold=2))
+    True
+    """
+    _check_dask(ddf, "connectivity")
+    meta = _connectivity(ddf._meta, by=by, threshold=threshold)  # checks the options now
+    keys = [c for c in meta.columns if c != "weight"]
+    sizes = ddf.groupby(keys, observed=True, dropna=False, sort=False).size(
+        split_out=max(1, ddf.npartitions)
+    )
+    edges = sizes.rename("weight").reset_index()
+    edges = edges[edges["weight"] >= threshold]
+    return edges.astype({"weight": "int64"}).map_partitions(_no_attrs, meta=_no_attrs(meta))

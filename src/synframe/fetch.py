@@ -48,6 +48,7 @@ def fetch(
     id_column: str | None = None,
     carry: Sequence[str] | str | None = None,
     attach: bool = True,
+    as_dask: bool = False,
 ) -> pd.DataFrame:
     """Fetch the synapses of the given neurons.
 
@@ -92,6 +93,12 @@ def fetch(
         ``.connectors`` (:func:`synframe.attach`; fafbseg's ``attach=True``). Other ``x`` have
         nothing to attach to.
 
+    as_dask
+        Return a lazy ``dask.dataframe.DataFrame`` read by the workers from a local store
+        (:meth:`~synframe.sources.LocalStore.to_dask`: partitions along the store's sorted copies)
+        instead of a pandas table. For tables larger than memory; needs a
+        :class:`~synframe.sources.LocalStore` source.
+
     Returns
     -------
     pandas.DataFrame
@@ -130,6 +137,8 @@ def fetch(
         batch_size=batch_size,
         progress=progress,
     )
+    if as_dask:
+        return _fetch_dask(src, query, neurons, idc, carry)
     syn = src.fetch(query)
     attrs = copy.deepcopy(syn.attrs)
     if carry is not None:
@@ -150,3 +159,29 @@ def _is_navis(x) -> bool:
     import navis
 
     return isinstance(x, (navis.BaseNeuron, navis.NeuronList))
+
+
+def _fetch_dask(src, query: Query, neurons, id_column, carry):
+    """``fetch(..., as_dask=True)``: the store's partitions, filtered and annotated lazily."""
+    from .schemas import NEUROTRANSMITTERS, SynapseTable
+    from .sources import LocalStore
+
+    if not isinstance(src, LocalStore):
+        raise OptionError(
+            f"as_dask=True reads a local store; {src!r} is not one (CAVE is queried server side: "
+            "fetch into pandas, or dump and build a LocalStore)"
+        )
+    src._check(query)
+    columns = [c for c in src.columns if c not in NEUROTRANSMITTERS and c != SynapseTable.neuropil]
+    if query.transmitters:
+        columns += list(NEUROTRANSMITTERS)
+    if query.neuropils:
+        columns.append(SynapseTable.neuropil)
+    ddf = src.to_dask(query.ids, columns=columns, pre=query.pre, post=query.post)
+    if query.min_score is not None:
+        ddf = ddf[ddf[SynapseTable.cleft_score] >= float(query.min_score)]
+    if carry is not None:
+        from .dask import annotate
+
+        ddf = annotate(ddf, neurons, id_column=id_column, columns=carry)
+    return ddf

@@ -7,7 +7,8 @@ indices). SONATA positions are in µm, synframe tables in nm: converted both way
 from __future__ import annotations
 
 from .circuit import parameterize_circuit
+from .network import write_circuit
 from .read import iter_edges, read_edges
 from .synaptome import write_synaptome
 
-__all__ = ["iter_edges", "parameterize_circuit", "read_edges", "write_synaptome"]
+__all__ = ["iter_edges", "parameterize_circuit", "read_edges", "write_circuit", "write_synaptome"]

@@ -6,6 +6,7 @@ in atomically (:func:`synframe._io.staged_dir` for a new circuit, ``os.replace``
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -20,10 +21,10 @@ import xarray as xr
 from .. import _draw, _provenance
 from .._io import staged_dir
 from ..distributions import output_dtype
-from ..errors import PathwayError, SonataError, format_problems
+from ..errors import OptionError, PathwayError, SonataError, format_problems
 from ..pathways import N_SYN_PER_CONN, WILDCARD, Cells, summary, validate
 from ..schemas import SynapseTable
-from ._circuit import Circuit
+from ._circuit import Circuit, chunk_ranges
 from ._populations import group_names
 from .read import iter_edges
 
@@ -83,6 +84,7 @@ def parameterize_circuit(
     output: str | os.PathLike | None = None,
     inplace: bool = False,
     chunk_size: int = 1_000_000,
+    scheduler=None,
 ) -> Path:
     """Draw synapse properties for a SONATA circuit's edge populations (the obi-one task), atomically.
 
@@ -103,6 +105,12 @@ def parameterize_circuit(
     populations are processed in chunks of ``chunk_size`` edges; populations with several groups
     (bmtk) get every edge's value in its own group, at its ``edge_group_index``; a property defined
     only in the edge types CSV counts as existing (the new per-edge values win over the CSV).
+
+    ``scheduler``: draw the chunks in parallel on dask -- ``"processes"`` (or ``"threads"``) on
+    this machine, or a ``dask.distributed.Client`` (local or a cluster whose workers see the
+    circuit's files) -- while this process writes them in order; at most two chunks per worker are
+    held at once, so populations larger than memory work. The output is identical to the
+    single-process run (keyed randomness).
 
     Returns
     -------
@@ -140,7 +148,8 @@ def parameterize_circuit(
     for name, existing in todo:
         by_file.setdefault(circuit.edge_files[name], []).append((name, existing))
     provenance = _provenance.record(stats, seed=seed, by=by, properties=props, timestamp=True)
-    draw_args = (circuit, stats, props, by, seed, chunk_size, provenance)
+    _check_scheduler(scheduler)
+    draw_args = (circuit, stats, props, by, seed, chunk_size, provenance, scheduler)
     if out_dir is not None:
         with staged_dir(out_dir) as staging:
             new_edges = {}
@@ -233,7 +242,7 @@ def _warn_leftovers(by_file) -> None:
 
 
 def _parameterized_copy(
-    path: Path, tmp: Path, members, circuit, stats, props, by, seed, chunk, provenance
+    path: Path, tmp: Path, members, circuit, stats, props, by, seed, chunk, provenance, scheduler
 ):
     """Copy the edge file ``path`` to ``tmp`` and draw every member population's properties into it.
 
@@ -244,12 +253,14 @@ def _parameterized_copy(
     shutil.copyfile(path, tmp)
     with h5py.File(tmp, "r+") as h5:
         for name, existing in members:
-            _parameterize_population(circuit, name, existing, h5, stats, props, by, seed, chunk)
+            _parameterize_population(
+                circuit, name, existing, h5, stats, props, by, seed, chunk, scheduler
+            )
             h5["edges"][name].attrs["synframe_provenance"] = json.dumps(provenance)
 
 
 def _parameterize_population(
-    circuit, name, existing, h5, stats, props, by, seed, chunk_size
+    circuit, name, existing, h5, stats, props, by, seed, chunk_size, scheduler=None
 ) -> None:
     """Draw every property for one population, chunk by chunk, into the open (temporary) h5 file."""
     import h5py
@@ -277,28 +288,78 @@ def _parameterize_population(
             specs = [c for c in stats.sel(property=p).values.ravel() if c is not None]
             kinds = {output_dtype(c).kind for c in specs}
             dtypes[p] = np.dtype("int32") if kinds == {"i"} else np.dtype("float32")
+    ranges = list(chunk_ranges(n, chunk_size))
+    draw_one = functools.partial(_draw_chunk, str(circuit.path), name, by, stats, props, seed)
     done = 0
-    for chunk in iter_edges(
-        circuit.path,
-        name,
-        properties=[],
-        node_properties=(by,),
-        chunk_size=chunk_size,
-        positions=False,
-    ):
-        chunk = chunk.assign(**{
-            SynapseTable.pre: chunk.get("pre_node_id", chunk[SynapseTable.pre]),
-            SynapseTable.post: chunk.get("post_node_id", chunk[SynapseTable.post]),
-            SynapseTable.id: np.arange(done, done + len(chunk), dtype=np.int64),
-        })  # fmt: skip
-        src, tgt = _draw.pathway_types(chunk, by)
-        plan = _draw.plan(chunk, src, tgt)
-        values = _draw.draw(stats, props, plan, seed, stream=f"{name}/")
+    for values in _in_order(draw_one, ranges, scheduler):
+        start = done
         for p, v in values.items():
             _cast_for(dtypes[p], v, f"{name}/{p}")
-        _write_population(h5, name, values, done, sizes, dtypes)
-        done += len(chunk)
+        _write_population(h5, name, values, start, sizes, dtypes)
+        done += len(next(iter(values.values()))) if values else 0
         log.info("Edge population '%s': %d / %d edges parameterized", name, done, n)
+
+
+def _draw_chunk(config, name, by, stats, props, seed, edges: tuple[int, int]) -> dict:
+    """The values of the edges ``[start, stop)`` of one population (run where the scheduler says)."""
+    start, stop = edges
+    chunk = next(
+        iter_edges(
+            config,
+            name,
+            properties=[],
+            node_properties=(by,),
+            positions=False,
+            edge_ranges=[edges],
+        )
+    )
+    chunk = chunk.assign(**{
+        SynapseTable.pre: chunk.get("pre_node_id", chunk[SynapseTable.pre]),
+        SynapseTable.post: chunk.get("post_node_id", chunk[SynapseTable.post]),
+        SynapseTable.id: np.arange(start, stop, dtype=np.int64),
+    })  # fmt: skip
+    src, tgt = _draw.pathway_types(chunk, by)
+    plan = _draw.plan(chunk, src, tgt)
+    return _draw.draw(stats, props, plan, seed, stream=f"{name}/")
+
+
+def _in_order(func, items: list, scheduler):
+    """``func(item)`` for each item, yielded in order; on a dask scheduler, a few at a time.
+
+    At most twice as many results as the scheduler has workers are held at once, so that a
+    population larger than memory is drawn in bounded memory.
+    """
+    if scheduler is None:
+        for item in items:
+            yield func(item)
+        return
+    import dask
+
+    window = 2 * _workers(scheduler)
+    for first in range(0, len(items), window):
+        batch = [dask.delayed(func)(item) for item in items[first : first + window]]
+        get = scheduler if not isinstance(scheduler, str) else None
+        if get is not None:
+            results = get.gather(get.compute(batch))
+        else:
+            results = dask.compute(*batch, scheduler=scheduler)
+        yield from results
+
+
+def _check_scheduler(scheduler) -> None:
+    if scheduler is None or scheduler in ("processes", "threads", "synchronous"):
+        return
+    if not (hasattr(scheduler, "compute") and hasattr(scheduler, "nthreads")):
+        raise OptionError(
+            "scheduler must be None, 'processes', 'threads', 'synchronous' or a "
+            f"dask.distributed Client, got {scheduler!r}"
+        )
+
+
+def _workers(scheduler) -> int:
+    if isinstance(scheduler, str):
+        return os.cpu_count() or 1
+    return max(1, sum(scheduler.nthreads().values()))
 
 
 def _write_config(

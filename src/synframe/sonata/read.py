@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 
@@ -30,10 +31,12 @@ def iter_edges(
     node_properties: Sequence[str] = ("synapse_class", "mtype"),
     chunk_size: int = 1_000_000,
     positions: bool = True,
+    edge_ranges: Sequence[tuple[int, int]] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_edges` in chunks of ``chunk_size`` edges (for populations larger than memory).
 
-    ``positions=False`` skips the position columns (for work that needs only ids and properties).
+    ``positions=False`` skips the position columns (for work that needs only ids and properties);
+    ``edge_ranges``: read these ``(start, stop)`` edge ranges instead (one chunk each).
     """
     circuit = Circuit(config_or_h5)
     name = circuit.population(population)
@@ -60,7 +63,7 @@ def iter_edges(
             )
         return node_cache[key]
 
-    for start, stop in chunk_ranges(pop.size, chunk_size):
+    for start, stop in edge_ranges or chunk_ranges(pop.size, chunk_size):
         ends = {"pre": pop.source_nodes(start, stop), "post": pop.target_nodes(start, stop)}
         cols: dict[str, np.ndarray] = {}
         if "synapse_id" in attrs:  # written by write_synaptome: the original synapse id
@@ -131,6 +134,8 @@ def read_edges(
     *,
     properties: Sequence[str] | None = None,
     node_properties: Sequence[str] = ("synapse_class", "mtype"),
+    as_dask: bool = False,
+    partition_size: int = 2_000_000,
 ) -> pd.DataFrame:
     """One SONATA edge population as a canonical synapse table (nm).
 
@@ -154,6 +159,10 @@ def read_edges(
     side's node position (its soma, ``x``/``y``/``z``), else the other side's node position.
     bmtk's ``pos_x/pos_y/pos_z`` are not SONATA attributes and come through as properties.
 
+    ``as_dask=True`` gives a lazy dask DataFrame instead, one partition per ``partition_size``
+    edges, each read by a worker (for populations larger than memory); computed, it equals the
+    pandas table.
+
     Examples
     --------
     >>> import tempfile, synframe as sf
@@ -161,7 +170,14 @@ def read_edges(
     >>> syn = sf.read_edges(config)
     >>> syn.attrs["population"], len(syn), syn["id"].is_unique
     ('synaptome_afferents', 2165, True)
+    >>> lazy = sf.read_edges(config, as_dask=True, partition_size=1_000)
+    >>> lazy.npartitions, lazy.compute().reset_index(drop=True).equals(syn)
+    (3, True)
     """
+    if as_dask:
+        return _read_edges_dask(
+            config_or_h5, population, properties, node_properties, partition_size
+        )
     frames = list(
         iter_edges(
             config_or_h5,
@@ -176,3 +192,46 @@ def read_edges(
         raise SonataError(f"edge population {circuit.population(population)!r} is empty")
     df = frames[0]
     return run_schema(df, stage_schema("synapses", unique_ids=False), "SynapseTable (from SONATA)")
+
+
+def _read_range(config, population, properties, node_properties, edges: tuple[int, int]):
+    """One partition of :func:`read_edges` with ``as_dask``: the edges ``[start, stop)``."""
+    chunk = next(
+        iter_edges(
+            config,
+            population,
+            properties=properties,
+            node_properties=node_properties,
+            edge_ranges=[edges],
+        )
+    )
+    return chunk.set_axis(pd.RangeIndex(edges[0], edges[1]))
+
+
+def _read_edges_dask(config, population, properties, node_properties, partition_size):
+    import dask.dataframe as dd
+
+    from ..errors import OptionError
+
+    if (
+        isinstance(partition_size, bool)
+        or not isinstance(partition_size, int)
+        or partition_size < 1
+    ):
+        raise OptionError(f"partition_size must be a positive int (edges), got {partition_size!r}")
+    circuit = Circuit(config)
+    name = circuit.population(population)
+    size = int(circuit.edges(name).size)
+    if size == 0:
+        raise SonataError(f"edge population {name!r} is empty")
+    ranges = list(chunk_ranges(size, partition_size))
+    meta = _read_range(config, name, properties, node_properties, (0, min(1, size))).iloc[:0]
+    read = functools.partial(_read_range, str(config), name, properties, node_properties)
+    return dd.from_map(
+        read,
+        ranges,
+        meta=meta,
+        divisions=[r[0] for r in ranges] + [ranges[-1][1] - 1],
+        enforce_metadata=False,
+        label="synframe-edges",
+    )

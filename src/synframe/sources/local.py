@@ -271,6 +271,52 @@ class LocalStore:
         }
         return out
 
+    # -- dask ------------------------------------------------------------------------------------
+
+    def to_dask(
+        self,
+        ids=None,
+        *,
+        columns=None,
+        partition_size: int = 2_000_000,
+        pre: bool = True,
+        post: bool = True,
+    ):
+        """The synapses as a dask DataFrame in the canonical layout (nm, int64 ids), read lazily.
+
+        Partitions follow the store's copy sorted by ``pre`` (with ``ids``: the ``pre`` copy for the
+        neurons' presynapses, the ``post`` copy for their postsynapses): all synapses of a neuron on
+        that side are in one partition, which a worker reads with pyarrow from the row groups that
+        hold it. A plain parquet dump (not built with :meth:`build`) is partitioned by its row
+        groups instead, without that guarantee; other dumps: build a store first.
+
+        Parameters
+        ----------
+        ids
+            Neuron ids (each synapse of them once, as :func:`synframe.fetch`), or ``None`` for
+            every synapse of the store.
+        columns
+            Canonical columns to read (default: those ``sf.fetch`` returns; any of
+            :attr:`columns`, e.g. ``["id", "pre", "post"]`` for connectivity alone).
+        partition_size
+            Rows per partition, about (a partition ends only where a neuron's synapses end).
+        pre, post
+            With ``ids``: the neurons' presynapses and/or postsynapses.
+
+        Examples
+        --------
+        >>> import synframe as sf
+        >>> store = sf.datasets.example_store()
+        >>> ddf = store.to_dask(partition_size=1_000)
+        >>> ddf.npartitions, len(ddf.compute())
+        (1, 2424)
+        """
+        from . import _partitions
+
+        return _partitions.to_dask(
+            self, ids, columns=columns, partition_size=partition_size, pre=pre, post=post
+        )
+
     # -- building --------------------------------------------------------------------------------
 
     @classmethod

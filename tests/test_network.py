@@ -1,0 +1,177 @@
+"""``write_circuit``: SONATA network circuits read back by libsonata and bluepysnap."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dask.dataframe as dd
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+import synframe as sf
+
+
+@pytest.fixture(scope="module")
+def parameterized():
+    syn = sf.datasets.example_synapses()
+    stats = sf.datasets.example_pathway_stats(shared_within=True)
+    classes = sf.datasets.example_synapse_classes()
+    out = sf.parameterize(syn, stats, by="synapse_class", types=classes, seed=1)
+    return out.assign(neuropil=pd.Categorical(np.where(out.pre % 2 == 0, "V1", "RL")))
+
+
+@pytest.fixture(scope="module")
+def neurons():
+    classes = sf.datasets.example_synapse_classes().rename_axis("root_id").reset_index()
+    return classes.assign(layer=np.arange(len(classes)) % 6)
+
+
+def datasets(config: Path) -> dict[str, np.ndarray]:
+    out = {}
+    for f in ("nodes.h5", "edges.h5"):
+        with h5py.File(config.parent / f) as h5:
+            h5.visititems(
+                lambda name, obj, f=f: (
+                    out.__setitem__(f"{f}:{name}", obj[()])
+                    if isinstance(obj, h5py.Dataset)
+                    else None
+                )
+            )
+    return out
+
+
+def test_round_trip_through_libsonata_and_bluepysnap(parameterized, neurons, tmp_path):
+    import bluepysnap
+    import libsonata
+
+    config = sf.write_circuit(parameterized, tmp_path / "net", neurons=neurons)
+    circuit = bluepysnap.Circuit(str(config))
+    nodes = circuit.nodes["neurons"]
+    assert nodes.size == len(neurons)
+    got = nodes.get(properties=["root_id", "synapse_class", "layer"])
+    assert got["root_id"].tolist() == neurons["root_id"].tolist()  # node ids in table order
+    assert got["synapse_class"].tolist() == neurons["synapse_class"].tolist()
+    edges = circuit.edges["neurons__neurons__chemical"]
+    assert edges.size == len(parameterized)
+    props = edges.get(edges.ids(), ["@source_node", "@target_node", "synapse_id", "conductance",
+                                     "syn_type_id", "neuropil", "afferent_center_x"])  # fmt: skip
+    root = neurons["root_id"].to_numpy()
+    assert (root[props["@source_node"]] == parameterized["pre"].to_numpy()).all()
+    assert (root[props["@target_node"]] == parameterized["post"].to_numpy()).all()
+    assert (props["synapse_id"].to_numpy() == parameterized["id"].to_numpy()).all()
+    # values written are the values drawn: float64 stays float64, int64 stays int64
+    assert (props["conductance"].to_numpy() == parameterized["conductance"].to_numpy()).all()
+    assert props["syn_type_id"].dtype == np.int64
+    assert props["neuropil"].tolist() == parameterized["neuropil"].astype(str).tolist()
+    np.testing.assert_allclose(
+        props["afferent_center_x"], parameterized["post_x"] / 1000, rtol=1e-6
+    )
+    # libsonata's indices answer afferent queries
+    storage = libsonata.EdgeStorage(str(config.parent / "edges.h5"))
+    pop = storage.open_population("neurons__neurons__chemical")
+    node = int(np.flatnonzero(root == sf.datasets.EXAMPLE_ROOT_ID)[0])
+    assert len(pop.afferent_edges([node]).flatten()) == 2165
+
+
+def test_read_edges_and_parameterize_circuit_work_on_it(parameterized, neurons, tmp_path):
+    config = sf.write_circuit(parameterized.drop(columns=["conductance", "syn_type_id"]),
+                              tmp_path / "net", neurons=neurons)  # fmt: skip
+    back = sf.read_edges(config, node_properties=["synapse_class"])
+    assert back["id"].tolist() == parameterized["id"].tolist()
+    assert (back["pre"].to_numpy() == parameterized["pre"].to_numpy()).all()
+    stats = sf.datasets.example_pathway_stats(shared_within=True)
+    out = sf.parameterize_circuit(config, stats, by="synapse_class", seed=1, output=tmp_path / "p")
+    drawn = sf.read_edges(out, properties=["conductance"])
+    assert (drawn["conductance"] > 0).all() and len(drawn) == len(parameterized)
+
+
+def test_dask_writes_the_same_circuit_as_pandas(parameterized, neurons, tmp_path):
+    a = sf.write_circuit(parameterized, tmp_path / "a", neurons=neurons, chunk_size=700)
+    b = sf.write_circuit(dd.from_pandas(parameterized, npartitions=6), tmp_path / "b",
+                         neurons=neurons)  # fmt: skip
+    da, db = datasets(a), datasets(b)
+    assert da.keys() == db.keys() and len(da) > 20
+    for name in da:
+        assert da[name].dtype == db[name].dtype and np.array_equal(da[name], db[name]), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no part files left
+
+
+def test_dask_circuit_computed_with_other_results(parameterized, neurons, tmp_path):
+    import dask
+
+    ddf = dd.from_pandas(parameterized, npartitions=4)
+    lazy = sf.write_circuit(ddf, tmp_path / "net", neurons=neurons, compute=False)
+    assert not (tmp_path / "net").exists()  # nothing happens before compute
+    edges = sf.dask.connectivity(ddf)
+    config, counted = dask.compute(lazy, edges.map_partitions(len).sum())
+    assert counted == len(sf.connectivity(parameterized))
+    assert len(sf.read_edges(config.iloc[0])) == len(parameterized)
+
+
+def test_without_neurons_nodes_are_the_synapses_neurons(parameterized, tmp_path):
+    import bluepysnap
+
+    config = sf.write_circuit(parameterized, tmp_path / "net")
+    nodes = bluepysnap.Circuit(str(config)).nodes["neurons"].get(properties=["root_id"])
+    expect = np.union1d(parameterized.pre, parameterized.post)
+    assert nodes["root_id"].tolist() == expect.tolist()
+
+
+def test_bad_input_is_refused_before_writing(parameterized, neurons, tmp_path):
+    out = tmp_path / "net"
+    with pytest.raises(sf.SonataError, match="not in `neurons`"):
+        sf.write_circuit(parameterized, out, neurons=neurons.iloc[5:])
+    with pytest.raises(sf.SonataError, match="duplicate synapse ids"):
+        sf.write_circuit(pd.concat([parameterized, parameterized.iloc[:3]]), out)
+    with pytest.raises(sf.OptionError, match="node_population"):
+        sf.write_circuit(parameterized, out, node_population="../x")
+    with pytest.raises(sf.SonataError, match="missing values"):
+        sf.write_circuit(parameterized.assign(conductance=np.nan), out)
+    with pytest.raises(sf.OptionError, match="more than once"):
+        sf.write_circuit(parameterized, out, neurons=pd.concat([neurons, neurons.iloc[:2]]))
+    assert not out.exists() and not list(tmp_path.iterdir())  # nothing written, no leftovers
+
+
+def test_overwrite_replaces_only_a_circuit_synframe_wrote(parameterized, tmp_path):
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "thesis.tex").write_text("years of work")
+    with pytest.raises(sf.SonataError, match="exists"):
+        sf.write_circuit(parameterized, other)
+    with pytest.raises(sf.SonataError, match="not a circuit synframe wrote"):
+        sf.write_circuit(parameterized, other, overwrite=True)
+    assert (other / "thesis.tex").read_text() == "years of work"
+    config = sf.write_circuit(parameterized, tmp_path / "net")
+    again = sf.write_circuit(parameterized.iloc[:100], tmp_path / "net", overwrite=True)
+    assert again == config and len(sf.read_edges(again)) == 100
+
+
+def test_a_kill_during_write_leaves_no_circuit(parameterized, tmp_path):
+    table = tmp_path / "syn.parquet"
+    parameterized.to_parquet(table)
+    script = textwrap.dedent(f"""
+        import os, signal
+        import pandas as pd
+        import synframe as sf
+        import synframe.sonata.network as network
+        real = network._write_nodes
+        def killer(*args, **kwargs):
+            real(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)  # after the nodes, before the edges
+        network._write_nodes = killer
+        sf.write_circuit(pd.read_parquet({str(table)!r}), {str(tmp_path / "net")!r})
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    assert not (tmp_path / "net").exists()  # only the staging directory is left behind
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".net.staging-")]
+    assert left and os.listdir(tmp_path / left[0])
+    config = sf.write_circuit(parameterized, tmp_path / "net")  # the next run just works
+    assert json.loads(config.read_text())["synframe"]["written_by"] == "synframe.write_circuit"
