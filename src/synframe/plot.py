@@ -47,10 +47,7 @@ def _figure(figsize, ax, panels: int = 1, ncols: int | None = None):
     nrows = -(-panels // ncols)
     size = figsize or (4.2 * ncols, 3.6 * nrows)
     fig = Figure(figsize=size, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for extra in axes[panels:]:
-        extra.set_visible(False)
-    return fig, list(axes[:panels])
+    return fig, [fig.add_subplot(nrows, ncols, i + 1) for i in range(panels)]
 
 
 def model_moments(spec: Mapping) -> tuple[float, float]:
@@ -186,7 +183,7 @@ def plot_parameters(
     >>> fig = drawn.syn.plot_parameters(stats, by="synapse_class", types=classes,
     ...                                 properties=["conductance"])
     >>> len(fig.axes)  # one panel per pathway present
-    8
+    5
     """
     validate(stats)
     props = _draw.select_properties(stats, properties)
@@ -299,7 +296,8 @@ def plot_connectivity(
     a.set_title(f"{weight} between {by} types")
     fig.colorbar(image, ax=a, label=weight)
     for (r, c), v in np.ndenumerate(data):
-        a.text(c, r, f"{int(v):,}", ha="center", va="center", fontsize=8, color="cyan")
+        a.text(c, r, f"{int(v):,}", ha="center", va="center", fontsize=8, color="grey",
+               fontweight="bold")  # fmt: skip
     return fig
 
 
@@ -396,6 +394,8 @@ def plot_synapses(
         fig.colorbar(image, ax=a, label=color_by)
     a.autoscale()
     a.set_aspect("equal")
+    if j == 1:  # EM y points down into the tissue (as navis draws it: pia up)
+        a.invert_yaxis()
     a.set_xlabel(f"{'xyz'[i]} (µm)")
     a.set_ylabel(f"{'xyz'[j]} (µm)")
     a.set_title(f"{getattr(neuron, 'name', None) or neuron.id}")
