@@ -61,7 +61,8 @@ def test_sparse_pathways_fall_back_to_a_wildcard_fit(table):
         df, by="mtype", types=types, properties="g", distributions="gamma", min_connections=5
     )
     assert "*" in fitted["src"].values and "*" in fitted["tgt"].values
-    assert {f[1] for f in fitted.attrs["fit"]["fallback"]} == {"rare"}
+    assert {f[1] for f in fitted.attrs["fit"]["filled"]} == {"rare"}
+    assert {f[3] for f in fitted.attrs["fit"]["filled"]} == {"*"}
     from synframe.pathways import lookup
 
     assert lookup(fitted, "g", "rare", "L5_MC") is fitted.sel(property="g", src="*", tgt="*").item()

@@ -134,6 +134,14 @@ def attach(
     for k, side, rows in _spatial.side_rows(syn, ids):
         dist, pid = points[k].query(xyz[side][rows])
         parts[k].append((side, rows, dist, pid))
+    _neurons.check_scale(
+        (
+            (ids[k], np.concatenate([p[2] for p in parts[k]]),
+             np.concatenate([xyz[p[0]][p[1]] for p in parts[k]]), points[k])
+            for k in range(len(nl)) if parts[k]
+        ),
+        "attach",
+    )  # fmt: skip
 
     cols = {
         c: syn[getattr(SynapseTable, c)].to_numpy().astype("int64", copy=False)

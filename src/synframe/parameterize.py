@@ -12,7 +12,7 @@ import xarray as xr
 from . import _draw
 from ._validation import run_schema, stage_schema
 from .errors import PathwayError, format_problems
-from .pathways import summary, validate
+from .pathways import check_by, summary, validate
 
 __all__ = ["parameterize"]
 
@@ -40,7 +40,8 @@ def parameterize(
         :func:`synframe.fit_pathway_stats`).
     by
         The pathway property (e.g. ``"synapse_class"``): source/target types are read from
-        ``pre_<by>`` / ``post_<by>`` columns, or from ``types``.
+        ``pre_<by>`` / ``post_<by>`` columns, or from ``types``. Must be the property the stats
+        were made for when they record one (``stats.attrs["by"]``, kept in their JSON).
     types
         neuron id -> type: a dict, a Series indexed by id, or a DataFrame with an id column and a
         ``by`` column.
@@ -72,6 +73,7 @@ def parameterize(
     """
     run_schema(syn, stage_schema("synapses"), "SynapseTable (input of parameterize)")
     validate(stats)
+    check_by(stats, by)
     props = _draw.select_properties(stats, properties)
     existing = [p for p in props if p in syn.columns]
     if existing and not overwrite:
