@@ -112,7 +112,7 @@ def test_round_trip_any_valid_model(model):
     assert out == {**model, "prop_cov": {}, "model": "ConnPropsModel"}
     assert sf.pathways.to_dict(sf.pathways.from_dict(out)) == out
     kinds = {c["type"] for by_s in model["prop_stats"].values() for by_t in by_s.values() for c in by_t.values()}  # fmt: skip
-    assert (sf.pathways.cm_problems(out) == []) == kinds <= set(CM_TYPES)
+    assert (sf.pathways.cm_problems(out) == []) == (kinds <= set(CM_TYPES))
 
 
 def test_every_invalid_cell_is_reported_at_once():
