@@ -99,13 +99,14 @@ def _fit_stats(args: argparse.Namespace) -> int:
 
     circuit = Circuit(args.circuit_config)
     pops = args.populations or sorted(circuit.edge_files)
+    groups = tuple(args.interpolate or ())
     frames = []
     for k, pop in enumerate(pops):  # node ids repeat across populations: keep connections apart
         df = sf.read_edges(
             args.circuit_config,
             pop,
             properties=args.properties,
-            node_properties=(args.by,),
+            node_properties=(args.by, *groups),
         )
         if f"pre_{args.by}" not in df or f"post_{args.by}" not in df:
             print(
@@ -117,13 +118,21 @@ def _fit_stats(args: argparse.Namespace) -> int:
     if not frames:
         raise OptionError(f"no edge population has {args.by!r} on both sides")
     table = pd.concat(frames, ignore_index=True)
+    for item in args.distributions:
+        if "=" not in item:
+            raise OptionError(f"--distributions takes PROPERTY=TYPE, got {item!r}")
     kinds = dict(item.split("=", 1) for item in args.distributions)
-    kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
+    if args.default_distribution != "auto":
+        kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
+    bounds = {"auto": None, "data": "data", "none": {}}[args.bounds]
     stats = sf.fit_pathway_stats(
         table, by=args.by, properties=args.properties, distributions=kinds,
-        min_connections=args.min_connections,
+        min_connections=args.min_connections, bounds=bounds, interpolate=groups or None,
+        truncnorm_fit=args.truncnorm_fit,
     )  # fmt: skip
     sf.save_pathway_stats(stats, args.output)
+    for prop, what in stats.attrs["fit"]["auto"].items():
+        print(f"{prop}: no distribution given: {what}")
     print(sf.pathways.summary(stats))
     print(args.output)
     return 0
@@ -248,16 +257,47 @@ def build_parser() -> argparse.ArgumentParser:
         "fit-stats",
         parents=[common],
         help="fit pathway statistics from a circuit's edge properties",
+        description="Fit a ConnPropsModel (connectome-manipulator 1.0.4's conn_props semantics) "
+        "from a circuit's edge properties; the JSON loads in connectome-manipulator.",
     )
     fit.add_argument("circuit_config")
     fit.add_argument(
         "--by", "--pathway-property", dest="by", required=True, help="pathway property"
     )
-    fit.add_argument("--properties", nargs="+", required=True)
+    fit.add_argument(
+        "--properties", nargs="+", required=True, help="edge properties (and/or n_syn_per_conn)"
+    )
     fit.add_argument(
         "--distributions", nargs="*", default=[], help="PROPERTY=TYPE, e.g. conductance=gamma"
     )
-    fit.add_argument("--default-distribution", default="normal")
+    fit.add_argument(
+        "--default-distribution",
+        default="auto",
+        help="type for properties without --distributions; 'auto' (default) chooses one that "
+        "respects the data: constant, discrete for integers, else gamma (values >= 0) or normal, "
+        "bounded by the data",
+    )
+    fit.add_argument(
+        "--bounds",
+        choices=["auto", "data", "none"],
+        default="auto",
+        help="lower/upper bounds: from the data for automatically chosen types (auto), for "
+        "every property (data), or none",
+    )
+    fit.add_argument(
+        "--interpolate",
+        nargs="+",
+        default=None,
+        metavar="COLUMN",
+        help="fill sparse pathways as connectome-manipulator does, from groups of node columns, "
+        "finest first (e.g. layer synapse_class); default: one fit on all synapses",
+    )
+    fit.add_argument(
+        "--truncnorm-fit",
+        choices=["histogram", "mle"],
+        default="histogram",
+        help="truncnorm loc/scale: connectome-manipulator's histogram fit, or maximum likelihood",
+    )
     fit.add_argument("--min-connections", type=int, default=5)
     fit.add_argument("--populations", nargs="+", default=None)
     fit.add_argument("--output", required=True, help="stats JSON to write")

@@ -170,6 +170,10 @@ def spec_problems(spec) -> list[str]:
             out.append(f"'{name}' must be a number (or ±Infinity), or absent; got {b!r}")
     if _bound(lo) and _bound(hi) and lo > hi:
         out.append(f"'lower_bound' ({lo}) must be <= 'upper_bound' ({hi})")
+    if (_bound(lo) and lo == np.inf) or (_bound(hi) and hi == -np.inf):
+        out.append(
+            "a lower_bound of +Infinity or an upper_bound of -Infinity makes every value infinite"
+        )
     sw = g("shared_within", True)
     if not (sw is None or isinstance(sw, (bool, np.bool_)) or (_num(sw) and sw in (0, 1))):
         out.append(f"'shared_within' must be a bool, 1.0 / 0.0 or null, got {sw!r}")
@@ -243,7 +247,8 @@ def keyed_uniforms(seed: int, name: str, *keys: np.ndarray, streams: int = 1) ->
         out = np.empty((streams, n))
         for s in range(streams):
             bits = _mix(h + np.uint64(s + 1) * _G) >> np.uint64(11)
-            out[s] = (bits.astype(np.float64) + 0.5) * 2.0**-53
+            # (bits + 0.5) / 2**53 rounds to 1.0 for the largest bits: keep it below 1
+            out[s] = np.minimum((bits.astype(np.float64) + 0.5) * 2.0**-53, 1.0 - 2.0**-53)
     return out if streams > 1 else out[0]
 
 
@@ -297,7 +302,10 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
         loc, scale, lo, hi = g("norm_loc"), g("norm_scale"), g("min"), g("max")
         if scale == 0 or lo == hi:
             return np.full(n, float(np.clip(loc, lo, hi)))
-        return loc + scale * _truncnorm_std_ppf(u, (lo - loc) / scale, (hi - loc) / scale)
+        a, b = (lo - loc) / scale, (hi - loc) / scale
+        if not b > a:  # [min, max] narrower than float resolution in standard units: flat there
+            return lo + (hi - lo) * u
+        return np.clip(loc + scale * _truncnorm_std_ppf(u, a, b), lo, hi)
     if kind == "gamma":
         mean, std = g("mean"), g("std")
         if std == 0:
@@ -313,7 +321,8 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
         if lam == 0:
             return np.ones(n)
         p0 = np.exp(-lam)
-        return np.maximum(stats.poisson.ppf(p0 + u * (1 - p0), lam), 1.0)
+        q = np.minimum(p0 + u * (1 - p0), np.nextafter(1.0, 0.0))  # may round to 1 for u near 1
+        return np.maximum(stats.poisson.ppf(q, lam), 1.0)
     if kind == "discrete":
         val = np.asarray(g("val"))  # integer values stay integers (as CM's np.random.choice)
         cdf = np.cumsum(np.asarray(g("p"), dtype="float64"))
@@ -444,11 +453,20 @@ def _base_cdf(spec: Mapping, t: np.ndarray, strict: np.ndarray) -> np.ndarray:
     if kind == "truncnorm":
         loc, scale = g("norm_loc"), g("norm_scale")
         a, b = (g("min") - loc) / scale, (g("max") - loc) / scale
+        if not b > a:  # as ppf: flat on [min, max]
+            return np.clip((t - g("min")) / (g("max") - g("min")), 0.0, 1.0)
         return stats.truncnorm.cdf(t, a, b, loc=loc, scale=scale)
     if kind == "gamma":
         mean, std = g("mean"), g("std")
+        if std < 1e-4 * mean:  # as ppf: normal to float precision (and std**2 may underflow)
+            return special.ndtr((t - mean) / std)
         shape, scale = mean**2 / std**2, std**2 / mean
-        return special.gammainc(shape, np.clip(t, 0, None) / scale)
+        x = np.clip(t, 0, None) / scale
+        tiny = (t > 0) & (x < 1e-300)  # x^a / Gamma(a + 1) there, in logs (x may underflow)
+        with np.errstate(divide="ignore"):
+            log_small = shape * (np.log(np.where(tiny, t, 1.0)) - np.log(scale))
+        small = np.exp(log_small - special.gammaln(shape + 1))
+        return np.where(tiny, small, special.gammainc(shape, x))
     if kind == "lognormal":
         with np.errstate(divide="ignore"):
             return special.ndtr((np.log(np.clip(t, 0, None)) - g("mean")) / g("std"))

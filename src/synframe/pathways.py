@@ -228,9 +228,9 @@ def _cov_problems(stats: xr.DataArray) -> list[str]:
     tgt = [t for t in stats["tgt"].values if t != WILDCARD]
     for s in src:
         for t in tgt:
-            mat = cov["cov"].get(s, {}).get(t) if isinstance(cov["cov"].get(s), Mapping) else None
+            mat = _cov_lookup(cov["cov"], s, t)
             if mat is None:
-                out.append(f"prop_cov has no matrix for pathway ({s}, {t})")
+                out.append(f"prop_cov has no matrix for pathway ({s}, {t}) (nor a '*' wildcard)")
                 continue
             m = np.asarray(mat, dtype="float64")
             if m.shape != (len(names), len(names)):
@@ -257,6 +257,16 @@ def _cov_problems(stats: xr.DataArray) -> list[str]:
                     f"prop_cov ({s}, {t}): correlated properties must agree on shared_within"
                 )
     return out
+
+
+def _cov_lookup(mats, s: str, t: str):
+    """The prop_cov matrix of pathway (s, t), with the wildcard fallback of the cells."""
+    if not isinstance(mats, Mapping):
+        return None
+    for a, b in ((s, t), (s, WILDCARD), (WILDCARD, t), (WILDCARD, WILDCARD)):
+        if isinstance(mats.get(a), Mapping) and b in mats[a]:
+            return mats[a][b]
+    return None
 
 
 class Cells:
@@ -311,12 +321,8 @@ def _expanded_cov(stats: xr.DataArray, src: list[str], tgt: list[str]) -> dict:
     mats = cov["cov"]
     for s in src:
         for t in tgt:
-            if isinstance(mats.get(s), Mapping) and t in mats[s]:
-                continue
-            for a, b in ((s, WILDCARD), (WILDCARD, t), (WILDCARD, WILDCARD)):
-                if isinstance(mats.get(a), Mapping) and b in mats[a]:
-                    mats.setdefault(s, {})[t] = copy.deepcopy(mats[a][b])
-                    break
+            if not (isinstance(mats.get(s), Mapping) and t in mats[s]):
+                mats.setdefault(s, {})[t] = copy.deepcopy(_cov_lookup(mats, s, t))
     return cov
 
 
@@ -403,6 +409,11 @@ def from_dict(model: Mapping, *, by: str | None = None) -> xr.DataArray:
         raise PathwayError(
             f"the model is for pathways by {stored!r}, not by={by!r}; load it without by= "
             "or fit/build stats for the property you mean"
+        )
+    if model.get("data_keys"):
+        raise PathwayError(
+            f"'data_keys' {model['data_keys']!r}: a ConnPropsModel has no data tables (CM would "
+            "look for an .h5 file beside the JSON); remove the key"
         )
     extra = {k: v for k, v in model.items() if k not in (*_KNOWN_TOP, "prop_cov")}
     extra["_key_order"] = list(model.keys())
