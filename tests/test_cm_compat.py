@@ -574,3 +574,41 @@ def test_auto_types_respect_the_data_and_load_in_cm(external, tmp_path):
         warnings.simplefilter("error")
         assert_parameterized(drawn, stats, by="synapse_class")
     assert set(CM_TYPES) >= set(stats.attrs["fit"]["distributions"].values())
+
+
+def test_discrete_interpolation_merges_counts_as_cm_does():
+    """CM 1.0.4 merges the discrete counts of a block from the cells being filled, so cells
+    interpolated earlier count again (for synapse properties; for n_syn_per_conn it merges the
+    data): synframe's interpolation gives CM's values and frequencies on a grid where it matters."""
+    from synframe.fit import _interpolate
+
+    ref = _load("interpolation.json")
+    present = np.asarray(ref["present"])
+    groups = np.array(
+        [[str(a), b] for a, b in zip(ref["layer"], ref["synapse_class"], strict=True)]
+    )
+    types = ref["m_types"]
+    differs = False
+    for prop, quirk in (("g", True), ("n_syn_per_conn", False)):
+        data = {k: np.full(present.shape, np.nan) for k in ("mean", "std", "min", "max")}
+        data["mean"][present] = 1.0
+        data["min"][present] = data["max"][present] = 1.0
+        for key in ("val", "cnt"):
+            data[key] = np.empty(present.shape, dtype=object)
+            for i in range(4):
+                for j in range(4):
+                    v = ref["data"][prop][key][i][j]
+                    data[key][i, j] = np.asarray(v) if isinstance(v, list) else np.nan
+        for mode in (quirk, not quirk):
+            model, _ = _interpolate(data, present, groups, groups, quirk_vals=mode)
+            for i, s in enumerate(types):
+                for j, t in enumerate(types):
+                    cm = ref["cm"][prop][s][t]
+                    cnt = np.asarray(model["cnt"][i, j], dtype=float)
+                    same = model["val"][i, j].tolist() == cm["val"] and np.allclose(
+                        cnt / cnt.sum(), cm["p"], rtol=1e-12, atol=0
+                    )
+                    if mode == quirk:
+                        assert same, (prop, s, t)
+                    differs |= not same
+    assert differs  # the other way of merging would not give CM's model

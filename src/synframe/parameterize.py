@@ -12,7 +12,7 @@ import xarray as xr
 from . import _draw
 from ._validation import run_schema, stage_schema
 from .errors import PathwayError, format_problems
-from .pathways import check_by, summary, validate
+from .pathways import N_SYN_PER_CONN, check_by, summary, validate
 
 __all__ = ["parameterize"]
 
@@ -75,6 +75,12 @@ def parameterize(
     validate(stats)
     check_by(stats, by)
     props = _draw.select_properties(stats, properties)
+    if N_SYN_PER_CONN in props:
+        raise PathwayError(
+            f"{N_SYN_PER_CONN!r} is synapses per connection (the connectome's structure, as "
+            "connectome-manipulator uses it), not a property drawn per synapse: leave it out of "
+            "properties (stats.syn.sample draws it)"
+        )
     existing = [p for p in props if p in syn.columns]
     if existing and not overwrite:
         raise PathwayError(

@@ -16,6 +16,8 @@ It writes, next to itself (each file small; the tests need no connectome-manipul
 - ``extract_external.json``: CM's per-pathway statistics of the first fit before interpolation;
 - ``draws.npz`` + ``draws.json``: values CM's ``ConnPropsModel.draw`` gives for a list of specs
   (dtype, bounds, rounding, ``n_syn_per_conn``), drawn with numpy's legacy seeded RNG;
+- ``interpolation.json``: CM's ``build`` interpolating discrete values / counts on a small grid
+  (4 mtypes, data in 2 of 16 pathways) where cells interpolated earlier enter later merges;
 - ``validation.json``: model dicts loaded with CM's ``AbstractModel.model_from_file``: whether CM
   accepts each, its error, and the warnings it logs.
 
@@ -233,6 +235,46 @@ def _stable(message: str) -> str:
     )
 
 
+def interpolation() -> None:
+    from connectome_manipulator.model_building import conn_props
+
+    m_types = [["A", "B", "C", "D"]] * 2
+    classes = [["EXC", "EXC", "EXC", "INH"]] * 2
+    layers = [[4, 4, 5, 5]] * 2
+    shape = (4, 4)
+    present = np.zeros(shape, dtype=bool)
+    present[0, 0] = present[2, 2] = True
+    rng = np.random.default_rng(7)
+    nsyn = {
+        k: np.full(shape, np.nan) for k in ("mean", "std", "min", "max", "norm_loc", "norm_scale")
+    }
+    prop = {k: np.full((*shape, 1), np.nan) for k in ("mean", "std", "min", "max", "norm_loc",
+                                                       "norm_scale", "shared_within")}  # fmt: skip
+    for d in (nsyn, prop):
+        for k in ("val", "cnt", "p"):
+            d[k] = np.full(shape if d is nsyn else (*shape, 1), np.nan, dtype=object)
+    for i, j in zip(*np.nonzero(present), strict=True):
+        for d, idx in ((nsyn, (i, j)), (prop, (i, j, 0))):
+            for k in ("mean", "std", "min", "max", "norm_loc", "norm_scale"):
+                d[k][idx] = rng.random()
+            val, cnt = np.unique(rng.integers(1, 6, size=20), return_counts=True)
+            d["val"][idx], d["cnt"][idx], d["p"][idx] = val, cnt, cnt / cnt.sum()
+        prop["shared_within"][i, j, 0] = 1.0
+    model = conn_props.build(nsyn, prop, m_types, classes, layers, ["g"],
+                             distr_types={"g": "discrete", "n_syn_per_conn": "discrete"})  # fmt: skip
+    out = {
+        "m_types": m_types[0], "synapse_class": classes[0], "layer": layers[0],
+        "present": present,
+        "data": {
+            "g": {"val": prop["val"][..., 0], "cnt": prop["cnt"][..., 0]},
+            "n_syn_per_conn": {"val": nsyn["val"], "cnt": nsyn["cnt"]},
+        },
+        "cm": {p: {s: {t: {"val": c["val"], "p": c["p"]} for t, c in by_t.items()}
+                   for s, by_t in model.prop_stats[p].items()} for p in ("g", "n_syn_per_conn")},
+    }  # fmt: skip
+    (HERE / "interpolation.json").write_text(json.dumps(_plain(out)))
+
+
 class _Capture(logging.Handler):
     def __init__(self):
         super().__init__(level=logging.WARNING)
@@ -277,4 +319,5 @@ if __name__ == "__main__":
           f"python {sys.version.split()[0]}")  # fmt: skip
     fits()
     draws()
+    interpolation()
     validation()
