@@ -16,7 +16,14 @@ from ._ids import as_ids
 from .errors import NeuronTypeError, OptionError, SynframeWarning
 from .units import neuron_scale_nm
 
-__all__ = ["NeuronPoints", "as_neuron_list", "check_scale", "neuron_ids", "neuron_points"]
+__all__ = [
+    "NeuronPoints",
+    "as_neuron_list",
+    "bbox_side",
+    "check_scale",
+    "neuron_ids",
+    "neuron_points",
+]
 
 #: below this median synapse distance (nm) the scale is never questioned
 SCALE_FLOOR_NM = 10_000.0
@@ -107,21 +114,29 @@ def neuron_ids(neurons) -> np.ndarray:
     return ids
 
 
+def bbox_side(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) corner of points, for :func:`check_scale` (combine parts with min / max)."""
+    if not len(xyz):
+        return np.full(3, np.inf), np.full(3, -np.inf)
+    return xyz.min(axis=0), xyz.max(axis=0)
+
+
 def check_scale(
-    per_neuron: Iterable[tuple[int, np.ndarray, np.ndarray, NeuronPoints]], stage: str
+    per_neuron: Iterable[tuple[int, list[np.ndarray], list[tuple], NeuronPoints]], stage: str
 ) -> None:
     """Warn when synapses and neurons cannot be in the same units (positions in µm as nm ...).
 
     ``per_neuron`` gives, per neuron, its id, the distances (nm) of its synapses to it (the KD-tree
-    answers the caller has anyway), their positions (nm) and its points. A neuron is implausible
-    when the median distance of its synapses exceeds 10 µm and either the neuron's size or, for 5
-    or more synapses, 100 times their own spread: a real synapse lies on its neuron, so that happens
-    when one of the two is in other units than it says. Costs a median per neuron, and a bounding
-    box only for neurons past 10 µm.
+    answers the caller has anyway, in parts), the :func:`bbox_side` of each part of their positions
+    (nm) and its points. A neuron is implausible when the median distance of its synapses exceeds
+    10 µm and either the neuron's size or, for 5 or more synapses, 100 times their own spread: a
+    real synapse lies on its neuron, so that happens when one of the two is in other units than it
+    says. Costs a median and a bounding box per neuron (no extra KD-tree query).
     """
     bad = []
     total = 0
-    for nid, dist, xyz, points in per_neuron:
+    for nid, dists, boxes, points in per_neuron:
+        dist = np.concatenate(dists) if len(dists) != 1 else dists[0]
         if not len(dist):
             continue
         total += 1
@@ -129,7 +144,9 @@ def check_scale(
         if not median > SCALE_FLOOR_NM:
             continue
         extent = points.extent_nm
-        spread = float(np.ptp(xyz, axis=0).max()) if len(xyz) else 0.0
+        lo = np.min([b[0] for b in boxes], axis=0)
+        hi = np.max([b[1] for b in boxes], axis=0)
+        spread = float((hi - lo).max())
         if median > extent or (len(dist) >= 5 and 100 * spread < extent):
             bad.append((nid, median, extent, spread, len(dist)))
     if not bad:
