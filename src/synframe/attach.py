@@ -131,9 +131,20 @@ def attach(
     points = [_neurons.neuron_points(n) for n in nl]  # also refuses bad units before any change
     xyz = _spatial.positions_nm(syn)
     parts: list[list] = [[] for _ in nl]
+    boxes: list[list] = [[] for _ in nl]
     for k, side, rows in _spatial.side_rows(syn, ids):
-        dist, pid = points[k].query(xyz[side][rows])
+        pos = xyz[side][rows]
+        dist, pid = points[k].query(pos)
         parts[k].append((side, rows, dist, pid))
+        boxes[k].append(_neurons.bbox_side(pos))
+    _neurons.check_scale(
+        (
+            (ids[k], [p[2] for p in parts[k]], boxes[k], points[k])
+            for k in range(len(nl))
+            if parts[k]
+        ),
+        "attach",
+    )
 
     cols = {
         c: syn[getattr(SynapseTable, c)].to_numpy().astype("int64", copy=False)

@@ -230,13 +230,14 @@ def _fit_stats(args: argparse.Namespace) -> int:
 
     circuit = Circuit(_existing(args.circuit_config, "CIRCUIT_CONFIG"))
     pops = args.populations or sorted(circuit.edge_files)
+    groups = tuple(args.interpolate or ())
     frames = []
     for k, pop in enumerate(pops):  # node ids repeat across populations: keep connections apart
         df = sf.read_edges(
             args.circuit_config,
             pop,
             properties=args.properties,
-            node_properties=(args.by,),
+            node_properties=(args.by, *groups),
         )
         if f"pre_{args.by}" not in df or f"post_{args.by}" not in df:
             print(
@@ -252,12 +253,17 @@ def _fit_stats(args: argparse.Namespace) -> int:
     if bad:
         raise OptionError(f"--distributions {' '.join(bad)}: give PROPERTY=TYPE, e.g. g=gamma")
     kinds = dict(item.split("=", 1) for item in args.distributions)
-    kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
+    if args.default_distribution != "auto":
+        kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
+    bounds = {"auto": None, "data": "data", "none": {}}[args.bounds]
     stats = sf.fit_pathway_stats(
         table, by=args.by, properties=args.properties, distributions=kinds,
-        min_connections=args.min_connections,
+        min_connections=args.min_connections, bounds=bounds, interpolate=groups or None,
+        truncnorm_fit=args.truncnorm_fit,
     )  # fmt: skip
     sf.save_pathway_stats(stats, args.output)
+    for prop, what in stats.attrs["fit"]["auto"].items():
+        print(f"{prop}: no distribution given: {what}")
     print(sf.pathways.summary(stats))
     print(args.output)
     return 0
@@ -549,6 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fit-stats",
         _fit_stats,
         "fit pathway statistics from a circuit's edge properties",
+        "Fit a ConnPropsModel (connectome-manipulator 1.0.4's conn_props semantics) from a "
+        "circuit's edge properties; the JSON loads in connectome-manipulator.",
     )
     fit.add_argument("circuit_config", metavar="CIRCUIT_CONFIG", help="circuit_config.json")
     fit.add_argument(
@@ -558,7 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="pathway property: the node property to group pathways by, e.g. synapse_class",
     )
-    fit.add_argument("--properties", nargs="+", required=True, help="edge properties to fit")
+    fit.add_argument(
+        "--properties", nargs="+", required=True, help="edge properties (and/or n_syn_per_conn)"
+    )
     fit.add_argument(
         "--distributions",
         nargs="*",
@@ -568,8 +578,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--default-distribution",
-        default="normal",
-        help="distribution type of the properties --distributions does not name",
+        default="auto",
+        help="type for properties without --distributions; 'auto' (default) chooses one that "
+        "respects the data: constant, discrete for integers, else gamma (values >= 0) or normal, "
+        "bounded by the data",
+    )
+    fit.add_argument(
+        "--bounds",
+        choices=["auto", "data", "none"],
+        default="auto",
+        help="lower/upper bounds: from the data for automatically chosen types (auto), for "
+        "every property (data), or none",
+    )
+    fit.add_argument(
+        "--interpolate",
+        nargs="+",
+        default=None,
+        metavar="COLUMN",
+        help="fill sparse pathways as connectome-manipulator does, from groups of node columns, "
+        "finest first (e.g. layer synapse_class); default: one fit on all synapses",
+    )
+    fit.add_argument(
+        "--truncnorm-fit",
+        choices=["histogram", "mle"],
+        default="histogram",
+        help="truncnorm loc/scale: connectome-manipulator's histogram fit, or maximum likelihood",
     )
     fit.add_argument(
         "--min-connections",

@@ -22,7 +22,7 @@ from .. import _draw, _provenance
 from .._io import staged_dir
 from ..distributions import output_dtype
 from ..errors import OptionError, PathwayError, SonataError, format_problems
-from ..pathways import N_SYN_PER_CONN, WILDCARD, Cells, summary, validate
+from ..pathways import N_SYN_PER_CONN, WILDCARD, Cells, check_by, summary, validate
 from ..schemas import SynapseTable
 from ._circuit import Circuit, chunk_ranges
 from ._populations import group_names
@@ -118,6 +118,7 @@ def parameterize_circuit(
         The circuit config that holds the result.
     """
     validate(stats)
+    check_by(stats, by)
     if output is None and not inplace:
         raise SonataError(
             "pass output=DIR to write a new circuit, or inplace=True to modify this one"
@@ -190,7 +191,7 @@ def _check_populations(
     cells = Cells(stats)
     src_types = [s for s in stats["src"].values.tolist() if s != WILDCARD]
     tgt_types = [t for t in stats["tgt"].values.tolist() if t != WILDCARD]
-    todo, problems = [], []
+    todo, problems, node_props = [], [], set()
     for name in pops:
         pop = circuit.edges(name)
         src_nodes, tgt_nodes = circuit.nodes(pop.source), circuit.nodes(pop.target)
@@ -203,6 +204,7 @@ def _check_populations(
             log.warning(
                 "Edge population '%s': %s nodes lack '%s': skipped", name, " and ".join(lacking), by
             )
+            node_props.update(*(n.attribute_names for n in (src_nodes, tgt_nodes) if n is not None))
             continue
         sv, tv = (
             np.unique(np.asarray(nodes_.get(by), dtype=object).astype(str))
@@ -223,6 +225,11 @@ def _check_populations(
             )
         todo.append((name, existing))
         del pop  # close libsonata's handle before h5py opens the file
+    if pops and not todo and not problems:  # a by= naming no node property: a wrong option
+        raise OptionError(
+            f"no edge population has {by!r} on its source and target nodes, so nothing would be "
+            f"parameterized; the nodes have {sorted(node_props)}: pass one of them as by="
+        )
     if problems:
         raise PathwayError(format_problems("nothing was written", problems))
     return todo
