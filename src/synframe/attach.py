@@ -205,7 +205,7 @@ def connector_sides(types: pd.Series, ident) -> np.ndarray:
     is presynaptic, one containing ``"post"`` or equal to ``1``/``"1"`` postsynaptic (CATMAID's
     relation codes). Any other label (gap junctions, abutting, typos) is refused: it is neither.
     """
-    labels = pd.unique(types)
+    labels = [t.item() if isinstance(t, np.generic) else t for t in pd.unique(types)]
     pre = [t for t in labels if "pre" in str(t).lower() or _is_code(t, 0)]
     post = [t for t in labels if "post" in str(t).lower() or _is_code(t, 1)]
     both = [t for t in pre if any(t is u or t == u for u in post)]
@@ -281,12 +281,13 @@ def _connector_rows(neuron, nid: int) -> pd.DataFrame | None:
         rows[f"_other{k}"] = other[:, k]
     for c in con.columns:
         if c not in _ATTACHMENT:
-            rows[c] = (
-                con[c].to_numpy()
-                if not isinstance(con[c].dtype, pd.CategoricalDtype)
-                else con[c].array
-            )
+            rows[c] = _values(con[c])
     return rows
+
+
+def _values(column: pd.Series):
+    """A column's values without its index, in its own dtype (categories, nullable integers)."""
+    return column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
 
 
 def _nullable(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
@@ -424,15 +425,9 @@ def connectors_to_table(neurons) -> pd.DataFrame:
         gaps = seen & values.isna().to_numpy()
         if gaps.any():  # a value only the presynaptic side's connectors carry
             values = values.copy()
-            values[gaps] = pre[c].to_numpy()[pos[gaps]]
-        from_post[c] = (
-            values.to_numpy() if not isinstance(values.dtype, pd.CategoricalDtype) else values.array
-        )
-        from_pre[c] = (
-            pre_alone[c].to_numpy()
-            if not isinstance(pre_alone[c].dtype, pd.CategoricalDtype)
-            else pre_alone[c].array
-        )
+            values[gaps] = pre[c].array[pos[gaps]]
+        from_post[c] = _values(values)
+        from_pre[c] = _values(pre_alone[c])
     parts = [f for f in (from_post, from_pre) if len(f)]
     table = (
         pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)

@@ -295,6 +295,10 @@ def _fit_stats(args: argparse.Namespace) -> int:
                 f"--properties {' '.join(lacking)}: edge population {pop} has no such attribute "
                 f"(it has {', '.join(sorted(circuit.edges(pop).attribute_names))})"
             )
+    _writable(args.output)
+    bad = [item for item in args.distributions if "=" not in item]
+    if bad:
+        raise OptionError(f"--distributions {' '.join(bad)}: give PROPERTY=TYPE, e.g. g=gamma")
     frames = []
     for k, pop in enumerate(pops):  # node ids repeat across populations: keep connections apart
         df = sf.read_edges(
@@ -318,10 +322,6 @@ def _fit_stats(args: argparse.Namespace) -> int:
         keys = pd.MultiIndex.from_arrays([table["_population"], table[col]])
         table[col] = pd.factorize(keys)[0].astype("int64")
     table = table.drop(columns="_population")
-    _writable(args.output)
-    bad = [item for item in args.distributions if "=" not in item]
-    if bad:
-        raise OptionError(f"--distributions {' '.join(bad)}: give PROPERTY=TYPE, e.g. g=gamma")
     kinds = dict(item.split("=", 1) for item in args.distributions)
     kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
     stats = sf.fit_pathway_stats(
@@ -362,7 +362,7 @@ def _fetch(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if len(syn) == 0 and not args.allow_empty:
         print(
-            f"synframe fetch: no synapses found for {len(ids)} neuron id(s) in "
+            f"synframe fetch: error: no synapses found for {len(ids)} neuron id(s) in "
             f"{syn.attrs.get('source')}; nothing written (pass --allow-empty to write an empty "
             "table)",
             file=sys.stderr,
@@ -382,10 +382,10 @@ def _synaptome_skeletons(args: argparse.Namespace, ids: list[int]):
     from .units import neuron_scale_nm
 
     if not args.skeleton:
-        if args.source is None and ids == [sf.datasets.EXAMPLE_ROOT_ID]:
-            return navis.NeuronList([sf.datasets.example_neuron()])
         if args.skeleton_units:
             raise OptionError("--skeleton-units needs --skeleton FILE.swc")
+        if args.source is None and ids == [sf.datasets.EXAMPLE_ROOT_ID]:
+            return navis.NeuronList([sf.datasets.example_neuron()])
         return None
     files = [Path(f) for f in args.skeleton]
     by_stem = {f.stem: f for f in files}
@@ -447,14 +447,18 @@ def _read_types(path: str):
 
 
 def _synaptome(args: argparse.Namespace) -> int:
+    """Every input checked (ids, skeletons, types, stats, output) before fetching anything."""
     import synframe as sf
 
     from ._ids import as_ids
+    from .sonata.synaptome import _check_replaceable
 
     ids = _ids(args.ids)
+    output = Path(args.output).expanduser().resolve()
+    if output.exists() and not args.overwrite:
+        raise OptionError(f"--output {args.output} exists; pass --overwrite to replace it")
+    _check_replaceable(output, args.overwrite)
     skeletons = _synaptome_skeletons(args, ids)
-    syn = sf.fetch(ids, source=_source(args), progress=False)
-    syn = syn.syn.clean() if skeletons is None else syn.syn.clean(neurons=skeletons)
     if args.types:
         types = _read_types(args.types)
         idc = types.columns[0]
@@ -464,6 +468,9 @@ def _synaptome(args: argparse.Namespace) -> int:
                 f"--types {args.types} has no column {args.by!r} (--by); its columns: "
                 f"{list(types.columns)}"
             )
+        repeated = types[idc][types[idc].duplicated()].unique()[:5].tolist()
+        if repeated:
+            raise OptionError(f"--types {args.types}: neuron ids {repeated} appear more than once")
         types = types.set_index(idc)[args.by]
     elif args.source is None and args.by == "synapse_class":
         types = sf.datasets.example_synapse_classes()
@@ -476,7 +483,10 @@ def _synaptome(args: argparse.Namespace) -> int:
                 "pass --stats stats.json (the example model types by synapse_class only)"
             )
         stats = sf.datasets.example_pathway_stats()
-    syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=_seed(args))
+    seed = _seed(args)
+    syn = sf.fetch(ids, source=_source(args), progress=False)
+    syn = syn.syn.clean() if skeletons is None else syn.syn.clean(neurons=skeletons)
+    syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=seed)
     syn = sf.annotate(
         syn, types.rename(args.by).rename_axis("root_id").reset_index(), columns=args.by
     )

@@ -19,7 +19,7 @@ from .._validation import run_schema, stage_schema
 from ..errors import OptionError, SonataError, format_problems
 from ..schemas import POSITIONS, SynapseTable
 from ._circuit import LAYOUT_DATASETS, UM, name_problem
-from .morphology import Morphology, build_morphology, locate, write_swc
+from .morphology import Morphology, _radii, build_morphology, locate, write_swc
 from .read import CENTERS
 
 __all__ = ["write_synaptome"]
@@ -108,6 +108,7 @@ def write_synaptome(
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise OptionError(f"path must be the directory to create, got {path!r}")
     names = _population_names(population_names)
+    _radii(radii)  # checked even when no skeleton uses them
     ids, skeletons = _reconstructed(syn, neurons)
     aff = syn[syn[SynapseTable.post].isin(ids)].sort_values(
         [SynapseTable.post, SynapseTable.pre, SynapseTable.id]
