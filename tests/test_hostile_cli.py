@@ -127,7 +127,7 @@ CASES = [
 @pytest.mark.parametrize("argv, code, message", CASES, ids=lambda v: str(v)[:60])
 def test_every_error_is_one_line_naming_the_flag(work, capsys, argv, code, message):
     before = snapshot(work)
-    got, out, err = run(capsys, *argv)
+    got, _out, err = run(capsys, *argv)
     lines = [line for line in err.strip().splitlines() if ": skipping " not in line]
     assert got == code, err
     assert len(lines) == 1, err

@@ -247,7 +247,7 @@ def empty_neuron(nid):
             "x": [],
             "y": [],
             "z": [],
-        }  # fmt: skip
+        }
     )
     return navis.TreeNeuron(nodes, id=nid, units="1 nm")
 

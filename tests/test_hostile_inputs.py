@@ -230,7 +230,7 @@ def test_cave_source_options_refused_offline():
         datastack_name = "minnie65_public"
         materialize = chunkedgraph = object()
 
-        class info:  # noqa: N801
+        class info:
             @staticmethod
             def get_datastack_info():
                 return {"synapse_table": "synapses_pni_2"}

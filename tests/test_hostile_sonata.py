@@ -109,7 +109,7 @@ def test_unreadable_files_are_named(tmp_path, name):
 def test_missing_and_directory_and_plain_h5(tmp_path):
     with pytest.raises(sf.SonataError, match="does not exist"):
         sf.read_edges(tmp_path / "nope.h5")
-    with pytest.raises(sf.SonataError, match="is a directory; give its circuit_config.json"):
+    with pytest.raises(sf.SonataError, match=r"is a directory; give its circuit_config\.json"):
         sf.read_edges(OBI)
     with h5py.File(tmp_path / "plain.h5", "w") as h5:
         h5["x"] = [1, 2]
@@ -201,7 +201,7 @@ def synaptome(tmp_path, syn=None, **kw) -> Path:
             "uint64",
             lambda v: np.where(np.arange(len(v)) == 0, 2**63 + 5, v).astype(np.uint64),
             "9223372036854775813, which does not fit in int64",
-        ),  # fmt: skip
+        ),
         ("int64", lambda v: -v, "negative"),
         ("text", lambda v: v.astype(str).astype(object), "stored as object"),
     ],
@@ -586,7 +586,7 @@ def test_synaptome_properties_are_written_exactly(tmp_path, values):
             "float32",
             "float64",
         ]
-    ),  # fmt: skip
+    ),
     st.data(),
 )
 def test_any_numeric_property_round_trips_through_libsonata(tmp_path_factory, dtype, data):
