@@ -665,3 +665,19 @@ def test_sonata_source(tmp_path, circuit):
         sf.fetch([1.0], source=source, progress=False)
     got = sf.fetch([0, 1], source=source, progress=False)
     assert len(got) == len(sf.read_edges(circuit, LOCAL))  # node ids 0 and 1: every edge
+
+
+@pytest.mark.parametrize("radius", ["abc", -1.0, 0.0, np.inf, np.nan, 1e300])
+def test_unusable_skeleton_radii_are_estimated(tmp_path, radius):
+    """MorphIO reads every radius as a positive finite number, whatever the nodes held."""
+    import morphio
+
+    neuron = sf.datasets.example_neuron()
+    neuron.nodes["radius"] = radius
+    h = frame_hash(neuron.nodes)
+    config = sf.write_synaptome(sf.datasets.example_synapses(), tmp_path / "s", neurons=neuron)
+    assert frame_hash(neuron.nodes) == h
+    morph = morphio.Morphology(str(config.parent / "morphologies" / f"{ROOT}.swc"))
+    diameters = np.concatenate([s.diameters for s in morph.iter()])
+    assert np.isfinite(diameters).all() and (diameters > 0).all()
+    assert np.isfinite(morph.soma.diameters).all()

@@ -136,6 +136,15 @@ def parameterize_circuit(
     (bmtk) get every edge's value in its own group, at its ``edge_group_index``; a property defined
     only in the edge types CSV counts as existing (the new per-edge values win over the CSV).
 
+    Values written are the values drawn: a value the dataset's dtype cannot hold exactly (outside
+    an integer range -- ``300`` in ``uint8``, ``-5`` in ``uint32`` --, fractional in an integer
+    dataset, beyond float32's range, NaN/inf) is a :class:`~synframe.errors.SonataError` naming
+    the population, property and range, and nothing is written. Property names that are not
+    plain HDF5 dataset names (``""``, ``"a/b"``, ``"../x"``, ``"@library"``, a SONATA layout
+    dataset such as ``source_node_id``) are refused before anything is read. With ``output=``,
+    each edge file gets its own name in ``edges/`` (two ``edges.h5`` from different folders
+    become ``edges.h5`` and ``edges-2.h5``); symbolic links are followed, never replaced.
+
     Returns
     -------
     pathlib.Path

@@ -53,6 +53,13 @@ def write_synaptome(
     every parameterized property; indices; ``circuit_config.json``. Written into a temporary
     directory and moved into place.
 
+    Properties are written in the dtype they have, so what libsonata reads is what was drawn
+    (int64 stays int64, float64 stays float64; booleans become uint8 0/1, float16 float32,
+    categories text): a synaptome is small, and every SONATA reader takes any of these dtypes.
+    Missing or non-finite property values, and names HDF5 or libsonata would misread (``"a/b"``,
+    ``""``, ``"@x"``, a dataset synframe writes itself such as ``synapse_id``), are refused
+    before anything is written.
+
     When ``neurons`` are navis skeletons, each is written as a morphology MorphIO reads without
     warnings (``morphologies/<root id>.swc``, µm, relative to the soma; the node's ``x``/``y``/``z``
     is the soma position, so bluepysnap's ``morph.get(node, transform=True)`` is in circuit
@@ -86,7 +93,9 @@ def write_synaptome(
         ``"dendrite"``, ``"axon"``; default
         :data:`~synframe.sonata.morphology.DEFAULT_RADII_UM` (an estimate, not a measurement).
     overwrite
-        Replace an existing directory.
+        Replace an existing synaptome. Only a directory synframe wrote (its
+        ``circuit_config.json`` says so) holding only what synframe writes is replaced; anything
+        else at ``path`` is an error, so that no other file is deleted.
 
     Examples
     --------
