@@ -164,3 +164,11 @@ def test_an_interrupted_write_leaves_no_table(work, capsys, monkeypatch):
     code, _, err = run(capsys, "fetch", ROOT, "--output", "a.parquet")
     assert code == 1 and "--output a.parquet: cannot write it (No space left on device)" in err
     assert not any(p.name.startswith((".a.parquet", "a.parquet")) for p in work.iterdir())
+
+
+def test_demo_never_deletes_a_folder_it_did_not_write(work, capsys):
+    """demo always overwrites its output: only a synaptome synframe wrote."""
+    before = snapshot(work)
+    code, _, err = run(capsys, "demo", "--output", "exists")
+    assert code == 1 and "not a synaptome written by synframe" in err
+    assert len(err.strip().splitlines()) == 1 and snapshot(work) == before

@@ -681,3 +681,66 @@ def test_unusable_skeleton_radii_are_estimated(tmp_path, radius):
     diameters = np.concatenate([s.diameters for s in morph.iter()])
     assert np.isfinite(diameters).all() and (diameters > 0).all()
     assert np.isfinite(morph.soma.diameters).all()
+
+
+# --- multi-group (bmtk) populations, configs listing a population twice, attrs ---------------------
+
+
+@pytest.fixture
+def bmtk(tmp_path):
+    """The Allen layer-4 circuit (two edge groups), without its LGN entries."""
+    allen = DATA / "sonata" / "allen_layer4"
+    network = tmp_path / "network"
+    shutil.copytree(allen, network)
+    cfg = json.loads((allen / "circuit_config.json").read_text())
+    cfg["manifest"]["$NETWORK_DIR"] = str(network)
+    for kind in ("nodes", "edges"):
+        cfg["networks"][kind] = [e for e in cfg["networks"][kind] if "lgn" not in json.dumps(e)]
+    (tmp_path / "circuit_config.json").write_text(json.dumps(cfg))
+    return tmp_path / "circuit_config.json", network
+
+
+@pytest.mark.parametrize(
+    "dataset, change, message",
+    [
+        ("edge_group_id", lambda v: np.where(np.arange(len(v)) == 5, 7, v), r"names groups \[7\]"),
+        ("edge_group_index", lambda v: v + 10**6, "cannot read"),
+    ],
+)
+def test_multi_group_layout_that_points_nowhere(bmtk, dataset, change, message):
+    config, network = bmtk
+    file = network / "l4_l4_edges.h5"
+    with h5py.File(file, "r") as h5:
+        values = h5[f"edges/l4_to_l4/{dataset}"][()]
+    edit(file, f"edges/l4_to_l4/{dataset}", change(values).astype(values.dtype))
+    before = tree(network)
+    with pytest.raises(sf.SonataError, match=message) as err:
+        sf.read_edges(config, "l4_to_l4")
+    assert "l4_l4_edges.h5" in str(err.value) or "l4_to_l4" in str(err.value)
+    assert tree(network) == before
+
+
+def test_a_population_listed_twice(tmp_path):
+    src = tmp_path / "c"
+    shutil.copytree(OBI, src)
+    cfg = json.loads((src / "circuit_config.json").read_text())
+    twin = dict(cfg["networks"]["edges"][0])
+    twin["edges_file"] = "$BASE_DIR/" + f"{EXTERNAL}.h5"
+    cfg["networks"]["edges"].append(twin)
+    (src / "circuit_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(sf.SonataError, match=f"{LOCAL}'? is (listed|declared) twice"):
+        sf.read_edges(src / "circuit_config.json", LOCAL)
+
+
+@pytest.mark.parametrize(
+    "listed, ok", [("p", True), (["p", "p"], True), (["p", "nope"], False), ([], True)]
+)
+def test_properties_listed_in_attrs(tmp_path, listed, ok):
+    syn = sf.datasets.example_synapses().assign(p=np.arange(2424, dtype=np.int64))
+    syn.attrs["properties"] = listed
+    if not ok:
+        with pytest.raises(sf.SonataError, match=r"lists \['nope'\]"):
+            synaptome(tmp_path, syn)
+        return
+    back = sf.read_edges(synaptome(tmp_path, syn))
+    assert ("p" in back) == bool(listed)  # a name, not its letters

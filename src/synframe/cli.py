@@ -213,6 +213,9 @@ def _demo(args: argparse.Namespace) -> int:
     """Fetch, clean, attach, parameterize and write the embedded MICrONS example neuron as SONATA."""
     import synframe as sf
 
+    from .sonata.synaptome import _check_replaceable
+
+    _check_replaceable(Path(args.output).expanduser().resolve(), True)  # before any work
     root = sf.datasets.EXAMPLE_ROOT_ID
     neuron = sf.datasets.example_neuron()
     print(f"synframe {sf.__version__} demo: MICrONS minnie65_public v795 neuron {root}")

@@ -219,6 +219,11 @@ class Circuit:
         files = self.node_files if kind == "nodes" else self.edge_files
         type_files = self.node_types if kind == "nodes" else self.edge_types
         for name in names:
+            if name in files and files[name] != file:
+                raise SonataError(
+                    f"{self.path}: the {singular} population {name!r} is listed twice, in "
+                    f"{files[name]} and {file}; a population has one file"
+                )
             files[name] = file
             type_files[name] = types
 

@@ -134,6 +134,15 @@ class _Groups:
         with h5py.File(self.path, "r") as h5:
             pop = h5[f"{self.kind}s/{self.name}"]
             gid, gidx = self.layout(pop, start, stop)
+            unknown = ~np.isin(gid, [int(g) for g in self.groups])
+            if unknown.any():
+                raise SonataError(
+                    f"{self.kind}_group_id of {self.kind} population {self.name!r} names groups "
+                    f"{np.unique(gid[unknown])[:5].tolist()} the population does not have "
+                    f"(it has {self.groups}); the file is corrupt"
+                )
+            if len(gidx) and gidx.min() < 0:
+                raise SonataError(f"{self.kind}_group_index has negative values")
             present = np.zeros(len(gid), dtype=bool)
             values = np.zeros(len(gid), dtype=self.dtypes[name])
             for g in self.groups:
@@ -359,7 +368,15 @@ def wrap_read(what: str, path: Path, call):
         return call()
     except SonataError:
         raise
-    except (libsonata.SonataError, RuntimeError, OSError, KeyError, ValueError, TypeError) as exc:
+    except (
+        libsonata.SonataError,
+        RuntimeError,
+        OSError,
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+    ) as exc:
         raise SonataError(f"{path}: cannot read {what}: {exc}") from None
 
 

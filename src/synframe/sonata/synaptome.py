@@ -211,7 +211,15 @@ def _population_names(population_names) -> dict[str, str]:
 
 def _properties(syn: pd.DataFrame, aff: pd.DataFrame) -> list[str]:
     """The parameterized properties (``attrs['properties']``) to write as edge attributes."""
-    props = [p for p in syn.attrs.get("properties", []) if p in aff.columns]
+    listed = syn.attrs.get("properties", [])
+    listed = [listed] if isinstance(listed, str) else list(listed or [])
+    missing = [p for p in listed if p not in aff.columns]
+    if missing:
+        raise SonataError(
+            f"attrs['properties'] lists {missing}, which are not columns of the table; "
+            "parameterize again (sf.parameterize) or correct attrs['properties']"
+        )
+    props = list(dict.fromkeys(listed))
     written = {"synapse_id", *CENTERS["pre"], *CENTERS["post"]}
     written |= {name for name, _ in SECTION_DATASETS.values()}
     problems = [
