@@ -562,9 +562,15 @@ def test_synaptome_properties_are_written_exactly(tmp_path, values):
     got = np.asarray(pop.get_attribute("p", pop.select_all()))
     ids = np.asarray(pop.get_attribute("synapse_id", pop.select_all()))
     expected = syn.set_index("id").loc[ids, "p"]
+    import bluepysnap  # the reader of circuit users: the same values
+
+    snap = bluepysnap.Circuit(str(config)).edges["synaptome_afferents"]
+    through_snap = snap.get(snap.ids(), properties=["p", "synapse_id"]).set_index("synapse_id")
     if got.dtype.kind in "OU":
         assert list(got) == [str(v) for v in expected]
+        assert list(through_snap.loc[ids, "p"]) == list(got)
     else:
+        assert np.array_equal(through_snap.loc[ids, "p"].to_numpy(), got)
         assert np.array_equal(got, expected.to_numpy(dtype=got.dtype))
         assert np.array_equal(
             got.astype(object), np.asarray(expected, dtype=object).astype(got.dtype).astype(object)
