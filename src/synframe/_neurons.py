@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from ._ids import as_ids
-from .errors import NeuronTypeError, OptionError, SynframeWarning
+from .errors import NeuronTypeError, OptionError, SchemaError, SynframeWarning
 from .units import neuron_scale_nm
 
 __all__ = [
@@ -53,6 +53,7 @@ class NeuronPoints:
     ids: np.ndarray
     id_column: str  # node_id | vertex_id | point_id
     scale_nm: np.ndarray  # nm per neuron unit, per axis
+    neuron_id: object = None  # for messages
 
     @cached_property
     def tree(self):
@@ -72,7 +73,12 @@ class NeuronPoints:
         if len(xyz_nm) == 0:
             return np.empty(0), np.empty(0, dtype="int64")
         if len(self.ids) == 0:
-            return np.full(len(xyz_nm), np.inf), np.full(len(xyz_nm), -1, dtype="int64")
+            kind = {"node_id": "nodes", "vertex_id": "vertices"}.get(self.id_column, "points")
+            raise SchemaError(
+                f"neuron {self.neuron_id} has no {kind}: {len(xyz_nm)} of its synapses have nowhere "
+                "to attach and no distance to it; give the neuron its skeleton / mesh, or leave "
+                "it out of the list"
+            )
         dist, idx = self.tree.query(xyz_nm, k=1)
         return dist, self.ids[idx]
 
@@ -84,8 +90,13 @@ def neuron_points(neuron) -> NeuronPoints:
     scale = neuron_scale_nm(neuron)
     if isinstance(neuron, navis.TreeNeuron):
         nodes = neuron.nodes
-        xyz = nodes[["x", "y", "z"]].to_numpy(dtype="float64")
-        ids = nodes["node_id"].to_numpy(dtype="int64")
+        try:
+            xyz = nodes[["x", "y", "z"]].to_numpy(dtype="float64")
+        except (TypeError, ValueError):
+            raise SchemaError(
+                f"neuron {neuron.id}: node coordinates x/y/z are not all numbers"
+            ) from None
+        ids = as_ids(nodes["node_id"], what=f"neuron {neuron.id} node_id")
         col = "node_id"
     elif isinstance(neuron, navis.MeshNeuron):
         xyz = np.asarray(neuron.vertices, dtype="float64")
@@ -100,7 +111,15 @@ def neuron_points(neuron) -> NeuronPoints:
             f"neuron {getattr(neuron, 'id', '?')} is a {type(neuron).__name__}; synapses can be "
             "placed on TreeNeuron, MeshNeuron or Dotprops -- convert it first (e.g. navis.skeletonize)"
         )
-    return NeuronPoints(xyz.reshape(-1, 3) * scale, ids, col, scale)
+    xyz = xyz.reshape(-1, 3)
+    bad = ~np.isfinite(xyz).all(axis=1)
+    if bad.any():
+        raise SchemaError(
+            f"neuron {getattr(neuron, 'id', '?')}: {int(bad.sum())} of its {len(xyz)} {col[:-3]}s "
+            f"have non-finite coordinates (e.g. {col} {ids[np.flatnonzero(bad)[0]]}); fix or "
+            "remove them (navis.remove_nodes / drop those vertices)"
+        )
+    return NeuronPoints(xyz * scale, ids, col, scale, getattr(neuron, "id", None))
 
 
 def neuron_ids(neurons) -> np.ndarray:
