@@ -61,7 +61,8 @@ def test_sparse_pathways_fall_back_to_a_wildcard_fit(table):
         df, by="mtype", types=types, properties="g", distributions="gamma", min_connections=5
     )
     assert "*" in fitted["src"].values and "*" in fitted["tgt"].values
-    assert {f[1] for f in fitted.attrs["fit"]["fallback"]} == {"rare"}
+    assert {f[1] for f in fitted.attrs["fit"]["filled"]} == {"rare"}
+    assert {f[3] for f in fitted.attrs["fit"]["filled"]} == {"*"}
     from synframe.pathways import lookup
 
     assert lookup(fitted, "g", "rare", "L5_MC") is fitted.sel(property="g", src="*", tgt="*").item()
@@ -80,3 +81,75 @@ def test_fit_errors(table):
         sf.fit_pathway_stats(
             many, by="mtype", types=types, properties="g", distributions="discrete"
         )
+
+
+def test_hostile_options_are_clear_errors_and_nothing_is_modified(table):
+    df, types = table
+    df = df.assign(g=np.random.default_rng(2).gamma(4.0, 0.25, len(df)))
+    before = df.copy()
+    cases = [
+        (dict(min_connections=0), "min_connections"),
+        (dict(min_connections=True), "min_connections"),
+        (dict(min_connections=2.5), "min_connections"),
+        (dict(properties=[]), "properties is empty"),
+        (dict(distributions="gaussian"), "unknown distribution type"),
+        (dict(distributions=3), "distributions must be"),
+        (dict(bounds="yes"), "bounds must be"),
+        (dict(bounds={"g": [2.0, 1.0]}), "lower_bound"),
+        (dict(dtypes={"g": "int-ish"}), "dtype"),
+        (dict(truncnorm_fit="ls"), "truncnorm_fit"),
+        (dict(interpolate=["layer"]), "no columns"),
+        (dict(src_types=["L5_MC"]), "not in src_types"),
+        (dict(src_types=["L5_MC", "L5_MC", "L5_TPC:A"]), "duplicates"),
+    ]
+    for kw, match in cases:
+        args = {"by": "mtype", "types": types, "properties": "g"} | kw
+        with pytest.raises(sf.SynframeError, match=match):
+            sf.fit_pathway_stats(df, **args)
+    with pytest.raises(sf.PathwayError, match="finite"):
+        sf.fit_pathway_stats(
+            df.assign(g=np.r_[np.nan, df["g"].to_numpy()[1:]]),
+            by="mtype",
+            types=types,
+            properties="g",
+        )
+    with pytest.raises(sf.PathwayError, match="numbers"):
+        sf.fit_pathway_stats(df.assign(g="x"), by="mtype", types=types, properties="g")
+    with pytest.raises(sf.PathwayError, match="no synapses"):
+        sf.fit_pathway_stats(df.iloc[:0], by="mtype", types=types, properties="g")
+    with pytest.raises(sf.PathwayError, match="no pathway has 1000000 or more connections"):
+        sf.fit_pathway_stats(df, by="mtype", types=types, properties="g", min_connections=10**6,
+                             interpolate=pd.DataFrame({"c": ["E", "I"]}, index=["L5_TPC:A", "L5_MC"]))  # fmt: skip
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_interpolation_groups_from_a_frame_and_types_without_synapses(table):
+    """Types listed but absent from the table are filled at the level their groups allow."""
+    df, types = table
+    df = df.assign(g=np.random.default_rng(2).gamma(4.0, 0.25, len(df)))
+    groups = pd.DataFrame({"layer": ["5", "5", "6"], "synapse_class": ["EXC", "INH", "EXC"]},
+                          index=["L5_TPC:A", "L5_MC", "L6_TPC"])  # fmt: skip
+    stats = sf.fit_pathway_stats(
+        df, by="mtype", types=types, properties=["g", "n_syn_per_conn"], distributions="gamma",
+        interpolate=groups, src_types=["L5_TPC:A", "L5_MC", "L6_TPC"],
+    )  # fmt: skip
+    assert "*" not in stats["src"].values  # every cell explicit, nothing pooled
+    filled = {(f[1], f[2]): f[3] for f in stats.attrs["fit"]["filled"] if f[0] == "g"}
+    assert filled == {("L6_TPC", "L5_TPC:A"): 3, ("L6_TPC", "L5_MC"): 3}  # same class both sides
+    l6 = stats.sel(property="g", src="L6_TPC", tgt="L5_MC").item()
+    l5 = stats.sel(property="g", src="L5_TPC:A", tgt="L5_MC").item()
+    assert l6["mean"] == l5["mean"] and l6["std"] == l5["std"]  # the only EXC source with data
+    n = stats.sel(property="n_syn_per_conn", src="L6_TPC", tgt="L5_MC").item()
+    assert "shared_within" not in n and "dtype" not in n
+    with pytest.raises(sf.PathwayError, match="no \\['layer', 'synapse_class'\\] for types"):
+        sf.fit_pathway_stats(df, by="mtype", types=types, properties="g", interpolate=groups.iloc[:2],
+                             src_types=["L5_TPC:A", "L5_MC", "L6_TPC"])  # fmt: skip
+
+
+def test_n_syn_per_conn_is_not_a_synapse_property(table):
+    df, types = table
+    stats = sf.pathway_stats({"n_syn_per_conn": {"*": {"*": {"type": "constant", "mean": 2}}},
+                              "g": {"*": {"*": {"type": "constant", "mean": 1.0}}}})  # fmt: skip
+    with pytest.raises(sf.PathwayError, match="synapses per connection"):
+        sf.parameterize(df, stats, by="mtype", types=types, properties=["n_syn_per_conn"], seed=1)
+    assert "n_syn_per_conn" not in sf.parameterize(df, stats, by="mtype", types=types, seed=1)

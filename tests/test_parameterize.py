@@ -11,7 +11,7 @@ from test_pathways import CLASSES, FITTED, seed_notebook_prop_stats
 
 import synframe as sf
 from conftest import ROOT
-from synframe.testing import pathway_stats_dicts, typed_synapse_tables
+from synframe.testing import assert_parameterized, pathway_stats_dicts, typed_synapse_tables
 
 
 @pytest.fixture
@@ -32,6 +32,8 @@ def notebook_stats():
 def test_seed_notebook_model_on_microns(syn, classed, notebook_stats):
     out = sf.parameterize(syn, notebook_stats, by="synapse_class", types=classed, seed=1)
     sf.validate(out, "parameterized")
+    # every pathway x property follows its model (gamma by KS, constants exactly, dtypes)
+    assert_parameterized(out, notebook_stats, by="synapse_class", types=classed)
     assert out["syn_type_id"].dtype == np.int64 and out["conductance"].dtype == np.float64
     src = classed.reindex(out.pre).to_numpy()
     tgt = classed.reindex(out.post).to_numpy()
@@ -105,17 +107,9 @@ def test_keyed_randomness_properties(syn, model, seed, rnd):
     got = got.loc[ref.index]
     for p in ("g", "u"):
         assert np.array_equal(got[p].to_numpy(), ref[p].to_numpy(), equal_nan=True)
-        # shared_within -> one value per connection, wherever the spec says so
-        spec_shared = {
-            (s, t): bool(model["prop_stats"][p][s][t].get("shared_within", True))
-            for s in ("EXC", "INH")
-            for t in ("EXC", "INH")
-        }
-        for (_pre, _post, s, t), grp in ref.groupby(
-            ["pre", "post", "pre_synapse_class", "post_synapse_class"]
-        ):
-            if spec_shared[(s, t)]:
-                assert grp[p].nunique(dropna=False) == 1
+    # every pathway x property against its spec: support, bounds, dtype, frequencies, and one
+    # value per connection wherever the spec says shared_within
+    assert_parameterized(ref, stats_, by="synapse_class")
     # the same seed gives the same values
     again = sf.parameterize(syn, stats_, by="synapse_class", seed=seed)
     assert again[["g", "u"]].equals(ref[["g", "u"]])
@@ -213,6 +207,9 @@ def test_correlated_properties_gaussian_copula():
     # marginals unchanged
     assert abs(out["conductance"].mean() - 0.8) < 5 * 0.3 / np.sqrt(n)
     assert abs(out["u_syn"].mean() - 0.5) < 0.01
+    assert_parameterized(
+        out, stats_, by="mtype", types={**{i: "L5_MC" for i in range(10, n + 10)}, 1: "L5_TPC:A"}
+    )
 
 
 def test_neuronlist_parameterize_matches_table(syn, classed, notebook_stats, neuron):

@@ -8,6 +8,7 @@ import xarray as xr
 from hypothesis import given
 
 import synframe as sf
+from synframe.distributions import CM_TYPES
 from synframe.testing import pathway_stats_dicts
 
 CLASSES = ["excitatory_neuron", "inhibitory_neuron", "extrinsic_neuron"]
@@ -106,7 +107,12 @@ def test_lossless_json_round_trip(tmp_path):
 
 @given(pathway_stats_dicts())
 def test_round_trip_any_valid_model(model):
-    assert sf.pathways.to_dict(sf.pathways.from_dict(model)) == model
+    out = sf.pathways.to_dict(sf.pathways.from_dict(model))
+    # every key back unchanged; what connectome-manipulator's loader needs added
+    assert out == {**model, "prop_cov": {}, "model": "ConnPropsModel"}
+    assert sf.pathways.to_dict(sf.pathways.from_dict(out)) == out
+    kinds = {c["type"] for by_s in model["prop_stats"].values() for by_t in by_s.values() for c in by_t.values()}  # fmt: skip
+    assert (sf.pathways.cm_problems(out) == []) == (kinds <= set(CM_TYPES))
 
 
 def test_every_invalid_cell_is_reported_at_once():

@@ -19,7 +19,9 @@ def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty sibling directory to fill; on success it replaces ``path``, on error it goes.
 
     An existing ``path`` is moved aside first and deleted only after the new one is in place, so at
-    every moment ``path`` is either the old or the new directory, never a half-written one.
+    every moment ``path`` is either the old or the new directory, never a half-written one. What
+    was at ``path`` -- a directory, a file or a symbolic link (the link goes, not its target) --
+    leaves no copy behind. Callers decide whether replacing it is allowed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,16 +29,24 @@ def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
     staging.mkdir()
     try:
         yield staging
-        if path.exists():
+        if path.exists() or path.is_symlink():
             old = _aside(path, "old")
             os.replace(path, old)
             os.replace(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
+            remove(old)
         else:
             os.replace(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def remove(path: Path) -> None:
+    """Delete a file, a symbolic link (not its target) or a directory tree."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

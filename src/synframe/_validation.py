@@ -17,7 +17,7 @@ import pandera.pandas as pa
 from .errors import SchemaError
 from .schemas import CleanSynapses, Connectors, ParameterizedSynapses, SynapseTable
 
-__all__ = ["run_schema", "stage_schema", "validate", "validate_connectors"]
+__all__ = ["check_unique_columns", "run_schema", "stage_schema", "validate", "validate_connectors"]
 
 Stage = Literal["synapses", "clean", "parameterized", "connectors"]
 _MODELS: dict[str, type[pa.DataFrameModel]] = {
@@ -136,10 +136,9 @@ def stage_schema(
     stage: str, *, drop_checks: tuple[str, ...] = (), unique_ids: bool = True
 ) -> pa.DataFrameSchema:
     """The pandera schema of ``stage``, without the frame checks ``drop_checks`` (rules not run)."""
-    try:
-        model = _MODELS[stage]
-    except KeyError:
-        raise SchemaError(f"unknown stage {stage!r}; use one of {sorted(set(_MODELS))}") from None
+    model = _MODELS.get(stage) if isinstance(stage, str) else None
+    if model is None:
+        raise SchemaError(f"unknown stage {stage!r}; use one of {sorted(set(_MODELS))}")
     schema = model.to_schema()
     if drop_checks:
         schema = copy.deepcopy(schema)
@@ -150,10 +149,22 @@ def stage_schema(
     return schema
 
 
+def check_unique_columns(df: pd.DataFrame, name: str) -> None:
+    """A :class:`SchemaError` naming the repeated column labels of ``df`` (pandas allows them;
+    ``df[label]`` is then a table, not a column, and every stage would misread it)."""
+    dup = df.columns[df.columns.duplicated()]
+    if len(dup):
+        raise SchemaError(
+            f"{name}: repeated column names {sorted(map(str, pd.unique(dup)))}; give each column "
+            "one name (e.g. df.loc[:, ~df.columns.duplicated()] keeps the first)"
+        )
+
+
 def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.DataFrame:
     """Validate ``df`` against ``schema`` lazily; raise one :class:`SchemaError` listing every failure."""
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
+    check_unique_columns(df, name)
     attrs = df.attrs
     # pandera reports only the first missing column: list them all, and check the rest without them
     missing = [c for c, col in schema.columns.items() if col.required and c not in df.columns]
@@ -239,8 +250,8 @@ def validate(df: pd.DataFrame, stage: Stage = "synapses") -> pd.DataFrame:
       - missing column 'post_z' -- add it (...)
       - column 'pre': expected int64, got float64 -- ids are stored as float64, ...
     """
-    name = _MODELS[stage].__name__ if stage in _MODELS else str(stage)
-    return run_schema(df, stage_schema(stage), name)
+    schema = stage_schema(stage)
+    return run_schema(df, schema, _MODELS[stage].__name__)
 
 
 def validate_connectors(neurons) -> object:

@@ -37,6 +37,15 @@ def _options(namespace: dict) -> dict:
     return {k: v for k, v in namespace.items() if k != "self"}
 
 
+def _describe(df, path: str, escape=str) -> str:
+    """A table's description; a repr never raises, whatever the table holds (it only shows)."""
+    try:
+        return _f(path)(df)
+    except Exception as exc:
+        shape = f"{df.shape[0]} rows x {df.shape[1]} columns"
+        return escape(f"table  {shape} (not described: {type(exc).__name__}: {exc})")
+
+
 class _Accessor:
     def __init__(self, obj) -> None:
         self._obj = obj
@@ -75,10 +84,12 @@ class SynapseAccessor(_Fetch):
     """``DataFrame.syn``: synframe's verbs on a synapse table (or, for ``fetch``, a neuron table)."""
 
     def __repr__(self) -> str:
-        return _f("reports:describe")(self._obj) + "\n" + super().__repr__()
+        return _describe(self._obj, "reports:describe") + "\n" + super().__repr__()
 
     def _repr_html_(self) -> str:
-        return _f("reports:describe_html")(self._obj)
+        import html
+
+        return _describe(self._obj, "reports:describe_html", escape=html.escape)
 
     def history(self):
         """Alias of :func:`synframe.history`."""

@@ -8,10 +8,14 @@ import numpy as np
 import pandas as pd
 
 from ._ids import as_ids, id_column_of
+from ._validation import check_unique_columns
 from .errors import OptionError, SchemaError
-from .schemas import SynapseTable
+from .schemas import POSITIONS, SynapseTable
 
 __all__ = ["annotate"]
+
+#: columns of a synapse table annotate never writes (``pre_x`` from a neuron column ``x`` …)
+_PROTECTED = frozenset({SynapseTable.id, SynapseTable.pre, SynapseTable.post, *POSITIONS})
 
 
 def annotate(
@@ -58,17 +62,36 @@ def annotate(
     >>> int(inputs["pre_cell_type"].isna().sum())  # partners outside the column table
     2097
     """
+    for name, table in (("syn", syn), ("neurons", neurons)):
+        if not isinstance(table, pd.DataFrame):
+            raise SchemaError(f"{name} must be a pandas DataFrame, got {type(table).__name__}")
+        check_unique_columns(table, "the synapse table" if name == "syn" else "the neuron table")
+    lacking = [c for c in (SynapseTable.pre, SynapseTable.post) if c not in syn.columns]
+    if lacking:
+        raise SchemaError(f"the synapse table has no {lacking} column(s); annotate needs both ids")
+    if id_column is not None and not isinstance(id_column, str):
+        raise OptionError(f"id_column must be a column name (str), got {id_column!r}")
     idc = id_column_of(neurons, id_column)
     if columns is None:
         columns = [c for c in neurons.columns if c != idc]
     elif isinstance(columns, str):
         columns = [columns]
+    elif not isinstance(columns, (list, tuple, pd.Index)):
+        raise OptionError(f"columns must be a column name or a list of them, got {columns!r}")
+    columns = list(dict.fromkeys(columns))
     missing = [c for c in columns if c not in neurons.columns]
     if missing:
         raise SchemaError(f"annotation columns {missing} are not in the neuron table")
+    sides = [sides] if isinstance(sides, str) else list(sides)
     bad_sides = [s for s in sides if s not in ("pre", "post")]
-    if bad_sides:
-        raise OptionError(f"sides must be 'pre' and/or 'post', got {bad_sides}")
+    if bad_sides or not sides:
+        raise OptionError(f"sides must be 'pre' and/or 'post', got {bad_sides or sides}")
+    clash = [f"{s}_{c}" for s in sides for c in columns if f"{s}_{c}" in _PROTECTED]
+    if clash:
+        raise SchemaError(
+            f"annotating would replace the synapse table's own columns {clash}; rename those "
+            "neuron columns first (e.g. neurons.rename(columns={'x': 'soma_x'}))"
+        )
     ids = as_ids(neurons[idc], what=f"neuron table column {idc!r}")
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():

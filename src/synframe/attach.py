@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from . import _neurons, _spatial
-from ._validation import run_schema, stage_schema
+from ._ids import as_ids
+from ._validation import check_unique_columns, run_schema, stage_schema
 from .errors import OptionError, SchemaError
 from .schemas import POSITIONS, SynapseTable
 from .units import length_nm, neuron_scale_nm
@@ -21,9 +22,26 @@ _CANONICAL = (SynapseTable.id, SynapseTable.pre, SynapseTable.post, *POSITIONS)
 _POINT_IDS = ("node_id", "vertex_id", "point_id")
 
 
+#: columns attach writes into every connector table (the point id column is one of _POINT_IDS)
+_CONNECTOR_COLUMNS = ("connector_id", "type", "x", "y", "z", "partner_id", "distance",
+                      "partner_x", "partner_y", "partner_z", *_POINT_IDS)  # fmt: skip
+
+
 def _extra_columns(syn: pd.DataFrame) -> list[str]:
-    """Columns carried onto connectors: scores, transmitters, neuropil, parameters, annotations."""
-    return [c for c in syn.columns if c not in _CANONICAL]
+    """Columns carried onto connectors: scores, transmitters, neuropil, parameters, annotations.
+
+    A column named like one attach writes itself (``type``, ``x``, ``node_id`` …) would replace
+    it: refused, naming it.
+    """
+    extra = [c for c in syn.columns if c not in _CANONICAL]
+    clash = [c for c in extra if c in _CONNECTOR_COLUMNS]
+    if clash:
+        raise SchemaError(
+            f"synapse table columns {clash} have the names of connector columns attach writes "
+            f"itself ({', '.join(_CONNECTOR_COLUMNS[:7])} …); rename them first, e.g. "
+            f"syn.rename(columns={{{clash[0]!r}: {clash[0] + '_value'!r}}})"
+        )
+    return extra
 
 
 def _connectors(
@@ -123,17 +141,29 @@ def attach(
         )
     threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
     nl = _neurons.as_neuron_list(neurons)
-    if not isinstance(inplace, bool):
+    if not isinstance(inplace, (bool, np.bool_)):
         raise OptionError(f"inplace must be True or False, got {inplace!r}")
+    extra_columns = _extra_columns(syn)
     if not inplace:
         nl = navis.NeuronList([n.copy() for n in nl])
     ids = _neurons.neuron_ids(nl)
     points = [_neurons.neuron_points(n) for n in nl]  # also refuses bad units before any change
     xyz = _spatial.positions_nm(syn)
     parts: list[list] = [[] for _ in nl]
+    boxes: list[list] = [[] for _ in nl]
     for k, side, rows in _spatial.side_rows(syn, ids):
-        dist, pid = points[k].query(xyz[side][rows])
+        pos = xyz[side][rows]
+        dist, pid = points[k].query(pos)
         parts[k].append((side, rows, dist, pid))
+        boxes[k].append(_neurons.bbox_side(pos))
+    _neurons.check_scale(
+        (
+            (ids[k], [p[2] for p in parts[k]], boxes[k], points[k])
+            for k in range(len(nl))
+            if parts[k]
+        ),
+        "attach",
+    )
 
     cols = {
         c: syn[getattr(SynapseTable, c)].to_numpy().astype("int64", copy=False)
@@ -143,10 +173,11 @@ def attach(
         c: pd.Categorical(syn[c])
         if isinstance(syn[c].dtype, pd.CategoricalDtype)
         else syn[c].to_numpy()
-        for c in _extra_columns(syn)
+        for c in extra_columns
     }
     too_far = 0
-    for k, neuron in enumerate(nl):
+    tables = []
+    for k in range(len(nl)):
         if threshold is not None:
             kept = []
             for side, rows, dist, pid in parts[k]:
@@ -154,7 +185,9 @@ def attach(
                 too_far += int((~ok).sum())
                 kept.append((side, rows[ok], dist[ok], pid[ok]))
             parts[k] = kept
-        neuron.connectors = _connectors(cols, points[k], parts[k], extra, xyz)
+        tables.append(_connectors(cols, points[k], parts[k], extra, xyz))
+    for neuron, table in zip(nl, tables, strict=True):  # every table made: now change the neurons
+        neuron.connectors = table
 
     attached = np.zeros(len(syn), dtype=bool)
     for k in range(len(nl)):
@@ -171,13 +204,136 @@ def attach(
     return nl
 
 
-def connectors_to_table(neurons) -> pd.DataFrame:
-    """The synapse table back from neurons' connectors: one row per synapse id, pre/post merged.
+#: connector columns that describe the attachment, not the synapse (not carried into the table)
+_ATTACHMENT = frozenset({"connector_id", "type", "x", "y", "z", "partner_id", "distance",
+                         "partner_x", "partner_y", "partner_z", *_POINT_IDS})  # fmt: skip
 
-    Positions are converted to nm with each neuron's units. A synapse seen from both sides (both
-    neurons in the list) takes each side's position from that side's neuron; a synapse seen from
-    one side takes the partner position from ``partner_x/y/z`` when present (connectors made by
-    :func:`attach`), else the neuron-side position.
+
+def connector_sides(types: pd.Series, ident) -> np.ndarray:
+    """True for presynapses, False for postsynapses, from a connector ``type`` column.
+
+    navis' rule (``neuron.presynapses``): a label containing ``"pre"`` or equal to ``0``/``"0"``
+    is presynaptic, one containing ``"post"`` or equal to ``1``/``"1"`` postsynaptic (CATMAID's
+    relation codes). Any other label (gap junctions, abutting, typos) is refused: it is neither.
+    """
+    labels = [t.item() if isinstance(t, np.generic) else t for t in pd.unique(types)]
+    pre = [t for t in labels if "pre" in str(t).lower() or _is_code(t, 0)]
+    post = [t for t in labels if "post" in str(t).lower() or _is_code(t, 1)]
+    both = [t for t in pre if any(t is u or t == u for u in post)]
+    other = [t for t in labels if not any(t is u or t == u for u in (*pre, *post))]
+    if both or other or len(pre) > 1 or len(post) > 1:
+        raise SchemaError(
+            f"neuron {ident}: connector types {list(labels)} are not one presynaptic and one "
+            f"postsynaptic label (navis' rule: 'pre'/0 and 'post'/1; not understood: "
+            f"{[*both, *other] or [*pre, *post]}); keep only synapses, e.g. "
+            "neuron.connectors = con[con['type'].isin(['pre', 'post'])]"
+        )
+    return types.isin(pre).to_numpy() if pre else np.zeros(len(types), dtype=bool)
+
+
+def _is_code(label, code: int) -> bool:
+    if isinstance(label, (bool, np.bool_)):
+        return False
+    return label == code or label == str(code)
+
+
+def _connector_rows(neuron, nid: int) -> pd.DataFrame | None:
+    """One row per connector of ``neuron``: its side, ids and positions (nm), and other columns."""
+    con = getattr(neuron, "connectors", None)
+    if con is None or len(con) == 0:
+        return None
+    where = f"neuron {nid} connectors"
+    if not isinstance(con, pd.DataFrame):
+        raise SchemaError(f"{where}: expected a DataFrame, got {type(con).__name__}")
+    check_unique_columns(con, where)
+    missing = [c for c in ("connector_id", "type", "x", "y", "z") if c not in con.columns]
+    if missing:
+        raise SchemaError(f"{where} lack columns {missing}")
+    clash = [c for c in con.columns if c in _CANONICAL and c not in _ATTACHMENT]
+    if clash:
+        raise SchemaError(
+            f"{where}: columns {clash} would replace the synapse table's own columns; rename "
+            "them (e.g. con.rename(columns={'pre': 'pre_note'}))"
+        )
+    scale = neuron_scale_nm(neuron)
+
+    def xyz(cols):
+        try:
+            out = con[list(cols)].to_numpy(dtype="float64") * scale
+        except (TypeError, ValueError):
+            raise SchemaError(f"{where}: columns {list(cols)} are not all numbers") from None
+        return out
+
+    own = xyz(("x", "y", "z"))
+    bad = ~np.isfinite(own).all(axis=1)
+    if bad.any():
+        raise SchemaError(
+            f"{where}: {int(bad.sum())} connectors have no finite x/y/z (e.g. connector_id "
+            f"{con['connector_id'].iloc[int(np.flatnonzero(bad)[0])]}); drop or fix them"
+        )
+    partner_xyz = all(c in con.columns for c in ("partner_x", "partner_y", "partner_z"))
+    other = (
+        xyz(("partner_x", "partner_y", "partner_z")) if partner_xyz else np.full_like(own, np.nan)
+    )
+    has_partner = "partner_id" in con.columns
+    rows = pd.DataFrame(
+        {
+            "_id": as_ids(con["connector_id"], what=f"{where} column 'connector_id'"),
+            "_pre": connector_sides(con["type"], nid),
+            "_neuron": np.full(len(con), nid, dtype="int64"),
+            "_partner": as_ids(con["partner_id"], what=f"{where} column 'partner_id'")
+            if has_partner
+            else np.zeros(len(con), dtype="int64"),
+            "_has_partner": np.full(len(con), has_partner),
+        }
+    )
+    for k in range(3):
+        rows[f"_own{k}"] = own[:, k]
+        rows[f"_other{k}"] = other[:, k]
+    for c in con.columns:
+        if c not in _ATTACHMENT:
+            rows[c] = _values(con[c])
+    return rows
+
+
+def _values(column: pd.Series):
+    """A column's values without its index, in its own dtype (categories, nullable integers)."""
+    return column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+
+
+def _nullable(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Frames to concatenate, integer/boolean columns some lack made nullable (``Int64``,
+    ``boolean``): pandas would fill the gaps with NaN and turn the integers into float64."""
+    out = []
+    for f in frames:
+        casts = {
+            c: "Int64" if f[c].dtype.kind in "iu" else "boolean"
+            for c in f.columns
+            if isinstance(f[c].dtype, np.dtype)
+            and f[c].dtype.kind in "iub"
+            and not str(c).startswith("_")
+            and any(c not in g.columns for g in frames)
+        }
+        out.append(f.astype(casts) if casts else f)
+    return out
+
+
+def connectors_to_table(neurons) -> pd.DataFrame:
+    """The synapse table back from neurons' connectors: one row per synapse, pre and post merged.
+
+    Connectors join by ``connector_id`` (the synapse id, as :func:`attach` writes it). Positions
+    are converted to nm with each neuron's units. A synapse seen from both sides (both neurons in
+    the list) takes each side's id and position from that side's neuron; a synapse seen from one
+    side takes the partner from ``partner_id`` (else 0, unknown) and the partner position from
+    ``partner_x/y/z`` when present (connectors made by :func:`attach`), else the neuron-side
+    position.
+
+    A polyadic connector -- one presynapse, several postsynaptic neurons, as CATMAID and
+    neuPrint record them -- gives one row per postsynaptic connector, all with the connector's
+    id (run ``sf.clean(..., dedupe=True)`` only if one row per id is what you want). Nothing is
+    dropped: connectors this function cannot read as synapses are an error naming them (a
+    synapse claimed as presynaptic by two neurons, a ``partner_id`` contradicting the
+    presynaptic neuron, ``type`` labels other than navis' pre/post, float or missing ids).
 
     Examples
     --------
@@ -188,45 +344,12 @@ def connectors_to_table(neurons) -> pd.DataFrame:
     True
     """
     nl = _neurons.as_neuron_list(neurons)
-    frames = []
-    for neuron in nl:
-        con = getattr(neuron, "connectors", None)
-        if con is None or len(con) == 0:
-            continue
-        missing = [c for c in ("connector_id", "type", "x", "y", "z") if c not in con.columns]
-        if missing:
-            raise SchemaError(f"neuron {neuron.id}: connectors lack columns {missing}")
-        scale = neuron_scale_nm(neuron)
-        own = con[["x", "y", "z"]].to_numpy(dtype="float64") * scale
-        if all(c in con.columns for c in ("partner_x", "partner_y", "partner_z")):
-            other = con[["partner_x", "partner_y", "partner_z"]].to_numpy(dtype="float64") * scale
-        else:
-            other = own
-        is_pre = (con["type"] == "pre").to_numpy()
-        nid = _neurons.neuron_ids([neuron])[0]
-        partner = (
-            con["partner_id"].to_numpy().astype("int64")
-            if "partner_id" in con.columns
-            else np.zeros(len(con), dtype="int64")
-        )
-        df = pd.DataFrame(
-            {
-                SynapseTable.id: con["connector_id"].to_numpy().astype("int64"),
-                SynapseTable.pre: np.where(is_pre, nid, partner),
-                SynapseTable.post: np.where(is_pre, partner, nid),
-            }
-        )
-        pre_xyz = np.where(is_pre[:, None], own, other)
-        post_xyz = np.where(is_pre[:, None], other, own)
-        for i, c in enumerate(POSITIONS):
-            df[c] = pre_xyz[:, i % 3] if i < 3 else post_xyz[:, i % 3]
-        df["_own_side_pre"] = is_pre
-        skip = {"connector_id", "type", "x", "y", "z", "partner_id", "distance", "partner_x",
-                "partner_y", "partner_z", *_POINT_IDS}  # fmt: skip
-        for c in con.columns:
-            if c not in skip:
-                df[c] = con[c].to_numpy()
-        frames.append(df)
+    ids = _neurons.neuron_ids(nl)
+    frames = [
+        f
+        for n, nid in zip(nl, ids.tolist(), strict=True)
+        if (f := _connector_rows(n, nid)) is not None
+    ]
     if not frames:
         return pd.DataFrame(
             {
@@ -234,22 +357,92 @@ def connectors_to_table(neurons) -> pd.DataFrame:
                 for c in _CANONICAL
             }
         )
-    table = pd.concat(frames, ignore_index=True)
-    # a synapse seen from both sides: take the pre position from its pre row, post from its post row
-    both = table[SynapseTable.id].duplicated(keep=False)
-    if both.any():
-        sub = table[both]
-        pre_rows = (
-            sub[sub["_own_side_pre"]].drop_duplicates(SynapseTable.id).set_index(SynapseTable.id)
+    rows = pd.concat(_nullable(frames), ignore_index=True) if len(frames) > 1 else frames[0]
+    extra = [c for c in rows.columns if not str(c).startswith("_")]
+    is_pre = rows["_pre"].to_numpy()
+    pre, post = rows[is_pre].reset_index(drop=True), rows[~is_pre].reset_index(drop=True)
+    twice = pre["_id"].duplicated(keep=False).to_numpy()
+    if twice.any():
+        sample = {
+            int(k): [int(v) for v in vs]
+            for k, vs in pre[twice].groupby("_id")["_neuron"].unique().head(3).items()
+        }
+        raise SchemaError(
+            f"{int(pre.loc[twice, '_id'].nunique())} synapses are presynaptic on more than one "
+            f"connector (connector_id: neurons {sample}); a synapse has one "
+            "presynaptic side -- are the connector ids per neuron rather than synapse ids?"
         )
-        post_rows = (
-            sub[~sub["_own_side_pre"]].drop_duplicates(SynapseTable.id).set_index(SynapseTable.id)
+    pre_index = pd.Index(pre["_id"].to_numpy())
+    pos = pre_index.get_indexer(post["_id"].to_numpy())  # each post row's pre row, -1: none
+    seen = pos >= 0
+    take = np.where(seen, pos, 0) if len(pre) else None  # gather index into the pre rows
+    pre_neuron = pre["_neuron"].to_numpy()
+    own = {
+        side: df[[f"_own{k}" for k in range(3)]].to_numpy()
+        for side, df in (("pre", pre), ("post", post))
+    }
+    other = {
+        side: df[[f"_other{k}" for k in range(3)]].to_numpy()
+        for side, df in (("pre", pre), ("post", post))
+    }
+    contradict = (
+        seen & post["_has_partner"].to_numpy() & (post["_partner"].to_numpy() != pre_neuron[take])
+        if take is not None
+        else np.zeros(len(post), dtype=bool)
+    )
+    if contradict.any():
+        k = int(np.flatnonzero(contradict)[0])
+        raise SchemaError(
+            f"{int(contradict.sum())} postsynaptic connectors name a partner_id other than the "
+            f"neuron that lists them as presynaptic (e.g. connector_id {int(post['_id'].iloc[k])}: "
+            f"partner_id {int(post['_partner'].iloc[k])}, presynaptic on neuron "
+            f"{int(pre_neuron[pos[k]])}); fix the connectors' partner_id"
         )
-        merged = pre_rows.copy()
-        common = merged.index.intersection(post_rows.index)
-        for c in POSITIONS[3:]:
-            merged.loc[common, c] = post_rows.loc[common, c]
-        table = pd.concat([table[~both], merged.reset_index()], ignore_index=True)
-    table = table.drop(columns="_own_side_pre").sort_values(SynapseTable.id, ignore_index=True)
+
+    def partner_xyz(side: str) -> np.ndarray:
+        o = other[side]
+        return np.where(np.isfinite(o).all(axis=1)[:, None], o, own[side])
+
+    # one row per postsynaptic connector ...
+    post_pre_id = post["_partner"].to_numpy()
+    post_pre_xyz = partner_xyz("post")
+    if take is not None:
+        post_pre_id = np.where(seen, pre_neuron[take], post_pre_id)
+        post_pre_xyz = np.where(seen[:, None], own["pre"][take], post_pre_xyz)
+    from_post = pd.DataFrame(
+        {
+            SynapseTable.id: post["_id"].to_numpy(),
+            SynapseTable.pre: post_pre_id,
+            SynapseTable.post: post["_neuron"].to_numpy(),
+        }
+    )
+    for k, c in enumerate(POSITIONS):
+        from_post[c] = post_pre_xyz[:, k] if k < 3 else own["post"][:, k - 3]
+    # ... and one per presynaptic connector no neuron lists as postsynaptic
+    alone = ~pre["_id"].isin(post["_id"]).to_numpy()
+    pre_alone = pre[alone]
+    from_pre = pd.DataFrame(
+        {
+            SynapseTable.id: pre_alone["_id"].to_numpy(),
+            SynapseTable.pre: pre_alone["_neuron"].to_numpy(),
+            SynapseTable.post: pre_alone["_partner"].to_numpy(),
+        }
+    )
+    pre_post_xyz = partner_xyz("pre")[alone]
+    for k, c in enumerate(POSITIONS):
+        from_pre[c] = own["pre"][alone][:, k] if k < 3 else pre_post_xyz[:, k - 3]
+    for c in extra:
+        values = post[c]
+        gaps = seen & values.isna().to_numpy()
+        if gaps.any():  # a value only the presynaptic side's connectors carry
+            values = values.copy()
+            values[gaps] = pre[c].array[pos[gaps]]
+        from_post[c] = _values(values)
+        from_pre[c] = _values(pre_alone[c])
+    parts = [f for f in (from_post, from_pre) if len(f)]
+    table = (
+        pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    )
+    table = table.sort_values(SynapseTable.id, ignore_index=True, kind="stable")
     table.attrs = {"units": "nm", "source": "connectors_to_table"}
     return run_schema(table, stage_schema("synapses"), "SynapseTable (from connectors)")

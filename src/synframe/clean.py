@@ -196,10 +196,16 @@ def _too_far(syn: pd.DataFrame, neurons, threshold_nm: float) -> tuple[np.ndarra
         neuron_scale_nm(neuron)
     xyz = _spatial.positions_nm(syn)
     points = {}
+    dists: dict[int, list] = {}
+    boxes: dict[int, list] = {}
     for k, side, rows in _spatial.side_rows(syn, ids):
         if k not in points:
             points[k] = _neurons.neuron_points(neurons[k])
-        dist, _ = points[k].query(xyz[side][rows])
+        pos = xyz[side][rows]
+        dist, _ = points[k].query(pos)
         too_far[rows] |= dist > threshold_nm
         checked[rows] = True
+        dists.setdefault(k, []).append(dist)
+        boxes.setdefault(k, []).append(_neurons.bbox_side(pos))
+    _neurons.check_scale(((ids[k], dists[k], boxes[k], points[k]) for k in dists), "clean")
     return too_far, checked

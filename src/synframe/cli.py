@@ -31,6 +31,57 @@ USAGE_ERRORS = (OptionError, IdError, UnitsError)
 TABLE_SUFFIXES = (".parquet", ".pq", ".feather", ".arrow", ".csv", ".csv.gz")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line naming the flag (argparse prints the usage first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _type(convert, what: str):
+    """An argparse ``type=``: ``convert(text)``, or a usage error saying what is expected."""
+
+    def parse(text: str):
+        try:
+            return convert(text)
+        except (ValueError, TypeError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+def _int_at_least(low: int):
+    def convert(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise ValueError
+        return value
+
+    return convert
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError
+    return value
+
+
+def _materialization(text: str) -> int | str:
+    if text in ("auto", "latest", "live"):
+        return text
+    if text.isascii() and text.isdigit():
+        return int(text)
+    raise ValueError
+
+
+POSITIVE_INT = _type(_int_at_least(1), "a positive integer")
+NON_NEGATIVE_INT = _type(_int_at_least(0), "an integer >= 0")
+FINITE_FLOAT = _type(_finite_float, "a finite number")
+MATERIALIZATION = _type(_materialization, "'auto', 'latest', 'live' or a version number")
+
+
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Help with every option's default (unless required, or the help says it already)."""
 
@@ -89,16 +140,32 @@ def _table_format(output: str) -> str:
     )
 
 
+def _writable(output: str, flag: str = "--output") -> str:
+    """``output`` if a file can be written there (its folder exists), else a usage error."""
+    path = Path(output).expanduser()
+    if path.is_dir():
+        raise OptionError(f"{flag} {output} is a directory; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise OptionError(f"{flag} {output}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise OptionError(f"{flag} {output}: the folder {folder} is not writable")
+    return output
+
+
 def _write_table(df, output: str) -> None:
     """Write a table in the format its suffix names (atomically: a temporary file, then a rename)."""
     suffix = _table_format(output)
-    with staged_file(output) as tmp:
-        if suffix in (".parquet", ".pq"):
-            df.to_parquet(tmp)
-        elif suffix in (".feather", ".arrow"):
-            df.reset_index(drop=True).to_feather(tmp)
-        else:
-            df.to_csv(tmp, index=False, compression="gzip" if suffix == ".csv.gz" else None)
+    try:
+        with staged_file(Path(output).expanduser()) as tmp:
+            if suffix in (".parquet", ".pq"):
+                df.to_parquet(tmp)
+            elif suffix in (".feather", ".arrow"):
+                df.reset_index(drop=True).to_feather(tmp)
+            else:
+                df.to_csv(tmp, index=False, compression="gzip" if suffix == ".csv.gz" else None)
+    except OSError as exc:
+        raise OSError(f"--output {output}: cannot write it ({exc.strerror or exc})") from None
 
 
 def _source(args: argparse.Namespace):
@@ -110,10 +177,22 @@ def _source(args: argparse.Namespace):
             raise OptionError("--population needs --source CIRCUIT_CONFIG (a SONATA circuit)")
         return None
     path = Path(args.source).expanduser()
+    if not path.exists():
+        from .errors import SourceError
+
+        try:
+            return sf.sources.as_source(args.source)  # a known CAVE datastack name
+        except SourceError as exc:
+            raise OptionError(f"--source {args.source}: {exc}") from None
     if path.suffix == ".json" and path.exists():
         from .sonata._circuit import Circuit
 
         populations = sorted(Circuit(path).edge_files)
+        if args.population is not None and args.population not in populations:
+            raise OptionError(
+                f"--population {args.population}: no such edge population in --source "
+                f"{args.source}; it has {', '.join(populations)}"
+            )
         if args.population is None and len(populations) > 1:
             raise OptionError(
                 f"--source {args.source} has {len(populations)} edge populations; choose one with "
@@ -135,6 +214,9 @@ def _demo(args: argparse.Namespace) -> int:
     """Fetch, clean, attach, parameterize and write the embedded MICrONS example neuron as SONATA."""
     import synframe as sf
 
+    from .sonata.synaptome import _check_replaceable
+
+    _check_replaceable(Path(args.output).expanduser().resolve(), True)  # before any work
     root = sf.datasets.EXAMPLE_ROOT_ID
     neuron = sf.datasets.example_neuron()
     print(f"synframe {sf.__version__} demo: MICrONS minnie65_public v795 neuron {root}")
@@ -182,7 +264,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _parameterize(args: argparse.Namespace) -> int:
     import synframe as sf
 
-    _existing(args.circuit_config, "CIRCUIT_CONFIG")
+    from .sonata._circuit import Circuit
+
+    _populations(Circuit(_existing(args.circuit_config, "CIRCUIT_CONFIG")), args.populations)
     stats = _load_stats(args.stats)
     if args.workers < 0:
         raise OptionError(f"--workers must be >= 0, got {args.workers}")
@@ -229,14 +313,28 @@ def _fit_stats(args: argparse.Namespace) -> int:
     from .sonata._circuit import Circuit
 
     circuit = Circuit(_existing(args.circuit_config, "CIRCUIT_CONFIG"))
-    pops = args.populations or sorted(circuit.edge_files)
+    pops = _populations(circuit, args.populations)
+    groups = tuple(args.interpolate or ())
+    # n_syn_per_conn is counted from the edges, not read: every other property is an attribute
+    attributes = [p for p in args.properties if p != "n_syn_per_conn"]
+    for pop in pops:
+        lacking = [p for p in attributes if p not in circuit.edges(pop).attribute_names]
+        if lacking:
+            raise OptionError(
+                f"--properties {' '.join(lacking)}: edge population {pop} has no such attribute "
+                f"(it has {', '.join(sorted(circuit.edges(pop).attribute_names))})"
+            )
+    _writable(args.output)
+    bad = [item for item in args.distributions if "=" not in item]
+    if bad:
+        raise OptionError(f"--distributions {' '.join(bad)}: give PROPERTY=TYPE, e.g. g=gamma")
     frames = []
     for k, pop in enumerate(pops):  # node ids repeat across populations: keep connections apart
         df = sf.read_edges(
             args.circuit_config,
             pop,
-            properties=args.properties,
-            node_properties=(args.by,),
+            properties=attributes,
+            node_properties=(args.by, *groups),
         )
         if f"pre_{args.by}" not in df or f"post_{args.by}" not in df:
             print(
@@ -244,23 +342,42 @@ def _fit_stats(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             continue
-        frames.append(df.assign(pre=df["pre"] + (k << 40), id=df["id"] + (k << 40)))
+        frames.append(df.assign(_population=k))
     if not frames:
         raise OptionError(f"--by {args.by}: no edge population has it on both sides")
     table = pd.concat(frames, ignore_index=True)
-    bad = [item for item in args.distributions if "=" not in item]
-    if bad:
-        raise OptionError(f"--distributions {' '.join(bad)}: give PROPERTY=TYPE, e.g. g=gamma")
+    # node ids and edge ids repeat across populations: number (population, id) pairs afresh
+    for col in ("pre", "id"):
+        keys = pd.MultiIndex.from_arrays([table["_population"], table[col]])
+        table[col] = pd.factorize(keys)[0].astype("int64")
+    table = table.drop(columns="_population")
     kinds = dict(item.split("=", 1) for item in args.distributions)
-    kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
+    if args.default_distribution != "auto":
+        kinds = {p: kinds.get(p, args.default_distribution) for p in args.properties}
+    bounds = {"auto": None, "data": "data", "none": {}}[args.bounds]
     stats = sf.fit_pathway_stats(
         table, by=args.by, properties=args.properties, distributions=kinds,
-        min_connections=args.min_connections,
+        min_connections=args.min_connections, bounds=bounds, interpolate=groups or None,
+        truncnorm_fit=args.truncnorm_fit,
     )  # fmt: skip
     sf.save_pathway_stats(stats, args.output)
+    for prop, what in stats.attrs["fit"]["auto"].items():
+        print(f"{prop}: no distribution given: {what}")
     print(sf.pathways.summary(stats))
     print(args.output)
     return 0
+
+
+def _populations(circuit, given: list[str] | None) -> list[str]:
+    """``--populations``: every one an edge population of the circuit (default: all of them)."""
+    known = sorted(circuit.edge_files)
+    unknown = [p for p in given or [] if p not in circuit.edge_files]
+    if unknown:
+        raise OptionError(
+            f"--populations {' '.join(unknown)}: no such edge population; the circuit has "
+            f"{', '.join(known)}"
+        )
+    return list(dict.fromkeys(given)) if given else known
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -268,6 +385,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
     ids = _ids(args.ids)
     _table_format(args.output)  # refuse an unknown format before fetching, not after
+    _writable(args.output)
+    if args.no_pre and args.no_post:
+        raise OptionError("--no-pre and --no-post together leave nothing to fetch; drop one")
     syn = sf.fetch(
         ids, source=_source(args), pre=not args.no_pre, post=not args.no_post,
         filtered=not args.unfiltered, min_score=args.min_score, transmitters=args.transmitters,
@@ -276,7 +396,7 @@ def _fetch(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if len(syn) == 0 and not args.allow_empty:
         print(
-            f"synframe fetch: no synapses found for {len(ids)} neuron id(s) in "
+            f"synframe fetch: error: no synapses found for {len(ids)} neuron id(s) in "
             f"{syn.attrs.get('source')}; nothing written (pass --allow-empty to write an empty "
             "table)",
             file=sys.stderr,
@@ -293,11 +413,13 @@ def _synaptome_skeletons(args: argparse.Namespace, ids: list[int]):
 
     import synframe as sf
 
+    from .units import neuron_scale_nm
+
     if not args.skeleton:
-        if args.source is None and ids == [sf.datasets.EXAMPLE_ROOT_ID]:
-            return navis.NeuronList([sf.datasets.example_neuron()])
         if args.skeleton_units:
             raise OptionError("--skeleton-units needs --skeleton FILE.swc")
+        if args.source is None and ids == [sf.datasets.EXAMPLE_ROOT_ID]:
+            return navis.NeuronList([sf.datasets.example_neuron()])
         return None
     files = [Path(f) for f in args.skeleton]
     by_stem = {f.stem: f for f in files}
@@ -321,7 +443,14 @@ def _synaptome_skeletons(args: argparse.Namespace, ids: list[int]):
             raise OptionError(f"--skeleton: cannot read {f} as SWC: {exc}") from None
         n.id = i
         if args.skeleton_units:
-            n.units = args.skeleton_units
+            try:
+                n.units = args.skeleton_units
+                neuron_scale_nm(n)
+            except Exception:
+                raise OptionError(
+                    f"--skeleton-units {args.skeleton_units!r} is not a length unit; give e.g. "
+                    "nm, um or '8 nm'"
+                ) from None
         elif str(getattr(n, "units", None)) in ("None", "dimensionless", "1 dimensionless"):
             raise OptionError(
                 f"--skeleton: {f} does not say its units; pass --skeleton-units (e.g. nm, um, '8 nm')"
@@ -330,19 +459,42 @@ def _synaptome_skeletons(args: argparse.Namespace, ids: list[int]):
     return navis.NeuronList(out)
 
 
-def _synaptome(args: argparse.Namespace) -> int:
+def _read_types(path: str):
+    """``--types``: a CSV with the neuron id in its first column (read as text, never float)."""
     import pandas as pd
 
+    _existing(path, "--types")
+    try:
+        types = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:  # also UnicodeDecodeError
+        raise OptionError(
+            f"--types {path}: not a readable CSV ({type(exc).__name__}: {exc})"
+        ) from None
+    if types.shape[1] < 2:
+        raise OptionError(
+            f"--types {path}: needs a neuron id column and a type column, found {list(types.columns)}"
+        )
+    dup = sorted(set(types.columns[types.columns.duplicated()]))
+    if dup:
+        raise OptionError(f"--types {path}: repeated column names {dup}")
+    return types
+
+
+def _synaptome(args: argparse.Namespace) -> int:
+    """Every input checked (ids, skeletons, types, stats, output) before fetching anything."""
     import synframe as sf
 
     from ._ids import as_ids
+    from .sonata.synaptome import _check_replaceable
 
     ids = _ids(args.ids)
+    output = Path(args.output).expanduser().resolve()
+    if output.exists() and not args.overwrite:
+        raise OptionError(f"--output {args.output} exists; pass --overwrite to replace it")
+    _check_replaceable(output, args.overwrite)
     skeletons = _synaptome_skeletons(args, ids)
-    syn = sf.fetch(ids, source=_source(args), progress=False)
-    syn = syn.syn.clean() if skeletons is None else syn.syn.clean(neurons=skeletons)
     if args.types:
-        types = pd.read_csv(_existing(args.types, "--types"), dtype={0: str})
+        types = _read_types(args.types)
         idc = types.columns[0]
         types[idc] = as_ids(types[idc], what=f"--types {args.types} column {idc!r}")
         if args.by not in types.columns:
@@ -350,6 +502,9 @@ def _synaptome(args: argparse.Namespace) -> int:
                 f"--types {args.types} has no column {args.by!r} (--by); its columns: "
                 f"{list(types.columns)}"
             )
+        repeated = types[idc][types[idc].duplicated()].unique()[:5].tolist()
+        if repeated:
+            raise OptionError(f"--types {args.types}: neuron ids {repeated} appear more than once")
         types = types.set_index(idc)[args.by]
     elif args.source is None and args.by == "synapse_class":
         types = sf.datasets.example_synapse_classes()
@@ -362,7 +517,10 @@ def _synaptome(args: argparse.Namespace) -> int:
                 "pass --stats stats.json (the example model types by synapse_class only)"
             )
         stats = sf.datasets.example_pathway_stats()
-    syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=_seed(args))
+    seed = _seed(args)
+    syn = sf.fetch(ids, source=_source(args), progress=False)
+    syn = syn.syn.clean() if skeletons is None else syn.syn.clean(neurons=skeletons)
+    syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=seed)
     syn = sf.annotate(
         syn, types.rename(args.by).rename_axis("root_id").reset_index(), columns=args.by
     )
@@ -424,7 +582,7 @@ def _circuit(args: argparse.Namespace) -> int:
 def _seed_arg(parser: argparse.ArgumentParser, default: int | None = None) -> None:
     parser.add_argument(
         "--seed",
-        type=int,
+        type=NON_NEGATIVE_INT,
         default=default,
         help="seed of the draws: the same seed gives the same values"
         + ("" if default is not None else " (default: drawn, printed and recorded)"),
@@ -460,7 +618,7 @@ def _source_args(parser: argparse.ArgumentParser, what: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``synframe`` argument parser (also used to document the command line)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="synframe",
         description="EM synapse tables to simulation-ready synaptomes. "
         "Run `synframe COMMAND --help` for a command's options.",
@@ -470,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"synframe {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
     # -v also after the command (SUPPRESS: a subcommand's default must not undo the top-level flag)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-v",
         "--verbose",
@@ -538,7 +696,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--output", help="write a new circuit directory here")
     where.add_argument("--inplace", action="store_true", help="modify the circuit's edge files")
     par.add_argument(
-        "--chunk-size", type=int, default=1_000_000, help="edges drawn and written at a time"
+        "--chunk-size",
+        type=POSITIVE_INT,
+        default=1_000_000,
+        help="edges drawn and written at a time",
     )
     par.add_argument(
         "--workers", type=int, default=0, help="draw on N local dask worker processes (0: here)"
@@ -549,6 +710,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fit-stats",
         _fit_stats,
         "fit pathway statistics from a circuit's edge properties",
+        "Fit a ConnPropsModel (connectome-manipulator 1.0.4's conn_props semantics) from a "
+        "circuit's edge properties; the JSON loads in connectome-manipulator.",
     )
     fit.add_argument("circuit_config", metavar="CIRCUIT_CONFIG", help="circuit_config.json")
     fit.add_argument(
@@ -558,7 +721,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="pathway property: the node property to group pathways by, e.g. synapse_class",
     )
-    fit.add_argument("--properties", nargs="+", required=True, help="edge properties to fit")
+    fit.add_argument(
+        "--properties", nargs="+", required=True, help="edge properties (and/or n_syn_per_conn)"
+    )
     fit.add_argument(
         "--distributions",
         nargs="*",
@@ -568,12 +733,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--default-distribution",
-        default="normal",
-        help="distribution type of the properties --distributions does not name",
+        default="auto",
+        help="type for properties without --distributions; 'auto' (default) chooses one that "
+        "respects the data: constant, discrete for integers, else gamma (values >= 0) or normal, "
+        "bounded by the data",
+    )
+    fit.add_argument(
+        "--bounds",
+        choices=["auto", "data", "none"],
+        default="auto",
+        help="lower/upper bounds: from the data for automatically chosen types (auto), for "
+        "every property (data), or none",
+    )
+    fit.add_argument(
+        "--interpolate",
+        nargs="+",
+        default=None,
+        metavar="COLUMN",
+        help="fill sparse pathways as connectome-manipulator does, from groups of node columns, "
+        "finest first (e.g. layer synapse_class); default: one fit on all synapses",
+    )
+    fit.add_argument(
+        "--truncnorm-fit",
+        choices=["histogram", "mle"],
+        default="histogram",
+        help="truncnorm loc/scale: connectome-manipulator's histogram fit, or maximum likelihood",
     )
     fit.add_argument(
         "--min-connections",
-        type=int,
+        type=NON_NEGATIVE_INT,
         default=5,
         help="pathways with fewer connections use the fit over all pathways",
     )
@@ -599,7 +787,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--unfiltered", action="store_true", help="the raw synapse table, not the curated one"
     )
     fe.add_argument(
-        "--min-score", type=float, default=None, help="keep synapses with cleft_score >= this"
+        "--min-score",
+        type=FINITE_FLOAT,
+        default=None,
+        help="keep synapses with cleft_score >= this",
     )
     fe.add_argument(
         "--transmitters", action="store_true", help="add neurotransmitter probabilities"
@@ -608,10 +799,10 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument(
         "--materialization",
         default="auto",
-        type=lambda v: int(v) if v.isdigit() else v,
+        type=MATERIALIZATION,
         help="'auto', 'latest', 'live' or a version number",
     )
-    fe.add_argument("--batch-size", type=int, default=None, help="neuron ids per query")
+    fe.add_argument("--batch-size", type=POSITIVE_INT, default=None, help="neuron ids per query")
     fe.add_argument(
         "--allow-empty", action="store_true", help="write an empty table when nothing is found"
     )
@@ -719,7 +910,10 @@ def _subparser(parser: argparse.ArgumentParser, command: str | None):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``synframe`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2): already printed
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
         parser.print_help()
         return 0
@@ -752,8 +946,17 @@ def main(argv: list[str] | None = None) -> int:
         import traceback
 
         traceback.print_exc()
-    print(message, file=sys.stderr)
+    print(_one_line(message), file=sys.stderr)
     return code
+
+
+def _one_line(message: str) -> str:
+    """A multi-line library message (``format_problems``) as one line: ``header: a; b``."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return message.strip()
+    rest = [line[2:] if line.startswith("- ") else line for line in lines[1:]]
+    return f"{lines[0]} {'; '.join(rest)}"
 
 
 if __name__ == "__main__":  # pragma: no cover

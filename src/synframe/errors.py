@@ -112,4 +112,7 @@ def format_problems(header: str, problems: Iterable[str]) -> str:
       - g: no values
       - u: NaN
     """
+    problems = [str(p) for p in problems]
+    if not problems:
+        return header.rstrip(":")
     return header.rstrip(":") + ":\n  - " + "\n  - ".join(problems)

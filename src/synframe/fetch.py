@@ -11,7 +11,7 @@ import pandas as pd
 
 from ._ids import as_ids, id_column_of, unique_ids
 from ._neurons import as_neuron_list
-from ._validation import run_schema, stage_schema
+from ._validation import check_unique_columns, run_schema, stage_schema
 from .annotate import annotate
 from .errors import OptionError
 from .sources import Query, as_source
@@ -114,14 +114,18 @@ def fetch(
     >>> len(sf.fetch(sf.datasets.EXAMPLE_ROOT_ID, post=False, progress=False))
     259
     """
+    _check_options(
+        pre=pre, post=post, filtered=filtered, transmitters=transmitters, neuropils=neuropils,
+        progress=progress, attach=attach, min_score=min_score, materialization=materialization,
+        batch_size=batch_size, id_column=id_column, carry=carry,
+    )  # fmt: skip
     if not (pre or post):
         raise OptionError("pre and post are both False: nothing to fetch; set at least one True")
     if carry is not None and not isinstance(x, pd.DataFrame):
         raise OptionError("carry= needs a DataFrame of neurons as x (one row per neuron)")
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-    ):
-        raise OptionError(f"batch_size must be a positive int, got {batch_size!r}")
+    if isinstance(x, pd.DataFrame):
+        check_unique_columns(x, "the neuron table (x)")
+    batch_size = None if batch_size is None else int(batch_size)
     ids, neurons, idc = _query_ids(x, id_column)
     ids = unique_ids(ids)
     src = as_source(source)
@@ -153,6 +157,46 @@ def fetch(
 
         attach_(syn, x, inplace=True)
     return syn
+
+
+_MATERIALIZATIONS = ("auto", "latest", "live")
+
+
+def _check_options(*, min_score, materialization, batch_size, id_column, carry, **flags) -> None:
+    """Every option of :func:`fetch` of the wrong type or value, refused before any query."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise OptionError(f"{name} must be True or False, got {value!r}")
+    if min_score is not None:
+        number = isinstance(min_score, (int, float, np.integer, np.floating))
+        if not number or isinstance(min_score, (bool, np.bool_)) or not np.isfinite(min_score):
+            raise OptionError(
+                f"min_score must be a finite number (keep cleft_score >= it) or None, got "
+                f"{min_score!r}"
+            )
+    version = isinstance(materialization, (int, np.integer)) and not isinstance(
+        materialization, (bool, np.bool_)
+    )
+    if not (materialization in _MATERIALIZATIONS if isinstance(materialization, str) else version):
+        raise OptionError(
+            f"materialization must be 'auto', 'latest', 'live' or a version number, got "
+            f"{materialization!r}"
+        )
+    if version and materialization < 0:
+        raise OptionError(f"materialization must be a version number >= 0, got {materialization}")
+    if batch_size is not None and (
+        isinstance(batch_size, (bool, np.bool_))
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise OptionError(f"batch_size must be a positive int, got {batch_size!r}")
+    if id_column is not None and not isinstance(id_column, str):
+        raise OptionError(f"id_column must be a column name (str), got {id_column!r}")
+    names = [carry] if isinstance(carry, str) else carry
+    if carry is not None and (
+        not isinstance(names, (list, tuple)) or not all(isinstance(c, str) for c in names)
+    ):
+        raise OptionError(f"carry must be a column name or a list of them, got {carry!r}")
 
 
 def _is_navis(x) -> bool:

@@ -1,8 +1,18 @@
-"""``fit_pathway_stats``: estimate pathway statistics from an existing synapse table."""
+"""``fit_pathway_stats``: estimate pathway statistics from an existing synapse table.
+
+The estimates are connectome-manipulator 1.0.4's (``model_building/conn_props.py``): ``extract``
+computes, per pathway with enough connections, the mean, population std (``ddof=0``), min, max,
+histogram-fitted normal loc/scale, discrete values/counts and ``shared_within`` of every property
+(one value per connection when shared); ``build`` fills pathways without enough data (averaging the
+statistics of less specific groupings when ``interpolate`` is given) and turns the statistics into
+specs of the chosen types, with optional ``dtype`` and bounds. The same circuit gives the same
+model (``tests/test_cm_compat.py`` compares with CM's output on the nbS1 test circuit).
+"""
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -11,16 +21,54 @@ import xarray as xr
 
 from . import _draw
 from ._validation import run_schema, stage_schema
-from .distributions import DISTRIBUTIONS
-from .errors import PathwayError, format_problems
+from .distributions import DISTRIBUTIONS, N_SYN_PER_CONN
+from .errors import OptionError, PathwayError, format_problems
 from .pathways import WILDCARD, pathway_stats
 
 __all__ = ["fit_pathway_stats"]
 
 log = logging.getLogger("synframe")
 
-#: more distinct values than this and ``discrete`` is refused (as connectome-manipulator does)
+#: more distinct values than this and ``discrete`` is refused (connectome-manipulator's limit)
 MAX_DISCRETE = 100
+#: histogram bins of CM's normal fit (its ``hist_bins`` default)
+HIST_BINS = 51
+#: the statistics averaged (nanmean) when a pathway is interpolated
+_MEANS = ("mean", "std", "norm_loc", "norm_scale", "log_mean", "log_std")
+
+
+# --- extract: statistics of one pathway --------------------------------------------------------------
+
+
+def _cm_norm_fit(x: np.ndarray, mean: float, std: float) -> tuple[float, float]:
+    """Normal loc/scale fitted to the histogram of ``x`` as CM's ``_norm_fitting`` does.
+
+    A least-squares fit of ``scale_factor * N(loc, scale).pdf`` to the counts of a 51-bin
+    histogram (bin centres; loc within their range; at most 30 evaluations); ``mean``/``std``
+    when the fit fails or a coefficient's relative standard error exceeds 0.5.
+    """
+    from scipy import optimize, stats
+
+    counts, edges = np.histogram(x, bins=HIST_BINS)  # in x's own dtype, as CM
+    centers = [np.mean(edges[i : i + 2]) for i in range(len(counts))]
+
+    def pdf(v, loc, scale, factor):
+        return factor * stats.norm(loc=loc, scale=scale).pdf(v)
+
+    p0 = [np.mean(centers), 1.0, 1.0]
+    bounds = [[min(centers), 0, 0], [max(centers), np.inf, np.inf]]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # OptimizeWarning etc.: judged by the error threshold
+        try:
+            popt, pcov, *_ = optimize.curve_fit(
+                pdf, centers, counts, p0=p0, bounds=bounds, max_nfev=30
+            )
+        except (ValueError, RuntimeError):
+            return mean, std
+        rel_err = np.sqrt(np.diag(pcov)) / np.array(popt)
+    if not all(np.isfinite(rel_err)) or max(rel_err) > 0.5:
+        return mean, std
+    return float(popt[0]), float(popt[1])
 
 
 def _truncnorm_mle(x: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
@@ -47,67 +95,239 @@ def _truncnorm_mle(x: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     return float(res.x[0]), float(np.exp(res.x[1]))
 
 
-def fit_values(x: np.ndarray, kind: str) -> dict:
-    """Parameters of ``kind`` estimated from values ``x`` (connectome-manipulator's semantics)."""
-    x = np.asarray(x, dtype="float64")
-    if kind not in DISTRIBUTIONS:
-        raise PathwayError(
-            f"unknown distribution type {kind!r}; use one of {sorted(DISTRIBUTIONS)}"
-        )
-    if len(x) == 0:
-        raise PathwayError("no values to fit")
-    mean = float(np.mean(x))
-    std = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
-    if kind == "constant":
-        return {"mean": mean}
-    if kind == "zero":
-        return {}
-    if kind == "normal":
-        return {"mean": mean, "std": std}
-    if kind == "gamma":
-        if mean <= 0 or x.min() < 0:
-            raise PathwayError("gamma needs positive values")
-        return {"mean": mean, "std": std}
+def _extract(v: np.ndarray, shared: bool | None, kind: str, truncnorm_fit: str) -> dict:
+    """CM's statistics of one pathway's values ``v`` (one per connection when shared)."""
+    out = {
+        "mean": float(np.mean(v, dtype=np.float64)),
+        "std": float(np.std(v, dtype=np.float64)),
+        "min": float(np.min(v)),
+        "max": float(np.max(v)),
+        "shared_within": np.nan if shared is None else float(shared),
+    }
     if kind == "truncnorm":
-        lo, hi = float(x.min()), float(x.max())
-        loc, scale = _truncnorm_mle(x, lo, hi)
-        return {"norm_loc": loc, "norm_scale": scale, "min": lo, "max": hi}
-    if kind == "poisson":
-        return {"mean": mean}
-    if kind == "ztpoisson":
-        if x.min() < 1:
-            raise PathwayError("ztpoisson needs values >= 1")
-        return {"mean": mean}
+        if truncnorm_fit == "mle":
+            x = v.astype("float64")
+            out["norm_loc"], out["norm_scale"] = _truncnorm_mle(x, out["min"], out["max"])
+        else:
+            out["norm_loc"], out["norm_scale"] = _cm_norm_fit(v, out["mean"], out["std"])
     if kind == "discrete":
-        val, counts = np.unique(x, return_counts=True)
-        if len(val) > MAX_DISCRETE:
-            raise PathwayError(
-                f"{len(val)} distinct values: too many for 'discrete' (max {MAX_DISCRETE}); use a continuous type"
-            )
-        val_out = [int(v) if float(v).is_integer() else float(v) for v in val]
-        return {"val": val_out, "p": (counts / counts.sum()).tolist()}
+        val, cnt = np.unique(v, return_counts=True)
+        out["val"], out["cnt"] = (val, cnt) if len(val) <= MAX_DISCRETE else ([], [])
     if kind == "lognormal":
-        if x.min() <= 0:
+        lv = np.log(v.astype("float64")) if out["min"] > 0 else np.array([np.nan])
+        out["log_mean"], out["log_std"] = float(np.mean(lv)), float(np.std(lv))
+    return out
+
+
+# --- interpolate: CM's levels of less specific groupings ----------------------------------------------
+
+
+def _merge_uniq(vals, cnts) -> tuple[np.ndarray, np.ndarray]:
+    """Discrete values/counts of several cells merged (empty / missing cells skipped), as CM."""
+    keep = [
+        (v, c)
+        for v, c in zip(vals, cnts, strict=True)
+        if (len(v) > 0 if hasattr(v, "__iter__") else np.isfinite(v))
+    ]
+    if not keep:
+        return np.array([]), np.array([], dtype=np.int64)
+    allv = np.hstack([k[0] for k in keep])
+    allc = np.hstack([k[1] for k in keep])
+    uniq, inv = np.unique(allv, return_inverse=True)
+    counts = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(counts, inv, allc.astype(np.int64))
+    return uniq, counts
+
+
+def _levels(groups_src: np.ndarray, groups_tgt: np.ndarray):
+    """CM's interpolation levels for grouping columns (finest first), as (src, tgt) keys per type.
+
+    With k columns: (same source type, targets sharing columns i..k) for i < k, then (sources and
+    targets sharing columns i..k) for i <= k (the last: all). CM's ``["layer", "synapse_class"]``
+    gives its 5 levels.
+    """
+    k = groups_src.shape[1]
+    src_exact = np.arange(len(groups_src)).astype(str)[:, None]
+    levels = []
+    for i in range(k):
+        levels.append((src_exact, groups_tgt[:, i:]))
+    for i in range(k + 1):
+        levels.append((groups_src[:, i:], groups_tgt[:, i:]))
+    return levels
+
+
+def _interpolate(data: dict, present: np.ndarray, groups_src, groups_tgt, quirk_vals: bool):
+    """Fill missing pathways of the statistics arrays ``data`` (one property) as CM's ``build``.
+
+    ``data`` maps statistic -> (n_src, n_tgt) array (object arrays for ``val``/``cnt``). Returns the
+    model arrays and the level used per missing pathway. ``quirk_vals``: merge discrete values from
+    the model arrays being filled (cells interpolated earlier count again), as CM 1.0.4 does for
+    synapse properties (for ``n_syn_per_conn`` it merges the data only).
+    """
+    model = {k: v.copy() for k, v in data.items()}
+    levels = _levels(groups_src, groups_tgt)
+    used = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks (e.g. log of <= 0)
+        for s, t in np.argwhere(~present):  # row-major, as CM's np.where(...).T
+            used[(int(s), int(t))] = _fill(data, model, present, levels, s, t, quirk_vals)
+    return model, used
+
+
+def _fill(data, model, present, levels, s, t, quirk_vals) -> int:
+    """Interpolate one missing pathway (s, t) of ``model``; returns the level used."""
+    level = 0
+    for level, (ks, kt) in enumerate(levels):  # noqa: B007 - the level found is returned
+        src_sel = np.flatnonzero((ks == ks[s]).all(axis=1))
+        tgt_sel = np.flatnonzero((kt == kt[t]).all(axis=1))
+        if present[np.ix_(src_sel, tgt_sel)].any():
+            break
+    block = np.ix_(src_sel, tgt_sel)
+    for key in _MEANS:
+        if key in data:
+            model[key][s, t] = np.nanmean(data[key][block])
+    model["min"][s, t] = np.nanmin(data["min"][block])
+    model["max"][s, t] = np.nanmax(data["max"][block])
+    if "shared_within" in data and np.isfinite(data["shared_within"][block]).any():
+        model["shared_within"][s, t] = bool(
+            np.round(np.nanmean(data["shared_within"][block]))
+        )  # majority vote
+    if "val" in data:
+        src_v = model if quirk_vals else data
+        vals = [src_v["val"][a, b] for a in src_sel for b in tgt_sel]
+        cnts = [src_v["cnt"][a, b] for a in src_sel for b in tgt_sel]
+        model["val"][s, t], model["cnt"][s, t] = _merge_uniq(vals, cnts)
+    return level
+
+
+# --- build: statistics -> specs -----------------------------------------------------------------------
+
+
+def _spec(kind: str, st: dict, *, structural: bool) -> dict:
+    """The spec of ``kind`` from one cell's statistics (CM's ``build``); raises PathwayError."""
+    spec: dict = {"type": kind}
+    if kind in ("constant", "poisson", "ztpoisson", "exponential"):
+        spec["mean"] = st["mean"]
+    elif kind in ("normal", "gamma"):
+        if kind == "gamma" and not (st["mean"] > 0 and st["min"] >= 0):
+            raise PathwayError(
+                f"gamma needs positive values (mean {st['mean']:.6g}, min {st['min']:.6g})"
+            )
+        spec["mean"], spec["std"] = st["mean"], st["std"]
+    elif kind == "truncnorm":
+        spec.update(
+            norm_loc=st["norm_loc"], norm_scale=st["norm_scale"], min=st["min"], max=st["max"]
+        )
+    elif kind == "discrete":
+        val, cnt = st["val"], np.asarray(st["cnt"])
+        if len(val) == 0:
+            raise PathwayError(
+                f"more than {MAX_DISCRETE} distinct values: too many for 'discrete'; use a "
+                "continuous type"
+            )
+        spec["val"] = np.asarray(val).tolist()
+        spec["p"] = (cnt / np.sum(cnt)).tolist()
+    elif kind == "lognormal":
+        if not np.isfinite(st["log_mean"]):
             raise PathwayError("lognormal needs positive values")
-        lx = np.log(x)
-        return {"mean": float(lx.mean()), "std": float(lx.std(ddof=1)) if len(x) > 1 else 0.0}
-    if kind == "uniform":
-        return {"min": float(x.min()), "max": float(x.max())}
-    if kind == "exponential":
-        if mean <= 0:
-            raise PathwayError("exponential needs a positive mean")
-        return {"mean": mean}
-    raise PathwayError(f"unknown distribution type {kind!r}")  # pragma: no cover
+        spec["mean"], spec["std"] = st["log_mean"], st["log_std"]
+    elif kind == "uniform":
+        spec["min"], spec["max"] = st["min"], st["max"]
+    if kind == "ztpoisson" and st["min"] < 1:
+        raise PathwayError(f"ztpoisson needs values >= 1 (min {st['min']:.6g})")
+    if kind == "exponential" and not st["mean"] > 0:
+        raise PathwayError("exponential needs a positive mean")
+    if not structural:
+        spec["shared_within"] = False if kind == "zero" else bool(st["shared_within"])
+    return spec
 
 
-def _is_shared(values: np.ndarray, conn: np.ndarray) -> bool:
-    """True when values never vary within a connection (connections with >= 2 synapses decide)."""
-    df = pd.DataFrame({"c": conn, "v": values})
-    spread = df.groupby("c")["v"].agg(["min", "max", "size"])
-    multi = spread[spread["size"] > 1]
-    if multi.empty:
-        return True
-    return bool(np.allclose(multi["min"].to_numpy(), multi["max"].to_numpy(), rtol=1e-9, atol=0))
+def _auto_kind(x: np.ndarray, is_int: bool) -> tuple[str, str, bool]:
+    """A type for values ``x`` that respects their support: (type, reason, data bounds?)."""
+    lo, hi = x.min(), x.max()
+    if lo == hi:
+        return "constant", "one value", False
+    integral = is_int or bool(np.all(np.mod(x, 1) == 0))
+    if integral and len(np.unique(x)) <= MAX_DISCRETE:
+        return "discrete", "integer values", False
+    if lo >= 0 and np.mean(x, dtype=np.float64) > 0:
+        return "gamma", "non-negative values", True
+    return "normal", "values of both signs", True
+
+
+def _stats_of(values, varies, rows, crow, conns, kind: str, truncnorm_fit: str) -> dict:
+    """CM's extract for one pathway (``values`` None: synapses per connection)."""
+    conn_size, first_row = conns
+    if values is None:
+        return _extract(conn_size[crow], None, kind, truncnorm_fit)
+    x = values[rows]
+    # one constant over a pathway of several connections is not taken as shared (CM's rule)
+    shared = False if len(crow) > 1 and x.min() == x.max() else not varies[crow].any()
+    v = values[first_row[crow]] if shared else x
+    return _extract(v, shared, kind, truncnorm_fit)
+
+
+def _arrays(cells: list[tuple[int, int, dict]], shape: tuple[int, int]) -> dict:
+    """CM's layout: one (n_src, n_tgt) array per statistic, NaN where a pathway has no data."""
+    data: dict = {}
+    for i, j, st in cells:
+        for key, val in st.items():
+            if key not in data:
+                kind = object if key in ("val", "cnt") else "float64"
+                data[key] = np.full(shape, np.nan, dtype=kind)
+            data[key][i, j] = val
+    return data
+
+
+def _check_option(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise OptionError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+def _group_table(syn, by, types, groups, src_types, tgt_types) -> tuple[np.ndarray, np.ndarray]:
+    """(n_src, k) and (n_tgt, k) string arrays: each type's values of the grouping columns.
+
+    From a DataFrame indexed by type, or per side from ``types`` / the table's ``pre_<col>`` /
+    ``post_<col>`` columns. A type whose neurons differ (an ``L23`` mtype in layers 2 and 3) takes
+    the values of its lowest neuron id, as CM takes its first node's.
+    """
+    if isinstance(groups, pd.DataFrame):
+        table = groups.copy()
+        table.index = table.index.astype(str)
+        cols = [str(c) for c in table.columns]
+        tables = (table, table)
+    else:
+        cols = [groups] if isinstance(groups, str) else [str(c) for c in groups]
+        if not cols:
+            raise OptionError("interpolate needs grouping columns, e.g. ('layer', 'synapse_class')")
+        tables = []
+        for side in ("pre", "post"):
+            if isinstance(types, pd.DataFrame) and by in types and all(c in types for c in cols):
+                from ._ids import id_column_of
+
+                idc = id_column_of(types, None)
+                long = types[[idc, by, *cols]].set_axis(["id", by, *cols], axis=1)
+            else:
+                need = [f"{side}_{c}" for c in (by, *cols)]
+                lacking = [c for c in need if c not in syn.columns]
+                if lacking:
+                    raise OptionError(
+                        f"interpolate={cols}: no columns {lacking}; annotate the table "
+                        f"(sf.annotate(..., columns={cols!r})) or pass interpolate= a DataFrame "
+                        f"indexed by {by} with columns {cols}"
+                    )
+                long = syn[[side, *need]].set_axis(["id", by, *cols], axis=1)
+            long = long.sort_values("id", kind="stable").drop_duplicates(by)
+            tables.append(long.astype({by: str}).set_index(by)[cols].astype(str))
+    out = []
+    for names, table in zip((src_types, tgt_types), tables, strict=True):
+        lacking = [t for t in names if t not in table.index]
+        if lacking:
+            raise PathwayError(
+                f"no {cols} for types {lacking[:5]}: pass interpolate= a DataFrame indexed by {by}"
+            )
+        out.append(table.loc[list(names), cols].to_numpy(dtype=str).reshape(len(names), len(cols)))
+    return out[0], out[1]
 
 
 def fit_pathway_stats(
@@ -116,31 +336,69 @@ def fit_pathway_stats(
     by: str,
     properties: Sequence[str] | str,
     types=None,
-    distributions: str | Mapping[str, str] = "normal",
+    distributions: str | Mapping[str, str] | None = None,
     min_connections: int = 5,
+    bounds: str | Mapping[str, Sequence] | None = None,
+    dtypes: Mapping[str, str] | None = None,
+    interpolate: Sequence[str] | pd.DataFrame | None = None,
+    src_types: Sequence[str] | None = None,
+    tgt_types: Sequence[str] | None = None,
+    truncnorm_fit: str = "histogram",
 ) -> xr.DataArray:
     """Estimate pathway statistics from an existing, parameterized synapse table.
 
-    For every property and every (src, tgt) pathway present, the spec's parameters are estimated
-    (mean/std; truncnorm loc/scale by maximum likelihood within the observed min/max; discrete
-    values and frequencies; …), ``shared_within`` is detected (values constant within every
-    connection → ``True``, fitted on one value per connection), and ``dtype: "int"`` is set for
-    integer columns. Pathways with fewer than ``min_connections`` connections are not fitted on
-    their own: a ``("*", "*")`` wildcard cell fitted on all data covers them (the reference's
-    fallback to a less specific grouping).
+    connectome-manipulator 1.0.4's ``conn_props`` extract + build (same circuit, same model; its
+    option names in brackets): for every property and (src, tgt) pathway with at least
+    ``min_connections`` connections [``min_sample_size_per_group``], ``shared_within`` is detected
+    (every connection's synapses share one value, and the property is not one constant over a
+    pathway of several connections), then mean, population std (``ddof=0``), min, max, discrete
+    values and frequencies, and the truncnorm loc/scale are estimated -- from one value per
+    connection when shared, else from every synapse. Pathways with fewer connections (or none) are
+    filled by ``interpolate`` or, by default, by one ``("*", "*")`` wildcard cell fitted on all
+    synapses. ``n_syn_per_conn`` among ``properties`` fits synapses per connection (as CM always
+    does).
 
     Parameters
     ----------
     syn
         A synapse table with property columns.
     by, types
-        As in :func:`synframe.parameterize`.
+        As in :func:`synframe.parameterize`. ``by`` is recorded in the stats (``attrs["by"]``).
     properties
-        Columns to fit.
-    distributions
-        One type for all properties, or ``{property: type}``.
-    min_connections
-        Fewer connections than this and a pathway falls back to the wildcard cell.
+        Columns to fit, and/or ``"n_syn_per_conn"``.
+    distributions [``distr_types``]
+        One type for all properties, or ``{property: type}``. Properties without a type get one
+        that respects their data (recorded in ``attrs["fit"]["auto"]`` and logged): ``constant``
+        for one value, ``discrete`` for integers (at most 100 distinct values), else ``gamma`` for
+        non-negative values and ``normal`` otherwise, both with bounds from the data. (CM's
+        default, an unbounded ``normal``, draws values the data never had, such as negative
+        conductances.)
+    min_connections [``min_sample_size_per_group``]
+        Pathways with fewer connections are filled (CM's default ``None`` is ``1`` here).
+    bounds [``data_bounds``]
+        ``{property: (lower, upper)}`` (either may be ``None`` or ``±inf``) added to every cell as
+        ``lower_bound`` / ``upper_bound``; ``"data"``: each cell's observed min and max. Default:
+        data bounds for properties whose type was chosen automatically (gamma / normal), none for
+        the others; ``{}``: none at all.
+    dtypes [``data_types``]
+        ``{property: dtype}`` written into every cell. Default: ``"int"`` for integer columns
+        (CM adds none unless told; its integer types give integers anyway).
+    interpolate
+        Grouping columns, finest first (CM: ``("layer", "synapse_class")``), read from
+        ``pre_<col>`` / ``post_<col>`` columns or ``types``; or a DataFrame indexed by type. A
+        missing pathway then takes the statistics averaged (mean of the pathways' means, stds and
+        fitted locs/scales; min of mins, max of maxima; merged discrete counts; majority
+        ``shared_within``) over the first of: same source type and targets sharing all columns;
+        same source type and targets sharing the coarser columns; …; sources and targets sharing
+        all columns; …; every pathway with data. This is CM's ``build`` exactly (including its
+        merging of discrete counts over cells interpolated before). ``None``: the wildcard fit.
+    src_types, tgt_types
+        Types to cover (default: those in the table), e.g. every mtype of the circuit's nodes,
+        as CM covers them. Types without synapses are filled like sparse pathways.
+    truncnorm_fit
+        ``"histogram"``: CM's least-squares normal fit to a 51-bin histogram (with its fallback
+        to mean/std); ``"mle"``: maximum likelihood of the normal truncated to the observed range
+        (more accurate; a deliberate difference from CM).
 
     Examples
     --------
@@ -152,83 +410,191 @@ def fit_pathway_stats(
     >>> fitted = sf.fit_pathway_stats(drawn, by="c", types=types, properties="g", distributions="gamma")
     >>> round(float(fitted.syn.param("mean").sel(src="any", tgt="any", property="g")), 1)
     2.0
+    >>> auto = sf.fit_pathway_stats(drawn, by="c", types=types, properties="g")
+    >>> auto.attrs["fit"]["auto"]
+    {'g': 'gamma (non-negative values), bounds from the data'}
     """
     run_schema(
         syn, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
     )
+    _check_option("truncnorm_fit", truncnorm_fit, ("histogram", "mle"))
+    if isinstance(min_connections, bool) or not isinstance(min_connections, (int, np.integer)):
+        raise OptionError(f"min_connections must be an int >= 1, got {min_connections!r}")
+    if min_connections < 1:
+        raise OptionError(f"min_connections must be >= 1, got {min_connections}")
     props = [properties] if isinstance(properties, str) else list(properties)
-    missing = [p for p in props if p not in syn.columns]
-    if missing:
-        raise PathwayError(f"properties {missing} are not columns of the table")
-    kinds = (
-        {p: distributions for p in props} if isinstance(distributions, str) else dict(distributions)
-    )
-    lacking = [p for p in props if p not in kinds]
-    if lacking:
-        raise PathwayError(f"no distribution type given for {lacking}")
+    if not props:
+        raise OptionError("properties is empty: name the columns to fit")
+    missing_cols = [p for p in props if p != N_SYN_PER_CONN and p not in syn.columns]
+    if missing_cols:
+        raise PathwayError(f"properties {missing_cols} are not columns of the table")
+    if distributions is None:
+        given: dict = {}
+    elif isinstance(distributions, str):
+        given = dict.fromkeys(props, distributions)
+    elif isinstance(distributions, Mapping):
+        given = dict(distributions)
+    else:
+        raise OptionError(
+            f"distributions must be a type name or {{property: type}}, got {distributions!r}"
+        )
+    unknown = sorted({k for k in given.values() if k not in DISTRIBUTIONS}, key=str)
+    if unknown:
+        raise PathwayError(
+            f"unknown distribution type(s) {unknown}; use one of {sorted(DISTRIBUTIONS)}"
+        )
+    if not (bounds is None or bounds == "data" or isinstance(bounds, Mapping)):
+        raise OptionError(f"bounds must be None, 'data' or {{property: (lo, hi)}}, got {bounds!r}")
+    if len(syn) == 0:
+        raise PathwayError("no synapses to fit")
+
     src, tgt = _draw.pathway_types(syn, by, types)
     plan = _draw.plan(syn, src, tgt)
-    prop_stats: dict = {p: {} for p in props}
-    fallback = []
-    problems = []
-    for p in props:
-        values = syn[p].to_numpy()
-        if not np.issubdtype(values.dtype, np.number) or np.isnan(values.astype("float64")).any():
-            problems.append(f"{p}: values must be numbers without NaN")
+    seen_src = sorted({s for s, _ in plan.pathways})
+    seen_tgt = sorted({t for _, t in plan.pathways})
+    src_list = seen_src if src_types is None else [str(s) for s in src_types]
+    tgt_list = seen_tgt if tgt_types is None else [str(t) for t in tgt_types]
+    for name, seen, listed in (("src", seen_src, src_list), ("tgt", seen_tgt, tgt_list)):
+        extra = [t for t in seen if t not in listed]
+        if extra:
+            raise PathwayError(f"{name} types {extra} are in the table but not in {name}_types")
+        if len(set(listed)) != len(listed):
+            raise OptionError(f"{name}_types has duplicates")
+    si = {s: i for i, s in enumerate(src_list)}
+    ti = {t: i for i, t in enumerate(tgt_list)}
+    shape = (len(src_list), len(tgt_list))
+
+    n_conn = len(plan.conn_pre)
+    conn_size = np.bincount(plan.conn, minlength=n_conn)
+    first_row = np.zeros(n_conn, dtype=np.int64)
+    uniq_c, first_idx = np.unique(plan.conn, return_index=True)
+    first_row[uniq_c] = first_idx
+    order = np.argsort(plan.conn, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(plan.conn[order]) != 0])
+    present = np.zeros(shape, dtype=bool)
+    cells = []  # (i, j, synapse rows in CM's order, connections in CM's order)
+    for (s, t), rows, crow in zip(plan.pathways, plan.syn_rows, plan.conn_rows, strict=True):
+        if len(crow) < min_connections:
             continue
-        is_int = np.issubdtype(values.dtype, np.integer)
+        # CM's order: connections sorted by (pre, post); synapses by connection, then edge order
+        crow = crow[np.lexsort((plan.conn_post[crow], plan.conn_pre[crow]))]
+        rows = rows[np.lexsort((plan.post[rows], plan.pre[rows]))]
+        present[si[s], ti[t]] = True
+        cells.append((si[s], ti[t], rows, crow))
+    if interpolate is not None:
+        g_src, g_tgt = _group_table(syn, by, types, interpolate, src_list, tgt_list)
 
-        def spec_for(
-            rows: np.ndarray, where: str, p=p, values=values, is_int=is_int
-        ) -> dict | None:
-            shared = _is_shared(values[rows], plan.conn[rows])
-            x = values[rows]
-            if shared:  # one value per connection
-                _, first = np.unique(plan.conn[rows], return_index=True)
-                x = x[first]
-            try:
-                spec = {"type": kinds[p], **fit_values(x, kinds[p])}
-            except PathwayError as exc:
-                problems.append(f"{p} [{where}]: {exc}")
-                return None
-            spec["shared_within"] = shared
-            if is_int:
-                spec["dtype"] = "int"
-            return spec
-
-        everything = np.arange(len(syn))
-        observed = set(plan.pathways)
-        all_src = {s for s, _ in observed}
-        all_tgt = {t for _, t in observed}
-        # pathways between present types that have no synapses at all also need the fallback
-        sparse = [
-            (s, t) for s in sorted(all_src) for t in sorted(all_tgt) if (s, t) not in observed
-        ]
-        for (s, t), rows, crow in zip(plan.pathways, plan.syn_rows, plan.conn_rows, strict=True):
-            if len(crow) < min_connections:
-                sparse.append((s, t))
+    problems: list[str] = []
+    prop_stats: dict = {}
+    chosen: dict[str, str] = {}
+    auto: dict[str, str] = {}
+    filled: dict = {}
+    for p in props:
+        structural = p == N_SYN_PER_CONN
+        if structural:
+            values = conn_size[plan.conn]
+            is_int = True
+        else:
+            values = syn[p].to_numpy()
+            if values.dtype.kind not in "iuf":
+                problems.append(f"{p}: values must be numbers (dtype {values.dtype})")
                 continue
-            spec = spec_for(rows, f"{s} -> {t}")
-            if spec is not None:
-                prop_stats[p].setdefault(s, {})[t] = spec
-        if sparse or not prop_stats[p]:
-            spec = spec_for(everything, "all pathways")
-            if spec is not None:
-                prop_stats[p].setdefault(WILDCARD, {})[WILDCARD] = spec
-            fallback += [(p, s, t) for s, t in sparse]
+            if not np.isfinite(values).all():
+                problems.append(f"{p}: values must be finite (no NaN / inf)")
+                continue
+            is_int = values.dtype.kind in "iu"
+        use_bounds = False
+        if p in given:
+            kind = given[p]
+        else:
+            pooled = conn_size if structural else values
+            kind, reason, use_bounds = _auto_kind(pooled, is_int)
+            auto[p] = f"{kind} ({reason})" + (", bounds from the data" if use_bounds else "")
+        chosen[p] = kind
+        if bounds == "data":
+            use_bounds = True
+        elif isinstance(bounds, Mapping):
+            use_bounds = False
+
+        if structural:
+            values, varies = None, None
+        else:  # per-connection variability, once per property
+            vs = values[order]
+            varies = np.minimum.reduceat(vs, starts) != np.maximum.reduceat(vs, starts)
+        conns = (conn_size, first_row)
+        data = _arrays(
+            [(i, j, _stats_of(values, varies, rows, crow, conns, kind, truncnorm_fit))
+             for i, j, rows, crow in cells],
+            shape,
+        )  # fmt: skip
+        cell_stats: dict = {}
+        if interpolate is not None:
+            if not present.any():
+                problems.append(
+                    f"{p}: no pathway has {min_connections} or more connections; lower "
+                    "min_connections"
+                )
+                continue
+            model, used = _interpolate(data, present, g_src, g_tgt, quirk_vals=not structural)
+            filled.update({(p, src_list[a], tgt_list[b]): lv for (a, b), lv in used.items()})
+            for i in range(shape[0]):
+                for j in range(shape[1]):
+                    cell_stats[(src_list[i], tgt_list[j])] = {k: a[i, j] for k, a in model.items()}
+        else:
+            for i, j, _, _ in cells:
+                cell_stats[(src_list[i], tgt_list[j])] = {k: a[i, j] for k, a in data.items()}
+            if not present.all():
+                everything = np.arange(len(syn))
+                crow_all = np.arange(n_conn)[np.lexsort((plan.conn_post, plan.conn_pre))]
+                rows_all = everything[np.lexsort((plan.post, plan.pre))]
+                cell_stats[(WILDCARD, WILDCARD)] = _stats_of(
+                    values, varies, rows_all, crow_all, conns, kind, truncnorm_fit
+                )
+                for a, b in np.argwhere(~present):
+                    filled[(p, src_list[a], tgt_list[b])] = "*"
+        dt = (dtypes or {}).get(p) if dtypes is not None else ("int" if is_int else None)
+        if structural and dtypes is None:
+            dt = None  # the n_syn_per_conn rule makes integers already
+        lo_hi = bounds.get(p) if isinstance(bounds, Mapping) else None
+        prop_stats[p] = {}
+        for (s, t), st in cell_stats.items():
+            try:
+                spec = _spec(kind, st, structural=structural)
+            except PathwayError as exc:
+                problems.append(f"{p} [{s} -> {t}]: {exc}")
+                continue
+            if dt is not None:
+                spec["dtype"] = dt
+            if lo_hi is not None and hasattr(lo_hi, "__iter__") and len(lo_hi) == 2:
+                if lo_hi[0] is not None:
+                    spec["lower_bound"] = lo_hi[0]
+                if lo_hi[1] is not None:
+                    spec["upper_bound"] = lo_hi[1]
+            elif use_bounds and kind not in ("constant", "zero"):
+                spec["lower_bound"], spec["upper_bound"] = st["min"], st["max"]
+            prop_stats[p].setdefault(s, {})[t] = spec
     if problems:
         raise PathwayError(format_problems("cannot fit", problems))
-    src_types = sorted({s for s, _ in plan.pathways})
-    tgt_types = sorted({t for _, t in plan.pathways})
-    stats = pathway_stats(prop_stats, src_types, tgt_types, by=by)
+    stats = pathway_stats(prop_stats, src_list, tgt_list, by=by)
     stats.attrs["fit"] = {
-        "min_connections": min_connections,
-        "fallback": [list(f) for f in fallback],
+        "min_connections": int(min_connections),
+        "distributions": chosen,
+        "auto": auto,
+        "filled": [[*k, v] for k, v in filled.items()],
+        "interpolate": None
+        if interpolate is None
+        else (list(interpolate.columns) if isinstance(interpolate, pd.DataFrame) else interpolate),
+        "truncnorm_fit": truncnorm_fit,
         "synapses": len(syn),
-        "connections": len(plan.conn_pre),
+        "connections": n_conn,
     }
-    if fallback:
+    for p, what in auto.items():
+        log.info("fit_pathway_stats: %s: no distribution given, chose %s", p, what)
+    if filled:
         log.info(
-            "fit_pathway_stats: %d sparse (property, pathway) cells use the '*' fit", len(fallback)
+            "fit_pathway_stats: %d (property, pathway) cells with fewer than %d connections %s",
+            len(filled),
+            min_connections,
+            "interpolated" if interpolate is not None else "use the '*' fit on all synapses",
         )
     return stats

@@ -12,7 +12,7 @@ import xarray as xr
 from . import _draw, _provenance
 from ._validation import run_schema, stage_schema
 from .errors import PathwayError, format_problems
-from .pathways import summary, validate
+from .pathways import N_SYN_PER_CONN, check_by, summary, validate
 
 __all__ = ["parameterize"]
 
@@ -40,7 +40,8 @@ def parameterize(
         :func:`synframe.fit_pathway_stats`).
     by
         The pathway property (e.g. ``"synapse_class"``): source/target types are read from
-        ``pre_<by>`` / ``post_<by>`` columns, or from ``types``.
+        ``pre_<by>`` / ``post_<by>`` columns, or from ``types``. Must be the property the stats
+        were made for when they record one (``stats.attrs["by"]``, kept in their JSON).
     types
         neuron id -> type: a dict, a Series indexed by id, or a DataFrame with an id column and a
         ``by`` column.
@@ -72,7 +73,14 @@ def parameterize(
     """
     run_schema(syn, stage_schema("synapses"), "SynapseTable (input of parameterize)")
     validate(stats)
+    check_by(stats, by)
     props = _draw.select_properties(stats, properties)
+    if N_SYN_PER_CONN in props:
+        raise PathwayError(
+            f"{N_SYN_PER_CONN!r} is synapses per connection (the connectome's structure, as "
+            "connectome-manipulator uses it), not a property drawn per synapse: leave it out of "
+            "properties (stats.syn.sample draws it)"
+        )
     existing = [p for p in props if p in syn.columns]
     if existing and not overwrite:
         raise PathwayError(

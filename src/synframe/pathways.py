@@ -4,8 +4,14 @@ Built from the ConnPropsModel / obi-one nested dict (:func:`pathway_stats`, or :
 whole model), loaded from its JSON (:func:`load_pathway_stats`), or fitted from a synapse table
 (:func:`synframe.fit_pathway_stats`). The helpers here are also methods of the ``.syn`` accessor of
 the DataArray: ``stats.syn.summary()`` is ``sf.pathways.summary(stats)``.
-The round trip with the JSON layout is lossless: every key of every cell and every top-level key
-(``model``, ``prop_cov`` …) comes back out unchanged.
+The JSON layout is connectome-manipulator 1.0.4's (``ConnPropsModel``): what synframe writes
+loads with CM's ``AbstractModel.model_from_file`` (``"model": "ConnPropsModel"``, ``prop_cov``,
+an explicit cell for every listed (src, tgt) pair; :func:`cm_problems` lists what CM would refuse),
+and what CM writes loads here. The round trip is lossless: every key of every cell and every
+top-level key (``prop_cov: {}``, ``data_keys``, ``__version_info__`` …) comes back out unchanged;
+keys CM needs (``model``, ``prop_cov``) are added when missing. The pathway property (``by``) is
+kept in the extra key ``"__synframe__": {"by": ...}``, which CM ignores (keys starting with
+``__`` are metadata to it).
 
 A cell may be missing (``None``) when a wildcard covers it: a ``"*"`` source or target type
 applies to every type without its own entry (exact beats ``(src, "*")`` beats ``("*", tgt)``
@@ -33,13 +39,15 @@ if TYPE_CHECKING:
 
 from . import distributions
 from ._io import staged_file
-from .distributions import COPULA_TYPES, shared_within, spec_problems
-from .errors import PathwayError, format_problems
+from .distributions import CM_TYPES, COPULA_TYPES, N_SYN_PER_CONN, shared_within, spec_problems
+from .errors import PathwayError, SynframeWarning, format_problems
 
 __all__ = [
     "DIMS",
     "N_SYN_PER_CONN",
     "WILDCARD",
+    "check_by",
+    "cm_problems",
     "from_dict",
     "kinds",
     "load_pathway_stats",
@@ -56,9 +64,11 @@ __all__ = [
 
 DIMS = ("property", "src", "tgt")
 WILDCARD = "*"
-#: connectome-manipulator's structural property (synapses per connection): kept, never drawn
-N_SYN_PER_CONN = "n_syn_per_conn"
 _KNOWN_TOP = ("src_types", "tgt_types", "prop_stats")
+#: the model class name connectome-manipulator reads from the ``"model"`` key
+CM_MODEL = "ConnPropsModel"
+#: the top-level key with synframe's metadata (CM ignores keys that start with ``__``)
+META_KEY = "__synframe__"
 
 
 def _plain(x):
@@ -224,9 +234,9 @@ def _cov_problems(stats: xr.DataArray) -> list[str]:
     tgt = [t for t in stats["tgt"].values if t != WILDCARD]
     for s in src:
         for t in tgt:
-            mat = cov["cov"].get(s, {}).get(t) if isinstance(cov["cov"].get(s), Mapping) else None
+            mat = _cov_lookup(cov["cov"], s, t)
             if mat is None:
-                out.append(f"prop_cov has no matrix for pathway ({s}, {t})")
+                out.append(f"prop_cov has no matrix for pathway ({s}, {t}) (nor a '*' wildcard)")
                 continue
             m = np.asarray(mat, dtype="float64")
             if m.shape != (len(names), len(names)):
@@ -234,9 +244,10 @@ def _cov_problems(stats: xr.DataArray) -> list[str]:
                     f"prop_cov ({s}, {t}): matrix shape {m.shape}, expected {(len(names),) * 2}"
                 )
                 continue
-            if not np.allclose(np.diag(m), 1.0) or not np.allclose(m, m.T):
+            if not np.all(np.diag(m) == 1.0) or not np.array_equal(m, m.T):
                 out.append(
-                    f"prop_cov ({s}, {t}): must be symmetric with unit diagonal (a correlation matrix)"
+                    f"prop_cov ({s}, {t}): must be exactly symmetric with a diagonal of exactly 1.0 "
+                    "(a correlation matrix; connectome-manipulator checks both exactly)"
                 )
             elif np.linalg.eigvalsh(m).min() < -1e-10:
                 out.append(f"prop_cov ({s}, {t}): not positive semi-definite")
@@ -252,6 +263,16 @@ def _cov_problems(stats: xr.DataArray) -> list[str]:
                     f"prop_cov ({s}, {t}): correlated properties must agree on shared_within"
                 )
     return out
+
+
+def _cov_lookup(mats, s: str, t: str):
+    """The prop_cov matrix of pathway (s, t), with the wildcard fallback of the cells."""
+    if not isinstance(mats, Mapping):
+        return None
+    for a, b in ((s, t), (s, WILDCARD), (WILDCARD, t), (WILDCARD, WILDCARD)):
+        if isinstance(mats.get(a), Mapping) and b in mats[a]:
+            return mats[a][b]
+    return None
 
 
 class Cells:
@@ -272,6 +293,17 @@ class Cells:
         return None
 
 
+def check_by(stats: xr.DataArray, by: str) -> None:
+    """Refuse ``by`` when the stats record another pathway property (their types are its values)."""
+    stored = stats.attrs.get("by")
+    if stored is not None and by != stored:
+        raise PathwayError(
+            f"the stats are for pathways by {stored!r} (their types are {stored} values), not "
+            f"by={by!r}: pass by={stored!r}, or fit/build stats by {by!r} (to apply these to "
+            f"{by!r} values on purpose, set stats.attrs['by'] = {by!r})"
+        )
+
+
 def lookup(stats: xr.DataArray, prop: str, src: str, tgt: str):
     """The spec for one pathway, with wildcard fallback; ``None`` if not covered."""
     return Cells(stats)(prop, src, tgt)
@@ -287,40 +319,72 @@ def validate(stats) -> xr.DataArray:
     return stats
 
 
+def _expanded_cov(stats: xr.DataArray, src: list[str], tgt: list[str]) -> dict:
+    """``prop_cov`` with a matrix for every listed (src, tgt) pair (wildcard entries kept too)."""
+    cov = copy.deepcopy(stats.attrs.get("prop_cov") or {})
+    if not cov:
+        return cov
+    mats = cov["cov"]
+    for s in src:
+        for t in tgt:
+            if not (isinstance(mats.get(s), Mapping) and t in mats[s]):
+                mats.setdefault(s, {})[t] = copy.deepcopy(_cov_lookup(mats, s, t))
+    return cov
+
+
 def to_dict(stats: xr.DataArray) -> dict:
-    """The ConnPropsModel dict (``src_types, tgt_types, prop_stats`` …) of ``stats``; lossless.
+    """The ConnPropsModel dict (``src_types, tgt_types, prop_stats, prop_cov, model`` …) of ``stats``.
+
+    connectome-manipulator needs a cell for every listed (src, tgt) pair: cells covered by a ``"*"``
+    wildcard are written out explicitly (the wildcard entries are kept too, for types not listed;
+    CM ignores them). A dict read with :func:`from_dict` comes back with every key unchanged.
 
     Examples
     --------
     >>> import synframe as sf
-    >>> d = {"src_types": ["E"], "tgt_types": ["E"], "prop_stats": {"u": {"E": {"E": {"type": "constant", "mean": 0.5, "shared_within": 1.0}}}}}
+    >>> d = {"src_types": ["E"], "tgt_types": ["E"], "prop_stats": {"u": {"E": {"E": {"type": "constant", "mean": 0.5, "shared_within": 1.0}}}}, "prop_cov": {}, "model": "ConnPropsModel"}
     >>> sf.pathways.to_dict(sf.pathways.from_dict(d)) == d
     True
+    >>> sorted(sf.pathways.to_dict(sf.pathway_stats({"u": {"*": {"*": {"type": "zero"}}}}, ["E"], ["E"]))["prop_stats"]["u"])
+    ['*', 'E']
     """
     validate(stats)
-    src = [s for s in stats["src"].values.tolist()]
-    tgt = [t for t in stats["tgt"].values.tolist()]
+    src_all = [str(s) for s in stats["src"].values.tolist()]
+    tgt_all = [str(t) for t in stats["tgt"].values.tolist()]
+    src = [s for s in src_all if s != WILDCARD]
+    tgt = [t for t in tgt_all if t != WILDCARD]
+    cells = Cells(stats)
     prop_stats: dict = {}
     for i, p in enumerate(stats["property"].values.tolist()):
         prop_stats[p] = {}
-        for j, s in enumerate(src):
-            row = {
-                t: copy.deepcopy(stats.values[i, j, k])
-                for k, t in enumerate(tgt)
-                if stats.values[i, j, k] is not None
-            }
+        for j, s in enumerate(src_all):
+            row = {}
+            for k, t in enumerate(tgt_all):
+                cell = stats.values[i, j, k]
+                if cell is None and s != WILDCARD and t != WILDCARD:
+                    cell = cells(p, s, t)  # a wildcard's spec, written out for CM
+                if cell is not None:
+                    row[t] = copy.deepcopy(cell)
             if row:
                 prop_stats[p][s] = row
-    extra = dict(stats.attrs.get("extra") or {})
-    out = {
-        "src_types": [s for s in src if s != WILDCARD],
-        "tgt_types": [t for t in tgt if t != WILDCARD],
-        "prop_stats": prop_stats,
-    }
-    if stats.attrs.get("prop_cov"):
-        out["prop_cov"] = copy.deepcopy(stats.attrs["prop_cov"])
+    extra = copy.deepcopy(dict(stats.attrs.get("extra") or {}))
     order = extra.pop("_key_order", None)
+    meta = dict(extra.pop(META_KEY, None) or {})
+    by = stats.attrs.get("by")
+    if by is not None:
+        meta["by"] = by
+    else:
+        meta.pop("by", None)
+    out = {
+        "src_types": src,
+        "tgt_types": tgt,
+        "prop_stats": prop_stats,
+        "prop_cov": _expanded_cov(stats, src, tgt),
+    }
     out.update(extra)
+    out.setdefault("model", CM_MODEL)
+    if meta:
+        out[META_KEY] = meta
     if order:
         out = {k: out[k] for k in order if k in out} | {
             k: v for k, v in out.items() if k not in order
@@ -328,11 +392,34 @@ def to_dict(stats: xr.DataArray) -> dict:
     return out
 
 
-def from_dict(model: Mapping) -> xr.DataArray:
-    """Pathway statistics from a whole ConnPropsModel dict (``{src_types, tgt_types, prop_stats, …}``)."""
+def from_dict(model: Mapping, *, by: str | None = None) -> xr.DataArray:
+    """Pathway statistics from a whole ConnPropsModel dict (``{src_types, tgt_types, prop_stats, …}``).
+
+    The pathway property is read from the dict's ``"__synframe__": {"by": ...}`` entry; ``by``
+    gives it for dicts without one (and must agree with it otherwise).
+    """
     if not isinstance(model, Mapping) or "prop_stats" not in model:
         raise PathwayError(
             "a ConnPropsModel dict needs 'prop_stats' (and usually 'src_types', 'tgt_types')"
+        )
+    if model.get("model", CM_MODEL) != CM_MODEL:
+        raise PathwayError(
+            f"'model' is {model['model']!r}: synframe reads connectome-manipulator's {CM_MODEL!r} "
+            "models only"
+        )
+    meta = model.get(META_KEY)
+    if meta is not None and not isinstance(meta, Mapping):
+        raise PathwayError(f"{META_KEY!r} must be a dict, got {type(meta).__name__}")
+    stored = (meta or {}).get("by")
+    if by is not None and stored is not None and by != stored:
+        raise PathwayError(
+            f"the model is for pathways by {stored!r}, not by={by!r}; load it without by= "
+            "or fit/build stats for the property you mean"
+        )
+    if model.get("data_keys"):
+        raise PathwayError(
+            f"'data_keys' {model['data_keys']!r}: a ConnPropsModel has no data tables (CM would "
+            "look for an .h5 file beside the JSON); remove the key"
         )
     extra = {k: v for k, v in model.items() if k not in (*_KNOWN_TOP, "prop_cov")}
     extra["_key_order"] = list(model.keys())
@@ -341,15 +428,18 @@ def from_dict(model: Mapping) -> xr.DataArray:
         model.get("src_types"),
         model.get("tgt_types"),
         prop_cov=model.get("prop_cov") or None,
+        by=stored if stored is not None else by,
         extra=extra,
     )
 
 
-def load_pathway_stats(path: str | os.PathLike) -> xr.DataArray:
+def load_pathway_stats(path: str | os.PathLike, *, by: str | None = None) -> xr.DataArray:
     """Load a ConnPropsModel JSON (``{src_types, tgt_types, prop_stats, …}``) as pathway statistics.
 
-    Fitted connectome-manipulator models load unchanged (``shared_within`` as 1.0/0.0, ``dtype``,
-    bounds, and any other keys are kept for :func:`save_pathway_stats`).
+    Models written by connectome-manipulator load unchanged (``shared_within`` as 1.0/0.0 or null,
+    ``dtype``, one-sided bounds as ``±Infinity``, and any other keys, kept for
+    :func:`save_pathway_stats`). The pathway property is read from the file (synframe writes it);
+    ``by`` gives it for files without it (e.g. CM's own).
     """
     path = Path(path)
     try:
@@ -363,7 +453,7 @@ def load_pathway_stats(path: str | os.PathLike) -> xr.DataArray:
             f"({type(exc).__name__}: {str(exc)[:120]}); give the model's .json file"
         ) from None
     try:
-        stats = from_dict(model)
+        stats = from_dict(model, by=by)
     except PathwayError as exc:
         raise PathwayError(f"{path}: {exc}") from None
     stats.attrs["file"] = str(path)
@@ -372,12 +462,155 @@ def load_pathway_stats(path: str | os.PathLike) -> xr.DataArray:
 
 
 def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
-    """Write ``stats`` as ConnPropsModel JSON, atomically (temporary file, then ``os.replace``)."""
+    """Write ``stats`` as ConnPropsModel JSON, atomically (temporary file, then ``os.replace``).
+
+    The file loads in connectome-manipulator 1.0.4 (``AbstractModel.model_from_file``). Models using
+    distribution types CM 1.0.4 lacks (``lognormal``, ``uniform``, ``exponential``) are written
+    with a :class:`~synframe.errors.SynframeWarning` naming them.
+    """
+    import warnings
+
     path = Path(path)
-    text = json.dumps(_plain(to_dict(stats)), indent=2)
+    model = _plain(to_dict(stats))
+    problems = cm_problems(model)
+    text = json.dumps(model, indent=2)
     with staged_file(path) as tmp:
         tmp.write_text(text)
+    if problems:
+        warnings.warn(
+            f"{path} is a valid synframe model, but connectome-manipulator 1.0.4 cannot load it: "
+            + "; ".join(problems[:3])
+            + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""),
+            SynframeWarning,
+            stacklevel=2,
+        )
     return path
+
+
+def cm_problems(model: Mapping) -> list[str]:
+    """What connectome-manipulator 1.0.4 would refuse when loading ``model`` (a ConnPropsModel dict).
+
+    The checks of ``AbstractModel.model_from_dict`` and ``ConnPropsModel.__init__`` (which stop at
+    the first failure; this lists them all). An empty list: CM loads it. Checked against CM itself
+    on a corpus of models (``tests/data/cm``).
+
+    Examples
+    --------
+    >>> import synframe as sf
+    >>> stats = sf.pathway_stats({"g": {"E": {"E": {"type": "gamma", "mean": 1.0, "std": 0.5}}}})
+    >>> sf.pathways.cm_problems(sf.pathways.to_dict(stats))
+    []
+    >>> sf.pathways.cm_problems({"src_types": ["E"], "tgt_types": ["E"], "prop_stats": {}})
+    ["no 'model' key (CM: 'Model type not found!')"]
+    """
+    if not isinstance(model, Mapping):
+        return [f"expected a dict, got {type(model).__name__}"]
+    out = []
+    if "model" not in model:
+        out.append("no 'model' key (CM: 'Model type not found!')")
+    elif model["model"] != CM_MODEL:
+        out.append(f"'model' is {model['model']!r}, not {CM_MODEL!r}")
+    missing = [k for k in _KNOWN_TOP if k not in model]
+    if missing:
+        return [*out, f"missing parameters {missing}"]
+    if model.get("data_keys"):
+        out.append("'data_keys' needs a supplementary .h5 data file; a ConnPropsModel has none")
+    ps, src, tgt = model["prop_stats"], model["src_types"], model["tgt_types"]
+    if not isinstance(ps, Mapping):
+        return [*out, "'prop_stats' must be a dict"]
+    for name, types in (("src_types", src), ("tgt_types", tgt)):
+        if not isinstance(types, (list, tuple)):
+            out.append(f"'{name}' must be a list")
+    if any(not isinstance(v, Mapping) for v in ps.values()):
+        return [*out, "every prop_stats[property] must be a dict"]
+    if not isinstance(src, (list, tuple)) or not isinstance(tgt, (list, tuple)):
+        return out
+    for p, by_src in ps.items():
+        lacking = [s for s in src if s not in by_src]
+        if lacking:
+            out.append(f"{p}: source types {lacking} missing")
+            continue
+        for s in src:
+            if not isinstance(by_src[s], Mapping):
+                out.append(f"{p} [{s}]: must be a dict")
+                continue
+            lacking = [t for t in tgt if t not in by_src[s]]
+            if lacking:
+                out.append(f"{p} [{s}]: target types {lacking} missing")
+                continue
+            for t in tgt:
+                out += [f"{p} [{s} -> {t}]: {m}" for m in _cm_cell_problems(by_src[s][t])]
+    out += _cm_cov_problems(model.get("prop_cov", {}), list(ps), src, tgt)
+    return out
+
+
+def _cm_cell_problems(cell) -> list[str]:
+    if not isinstance(cell, Mapping) or "type" not in cell:
+        return ["no distribution 'type'"]
+    if cell["type"] not in CM_TYPES:
+        return [f"distribution type {cell['type']!r} is not one of CM 1.0.4's {list(CM_TYPES)}"]
+    need = distributions.DISTRIBUTIONS[cell["type"]]
+    lacking = [a for a in need if a not in cell]
+    if lacking:
+        return [f"attributes {lacking} missing"]
+    out = []
+    if any(hasattr(cell[a], "__iter__") and len(cell[a]) == 0 for a in need):
+        out.append("empty attribute")
+    if "p" in cell:
+        try:
+            if not np.isclose(np.sum(cell["p"]), 1.0):
+                out.append("'p' does not sum to 1")
+        except TypeError:
+            out.append("'p' is not numbers")
+    if "p" in cell and "val" in cell:
+        try:
+            if len(cell["p"]) != len(cell["val"]):
+                out.append("'p' and 'val' differ in length")
+        except TypeError:
+            out.append("'p' and 'val' must be lists")
+    if "lower_bound" in cell and "upper_bound" in cell:
+        try:
+            if not cell["lower_bound"] <= cell["upper_bound"]:
+                out.append("lower_bound > upper_bound")
+        except TypeError:
+            out.append("bounds must be numbers")
+    return out
+
+
+def _cm_cov_problems(cov, props: list, src, tgt) -> list[str]:
+    if not isinstance(cov, Mapping):
+        return ["'prop_cov' must be a dict"]
+    if not cov:
+        return []
+    if "props" not in cov or "cov" not in cov:
+        return ["'prop_cov' needs 'props' and 'cov'"]
+    names = cov["props"]
+    if not isinstance(names, (list, tuple)) or not names:
+        return ["'prop_cov' 'props' is empty"]
+    if any(n not in props for n in names):
+        return ["'prop_cov' 'props' names properties not in prop_stats"]
+    if N_SYN_PER_CONN in names:
+        return [f"'prop_cov' cannot include {N_SYN_PER_CONN!r}"]
+    mats = cov["cov"]
+    out = []
+    for s in src:
+        if not isinstance(mats, Mapping) or s not in mats or not isinstance(mats[s], Mapping):
+            out.append(f"'prop_cov' has no source type {s!r}")
+            continue
+        for t in tgt:
+            if t not in mats[s]:
+                out.append(f"'prop_cov' has no target type {t!r} for source {s!r}")
+                continue
+            try:
+                m = np.array(mats[s][t], dtype="float64")
+            except (TypeError, ValueError):
+                out.append(f"'prop_cov' ({s}, {t}) is not a matrix")
+                continue
+            if m.ndim != 2 or not np.all(np.array(m.shape) == len(names)):
+                out.append(f"'prop_cov' ({s}, {t}) size mismatch")
+            elif not np.all(np.diag(m) == 1.0) or not np.array_equal(m, m.T):
+                out.append(f"'prop_cov' ({s}, {t}) needs ones on the diagonal and exact symmetry")
+    return out
 
 
 def summary(stats: xr.DataArray) -> str:
@@ -401,13 +634,30 @@ def summary(stats: xr.DataArray) -> str:
 
 
 def param(stats: xr.DataArray, name: str) -> xr.DataArray:
-    """A float view of one parameter (``"mean"``, ``"std"`` …) per cell; NaN where absent."""
+    """A float view of one parameter (``"mean"``, ``"std"`` …) per cell; NaN where absent.
+
+    A name no cell has is an error naming the parameters that exist.
+    """
     validate(stats)
+    cells = [c for c in stats.values.ravel() if isinstance(c, Mapping)]
+    numeric = sorted(
+        {
+            k
+            for c in cells
+            for k, v in c.items()
+            if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        }
+    )
+    if name not in numeric:
+        raise PathwayError(
+            f"no cell has a numeric parameter {name!r}; the parameters are {numeric}"
+            + (" (kinds() gives each cell's distribution type)" if name == "type" else "")
+        )
     vals = np.vectorize(
         lambda c: (
             float(c[name])
             if isinstance(c, Mapping)
-            and isinstance(c.get(name), (int, float))
+            and isinstance(c.get(name), (int, float, np.integer, np.floating))
             and not isinstance(c.get(name), bool)
             else np.nan
         ),
@@ -430,6 +680,9 @@ def sample(
 ) -> np.ndarray:
     """``n`` values of one (property, pathway) cell (keyed on 0..n-1: reproducible).
 
+    Values, bounds and dtypes are connectome-manipulator's; ``n_syn_per_conn`` is rounded and at
+    least 1, as CM draws synapses per connection.
+
     Examples
     --------
     >>> import synframe as sf
@@ -443,7 +696,8 @@ def sample(
     if spec is None:
         raise PathwayError(f"no spec for {prop!r} on pathway ({src}, {tgt})")
     idx = np.arange(int(n), dtype=np.int64)
-    return distributions.sample(spec, distributions.keyed_uniforms(seed, prop, idx))
+    u = distributions.keyed_uniforms(seed, prop, idx)
+    return distributions.sample(spec, u, n_syn_per_conn=prop == N_SYN_PER_CONN)
 
 
 def _short(spec) -> str:

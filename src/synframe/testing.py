@@ -1,7 +1,14 @@
-"""hypothesis strategies for synframe tables, so you can property-test your own code on them.
+"""hypothesis strategies and statistical assertions, so you can property-test your own code on them.
 
 Needs ``hypothesis`` (``pip install synframe[test]``). The seeded synthetic dump generator,
 :class:`~synframe.synthetic.SyntheticDump`, needs only numpy and is re-exported here.
+
+- strategies: :func:`synapse_tables`, :func:`typed_synapse_tables`, :func:`distribution_specs`,
+  :func:`pathway_stats_dicts`, ...;
+- assertions: :func:`assert_drawn_from` (values against one spec: support, bounds, dtype, and a KS
+  or chi-squared test whose tolerance follows from the sample size) and
+  :func:`assert_parameterized` (every pathway x property of a parameterized table against its
+  model, ``shared_within`` included).
 
 Examples
 --------
@@ -27,11 +34,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
         "synframe.testing needs hypothesis: pip install 'synframe[test]' (or pip install hypothesis)"
     ) from exc
 
+from .errors import PathwayError, format_problems
 from .schemas import POSITIONS, SynapseTable
 from .synthetic import SyntheticDump
 
 __all__ = [
     "SyntheticDump",
+    "assert_drawn_from",
+    "assert_parameterized",
     "distribution_specs",
     "invalid_distribution_specs",
     "neuron_ids",
@@ -206,3 +216,343 @@ def typed_synapse_tables(
     df[f"pre_{by}"] = table.reindex(df["pre"].to_numpy()).to_numpy()
     df[f"post_{by}"] = table.reindex(df["post"].to_numpy()).to_numpy()
     return df
+
+
+# --- assertions: values against their model ---------------------------------------------------------
+
+
+def _finished_cdf(spec, expected: np.dtype, n_syn_per_conn: bool):
+    """y -> P(Y <= y) (``left``: P(Y < y)) of the finished values, in their own float precision.
+
+    A float value stands for every draw that rounds to it: P(Y <= y) is taken up to the next
+    representable value (this matters where draws underflow to 0, e.g. gamma with shape << 1).
+    """
+    from .distributions import cdf
+
+    def f(y, left=False):
+        y = np.asarray(y, dtype="float64")
+        if expected.kind == "f":
+            yy = y.astype(expected)
+            near = np.nextafter(yy, np.asarray(-np.inf if left else np.inf, dtype=expected))
+            if expected.itemsize < 8:  # Y = float32(W): rounding boundaries halfway
+                return cdf(
+                    spec, (y + near.astype("float64")) / 2, left=True, n_syn_per_conn=n_syn_per_conn
+                )
+            # float64: up to the next value (P(Y <= y)), or up to the previous one (P(Y < y))
+            return cdf(spec, near, left=not left, n_syn_per_conn=n_syn_per_conn)
+        return cdf(spec, y, left=left, n_syn_per_conn=n_syn_per_conn)
+
+    return f
+
+
+def _support(spec, n_syn_per_conn: bool) -> tuple[float, float]:
+    """The smallest and largest value the finished spec can take (±inf when unbounded)."""
+    from .distributions import _point_mass
+
+    g = spec.get
+    kind = spec["type"]
+    point = _point_mass(spec)
+    if point is not None:
+        lo = hi = point
+    elif kind in ("truncnorm", "uniform"):
+        lo, hi = g("min"), g("max")
+    elif kind in ("gamma", "lognormal", "exponential", "poisson"):
+        lo, hi = 0.0, np.inf
+    elif kind == "ztpoisson":
+        lo, hi = 1.0, np.inf
+    elif kind == "discrete":
+        val = np.asarray(g("val"), dtype="float64")[np.asarray(g("p"), dtype="float64") > 0]
+        lo, hi = float(val.min()), float(val.max())
+    else:  # normal
+        lo, hi = -np.inf, np.inf
+    out = []
+    for b in (lo, hi):
+        if n_syn_per_conn:
+            b = max(np.round(b), 1.0) if np.isfinite(b) else (1.0 if b < 0 else b)
+        if g("lower_bound") is not None:
+            b = max(b, g("lower_bound"))
+        if g("upper_bound") is not None:
+            b = min(b, g("upper_bound"))
+        dt = g("dtype")
+        if dt is not None and np.dtype(dt).kind in "iu" and np.isfinite(b):
+            b = float(np.round(b)) if dt == "int" else float(np.trunc(b))
+        out.append(float(b))
+    return out[0], out[1]
+
+
+def assert_drawn_from(
+    values,
+    spec,
+    *,
+    alpha: float = 1e-6,
+    n_syn_per_conn: bool = False,
+    check_dtype: bool = True,
+) -> None:
+    """Assert that ``values`` are independent draws of ``spec`` as synframe (and CM) sample it.
+
+    Checks, in order, each failure named in the ``AssertionError``:
+
+    - the dtype is the spec's (:func:`synframe.distributions.output_dtype`: CM's), unless
+      ``check_dtype=False`` (then integer outputs must still be integral);
+    - every value is finite, within ``lower_bound`` / ``upper_bound`` and the distribution's
+      support, and (discrete outputs) a value the spec can give; a constant must be exact;
+    - the frequencies: a Kolmogorov-Smirnov test against the exact CDF of the finished values
+      (point masses at the bounds included; conservative with them) for continuous outputs, a
+      chi-squared test on bins cut at the spec's quantiles (at least 5 expected per bin) for
+      discrete ones (integer types, ``dtype: "int"``, ``n_syn_per_conn``). The test fails below
+      p = ``alpha``: the tolerance shrinks as 1/sqrt(len(values)), no fixed tolerance to tune.
+      Deterministic: no randomness in the test itself.
+
+    ``n_syn_per_conn=True``: the values are synapses per connection (rounded, at least 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synframe.distributions import keyed_uniforms, sample
+    >>> from synframe.testing import assert_drawn_from
+    >>> spec = {"type": "gamma", "mean": 1.0, "std": 0.5, "upper_bound": 2.0}
+    >>> x = sample(spec, keyed_uniforms(0, "g", np.arange(10_000)))
+    >>> assert_drawn_from(x, spec)
+    >>> assert_drawn_from(x * 1.05, spec)
+    Traceback (most recent call last):
+    AssertionError: ...
+    """
+    from scipy import stats as st
+
+    from .distributions import is_discrete, output_dtype, sample, validate_spec
+
+    validate_spec(spec)
+    shown = dict(spec)
+    if spec["type"] == "discrete":  # the same distribution with sorted values: monotone quantiles
+        order = np.argsort(np.asarray(spec["val"], dtype="float64"), kind="stable")
+        spec = {**spec, "val": [spec["val"][i] for i in order], "p": [spec["p"][i] for i in order]}
+    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+        raise PathwayError(f"alpha must be in (0, 1), got {alpha!r}")
+    x = np.asarray(values)
+    if x.ndim != 1 or len(x) == 0:
+        raise PathwayError(f"values must be a non-empty 1-d array, got shape {x.shape}")
+    expected = np.dtype(output_dtype(spec, n_syn_per_conn=n_syn_per_conn))
+    head = f"{len(x)} values are not drawn from {shown}"
+    if x.dtype.kind not in "iuf":
+        raise AssertionError(f"{head}: dtype {x.dtype} is not numeric")
+    problems = []
+    if check_dtype and x.dtype != expected:
+        problems.append(f"dtype {x.dtype}, the spec gives {expected}")
+    xf = x.astype("float64")
+    if not np.isfinite(xf).all():
+        problems.append(f"{int((~np.isfinite(xf)).sum())} values are NaN or infinite")
+        raise AssertionError(format_problems(head, problems))
+    if expected.kind in "iu" and not np.array_equal(xf, np.round(xf)):
+        problems.append("values are not integers, the spec gives integers")
+    if expected.kind == "f":  # integer casts may round past a bound (CM clips, then casts)
+        for key, sign in (("lower_bound", 1), ("upper_bound", -1)):
+            b = spec.get(key)
+            if b is None:
+                continue
+            b = float(np.asarray(b, dtype="float64").astype(expected))  # the bound as stored
+            beyond = sign * (xf - b) < 0
+            if beyond.any():
+                problems.append(
+                    f"{int(beyond.sum())} values beyond {key} {b} (e.g. {xf[beyond][0]})"
+                )
+    f = _finished_cdf(spec, expected, n_syn_per_conn)
+    s_lo, s_hi = _support(spec, n_syn_per_conn)
+    tol = (
+        0.0
+        if expected.kind != "f" or expected.itemsize == 8
+        else 1e-6 * max(1, abs(s_hi), abs(s_lo))
+    )
+    out = (xf < s_lo - tol) | (xf > s_hi + tol)
+    if out.any():
+        problems.append(
+            f"{int(out.sum())} values outside the support [{s_lo}, {s_hi}] (e.g. {xf[out][0]})"
+        )
+    # the extreme values the sampler can give (its uniforms lie in [2**-54, 1 - 2**-53]): equal
+    # for constants, and for spreads below float resolution: then every value must be that one
+    extremes = sample(spec, np.array([2.0**-54, 1 - 2.0**-53]), n_syn_per_conn=n_syn_per_conn)
+    if extremes[0] == extremes[-1] and not problems:
+        wrong = xf != float(extremes[0])
+        if wrong.any():
+            problems.append(
+                f"{int(wrong.sum())} values differ from the spec's only value {extremes[0]}"
+            )
+            raise AssertionError(format_problems(head, problems))
+        return
+    discrete = is_discrete(spec, n_syn_per_conn=n_syn_per_conn)
+    uniq, counts = np.unique(xf, return_counts=True)
+    if discrete and not problems:
+        mass = f(uniq) - f(uniq, left=True)
+        impossible = uniq[mass <= 0]
+        if len(impossible):
+            problems.append(f"values the spec cannot give: {impossible[:5].tolist()}")
+    if problems:
+        raise AssertionError(format_problems(head, problems))
+    n = len(xf)
+    if discrete:
+        k = int(min(max(n // 5, 1), 50))
+        cuts = np.unique(
+            sample(spec, np.arange(1, k) / k, n_syn_per_conn=n_syn_per_conn).astype("float64")
+        )
+        probs = np.diff(np.r_[0.0, f(cuts), 1.0])
+        obs = np.bincount(np.searchsorted(cuts, xf, side="left"), minlength=len(cuts) + 1)
+        o_m, e_m = [], []  # merge neighbouring bins until each expects >= 5
+        acc_o, acc_e = 0, 0.0
+        for o, e in zip(obs, probs * n, strict=True):
+            acc_o, acc_e = acc_o + o, acc_e + e
+            if acc_e >= 5:
+                o_m.append(acc_o)
+                e_m.append(acc_e)
+                acc_o, acc_e = 0, 0.0
+        if o_m:
+            o_m[-1] += acc_o
+            e_m[-1] += acc_e
+        if len(o_m) < 2:
+            return
+        o_m, e_m = np.asarray(o_m, dtype="float64"), np.asarray(e_m)
+        chi2 = float(((o_m - e_m) ** 2 / e_m).sum())
+        p = float(st.chi2.sf(chi2, len(o_m) - 1))
+        what = f"chi-squared {chi2:.4g} on {len(o_m)} bins"
+    else:
+        cum = np.cumsum(counts) / n
+        d = max(
+            float(np.max(np.abs(cum - f(uniq)))),
+            float(np.max(np.abs(cum - counts / n - f(uniq, left=True)))),
+        )
+        p = float(st.kstwo.sf(d, n))
+        what = f"Kolmogorov-Smirnov D = {d:.4g}"
+    if p < alpha:
+        raise AssertionError(
+            f"{head}: {what}, p = {p:.3g} < alpha = {alpha:g} (values: mean {xf.mean():.6g}, "
+            f"std {xf.std():.6g}, min {xf.min():.6g}, max {xf.max():.6g})"
+        )
+
+
+def assert_parameterized(
+    syn: pd.DataFrame,
+    stats,
+    *,
+    by: str,
+    types=None,
+    properties=None,
+    alpha: float = 1e-6,
+) -> None:
+    """Assert that a parameterized table's values follow ``stats``, pathway by pathway.
+
+    For every property (default: all of the stats' except ``n_syn_per_conn``) the column dtype
+    must be the one synframe gives it, and for every (src, tgt) pathway of the table:
+
+    - ``shared_within`` specs: one value per connection (every synapse of a connection the same),
+      and those values, one per connection, pass :func:`assert_drawn_from`;
+    - per-synapse specs: every synapse's value passes :func:`assert_drawn_from`, and connections
+      whose synapses all got one value are not more than chance allows (a per-connection draw
+      where per-synapse was asked for fails).
+
+    ``alpha`` is for the whole table (Bonferroni over the pathway x property tests). Correlated
+    properties (``prop_cov``) are checked by their marginals. Every failure is listed in one
+    ``AssertionError``.
+
+    Examples
+    --------
+    A property test of your own model with hypothesis:
+
+    >>> from hypothesis import given, settings, strategies as st
+    >>> import synframe as sf
+    >>> from synframe.testing import assert_parameterized, typed_synapse_tables
+    >>> g = {"type": "gamma", "mean": 1.0, "std": 0.4, "shared_within": False, "upper_bound": 3.0}
+    >>> my_model = sf.pathway_stats(
+    ...     {"g": {"*": {"*": g}}, "u": {"*": {"*": {"type": "discrete", "val": [1, 2], "p": [0.3, 0.7]}}}},
+    ...     by="synapse_class",
+    ... )
+    >>> @settings(max_examples=25, deadline=None, derandomize=True)
+    ... @given(typed_synapse_tables(min_rows=1), st.integers(0, 2**32 - 1))
+    ... def test_my_model(syn, seed):
+    ...     out = sf.parameterize(syn, my_model, by="synapse_class", seed=seed)
+    ...     assert_parameterized(out, my_model, by="synapse_class")
+    >>> test_my_model()
+    """
+    from scipy import stats as st
+
+    from . import _draw
+    from .distributions import N_SYN_PER_CONN, is_discrete, shared_within
+    from .pathways import Cells, check_by, validate
+
+    validate(stats)
+    try:
+        check_by(stats, by)
+    except PathwayError as exc:
+        raise AssertionError(str(exc)) from None
+    all_props = [str(p) for p in stats["property"].values.tolist()]
+    props = (
+        [p for p in all_props if p != N_SYN_PER_CONN] if properties is None else list(properties)
+    )
+    lacking = [p for p in props if p not in syn.columns]
+    if lacking:
+        raise AssertionError(f"the table has no columns {lacking} (properties of the stats)")
+    src, tgt = _draw.pathway_types(syn, by, types)
+    plan = _draw.plan(syn, src, tgt)
+    cells = Cells(stats)
+    a = alpha / max(1, len(props) * len(plan.pathways))
+    n_conn = len(plan.conn_pre)
+    size = np.bincount(plan.conn, minlength=n_conn)
+    first = np.zeros(n_conn, dtype=np.int64)
+    uc, fi = np.unique(plan.conn, return_index=True)
+    first[uc] = fi
+    order = np.argsort(plan.conn, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(plan.conn[order]) != 0]) if len(order) else order
+    problems = []
+    for p in props:
+        col = syn[p].to_numpy()
+        want = _draw.property_dtype(stats, p)
+        if col.dtype != want:
+            problems.append(f"{p}: column dtype {col.dtype}, synframe gives {want}")
+        if col.dtype.kind not in "iuf":
+            continue
+        vs = col[order]
+        if len(vs):
+            same = np.minimum.reduceat(vs, starts) == np.maximum.reduceat(vs, starts)
+        else:
+            same = np.zeros(0, dtype=bool)
+        for (s, t), rows, crow in zip(plan.pathways, plan.syn_rows, plan.conn_rows, strict=True):
+            spec = cells(p, s, t)
+            where = f"{p} [{s} -> {t}]"
+            if spec is None:
+                problems.append(f"{where}: no spec in the stats")
+                continue
+            if shared_within(spec):
+                varies = int((~same[crow]).sum())
+                if varies:
+                    problems.append(
+                        f"{where}: shared_within, but {varies} of {len(crow)} connections have "
+                        "more than one value"
+                    )
+                    continue
+                values = col[first[crow]]
+            else:
+                values = col[rows]
+                multi = crow[size[crow] > 1]
+                if len(multi) and not is_discrete(spec):
+                    # identical values within a connection happen by chance only at atoms: the
+                    # bounds, or values float precision lumps together (e.g. gamma draws at 0)
+                    fc = _finished_cdf(spec, np.dtype(want), False)
+                    lumped = multi[same[multi]]
+                    atoms = np.unique(
+                        np.r_[col[first[lumped]].astype("float64"),
+                              [b for b in (spec.get("lower_bound"), spec.get("upper_bound")) if b is not None]]
+                    )  # fmt: skip
+                    mass = np.clip(fc(atoms) - fc(atoms, left=True), 0, 1)
+                    m = size[multi].astype("float64")
+                    chance = float((mass[None, :] ** m[:, None]).sum()) if len(atoms) else 0.0
+                    observed = len(lumped)
+                    if observed and st.poisson.sf(observed - 1, chance) < a:
+                        problems.append(
+                            f"{where}: per-synapse (shared_within false), but {observed} of "
+                            f"{len(multi)} connections have one value for all their synapses "
+                            f"(chance: {chance:.3g})"
+                        )
+                        continue
+            try:
+                assert_drawn_from(values, spec, alpha=a, check_dtype=False)
+            except AssertionError as exc:
+                problems.append(f"{where}: {exc}")
+    if problems:
+        raise AssertionError(format_problems("the table does not follow the stats", problems))

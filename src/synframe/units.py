@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,8 +27,15 @@ def _ureg() -> pint.UnitRegistry:
     return navis.config.ureg
 
 
+#: a length written as text: a number, then its unit (``"10 um"``, ``"2.5µm"``, ``"1e4 nm"``)
+_LENGTH_TEXT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)\s*$")
+
+
 def length_nm(value: str | float | pint.Quantity, *, name: str = "length") -> float:
     """A length in nm from a quantity string (``"10 um"``), a pint quantity, or a number in nm.
+
+    A string is a number followed by its unit: a unit alone (``"um"``) or a bare number
+    (``"10"``) is refused rather than guessed.
 
     Examples
     --------
@@ -38,44 +46,66 @@ def length_nm(value: str | float | pint.Quantity, *, name: str = "length") -> fl
     Traceback (most recent call last):
     ...
     synframe.errors.UnitsError: length must not be negative, got '-1 um'
+    >>> length_nm("um")
+    Traceback (most recent call last):
+    ...
+    synframe.errors.UnitsError: length 'um' has no number; give e.g. '10 um', '10000 nm' or a number in nm
     """
-    if isinstance(value, bool) or value is None:
+    example = "give e.g. '10 um', '10000 nm' or a number in nm"
+    if isinstance(value, (bool, np.bool_)) or value is None:
         raise UnitsError(f"{name} must be a length like '10 um' or a number in nm, got {value!r}")
     if isinstance(value, numbers.Real):
-        nm = float(value)
-    else:
-        import pint
-
-        ureg = _ureg()
         try:
-            q = (
-                ureg.Quantity(value.replace("µ", "u").replace("μ", "u"))
-                if isinstance(value, str)
-                else value
-            )
-            if not isinstance(q, pint.Quantity):
-                raise TypeError
-            nm = float(q.to("nm").magnitude)
-        except pint.errors.DimensionalityError:
-            raise UnitsError(
-                f"{name} {value!r} is not a length; give e.g. '10 um' or a number in nm"
-            ) from None
-        except (
-            pint.errors.UndefinedUnitError,
-            TypeError,
-            ValueError,
-            AttributeError,
-            AssertionError,
-        ):
-            raise UnitsError(
-                f"{name} {value!r} has unknown units; give e.g. '10 um', '10000 nm' or a number in nm"
-            ) from None
-    nm = round(nm, 6)  # pint's 1e-6 / 1e-9 leaves 9999.999999999998 for "10 um"
+            nm = float(value)
+        except OverflowError:
+            raise UnitsError(f"{name} must be finite, got {value!r}") from None
+    elif isinstance(value, str):
+        match = _LENGTH_TEXT.match(value.replace("µ", "u").replace("μ", "u"))
+        if match is None:
+            words = value.split()
+            try:
+                number = float(words[0]) if words else None
+            except ValueError:
+                number = None
+            if number is not None and not np.isfinite(number):
+                raise UnitsError(f"{name} must be finite, got {value!r}")
+            try:
+                float(value)
+            except ValueError:
+                raise UnitsError(f"{name} {value!r} has no number; {example}") from None
+            raise UnitsError(f"{name} {value!r} has no unit; {example}")
+        nm = _to_nm(float(match.group(1)), match.group(2), value, name)
+    else:
+        nm = _to_nm(None, value, value, name)
+    nm = round(nm, 6) + 0.0  # -0.0 -> 0.0; pint's 1e-6 / 1e-9 leaves 9999.999999999998 for "10 um"
     if not np.isfinite(nm):
         raise UnitsError(f"{name} must be finite, got {value!r}")
     if nm < 0:
         raise UnitsError(f"{name} must not be negative, got {value!r}")
     return nm
+
+
+def _to_nm(magnitude: float | None, unit, value, name: str) -> float:
+    """``magnitude`` of ``unit`` (a unit name; or, without magnitude, a pint quantity) in nm."""
+    import pint
+
+    ureg = _ureg()
+    try:
+        if magnitude is None:
+            if not isinstance(unit, pint.Quantity):
+                raise TypeError
+            q = unit
+        else:
+            q = ureg.Quantity(magnitude, ureg.Unit(unit))
+        return float(q.to("nm").magnitude)
+    except pint.errors.DimensionalityError:
+        raise UnitsError(
+            f"{name} {value!r} is not a length; give e.g. '10 um' or a number in nm"
+        ) from None
+    except Exception:  # pint's parser raises many kinds (UndefinedUnitError, TokenError …)
+        raise UnitsError(
+            f"{name} {value!r} has unknown units; give e.g. '10 um', '10000 nm' or a number in nm"
+        ) from None
 
 
 @functools.lru_cache(maxsize=256)

@@ -159,8 +159,11 @@ def example_pathway_stats(shared_within: bool = False):
     Connection/synapse property distributions between 3x3 'synapse_class' pathways:
       conductance <gamma>; syn_type_id <constant (int)>
     """
+    from ..errors import OptionError
     from ..pathways import pathway_stats
 
+    if not isinstance(shared_within, (bool, np.bool_)):
+        raise OptionError(f"shared_within must be True or False, got {shared_within!r}")
     exc = {
         "conductance": {"type": "gamma", "mean": 1.0, "std": 0.5, "shared_within": shared_within},
         "syn_type_id": {

@@ -134,6 +134,15 @@ class _Groups:
         with h5py.File(self.path, "r") as h5:
             pop = h5[f"{self.kind}s/{self.name}"]
             gid, gidx = self.layout(pop, start, stop)
+            unknown = ~np.isin(gid, [int(g) for g in self.groups])
+            if unknown.any():
+                raise SonataError(
+                    f"{self.kind}_group_id of {self.kind} population {self.name!r} names groups "
+                    f"{np.unique(gid[unknown])[:5].tolist()} the population does not have "
+                    f"(it has {self.groups}); the file is corrupt"
+                )
+            if len(gidx) and gidx.min() < 0:
+                raise SonataError(f"{self.kind}_group_index has negative values")
             present = np.zeros(len(gid), dtype=bool)
             values = np.zeros(len(gid), dtype=self.dtypes[name])
             for g in self.groups:
@@ -173,19 +182,29 @@ class EdgeView:
 
         self.path, self.name = Path(path), name
         with h5py.File(self.path, "r") as h5:
-            pop = h5[f"edges/{name}"]
+            pop = _population(h5, "edges", name, self.path)
+            _require(pop, ("source_node_id", "target_node_id"), f"edge population {name!r}", path)
             self.size = int(pop["source_node_id"].shape[0])
             self.source = _attr(pop["source_node_id"], "node_population")
             self.target = _attr(pop["target_node_id"], "node_population")
+            if int(pop["target_node_id"].shape[0]) != self.size:
+                raise SonataError(
+                    f"{self.path}: edge population {name!r} has {self.size} source_node_id but "
+                    f"{pop['target_node_id'].shape[0]} target_node_id values; the file is corrupt"
+                )
             multi = len(group_names(pop)) > 1
+            if multi:
+                _require(
+                    pop, ("edge_group_id", "edge_group_index"), f"edge population {name!r}", path
+                )
         self.types = None if types is None else TypesTable(types, "edge", name)
         self._groups = _Groups(self.path, "edge", name) if multi else None
         self._pop = None
         if not multi:
             try:
                 self._pop = libsonata.EdgeStorage(str(self.path)).open_population(name)
-            except libsonata.SonataError as exc:
-                raise SonataError(f"{self.path}: {exc}") from None
+            except (libsonata.SonataError, RuntimeError) as exc:
+                raise SonataError(f"{self.path}: edge population {name!r}: {exc}") from None
 
     @property
     def groups(self) -> list[str]:
@@ -201,6 +220,13 @@ class EdgeView:
         return self.own_names | (self.types.names if self.types is not None else set())
 
     def _ids(self, dataset: str, start: int, stop: int) -> np.ndarray:
+        return wrap_read(
+            f"edge population {self.name!r} {dataset}",
+            self.path,
+            lambda: self._read_ids(dataset, start, stop),
+        )
+
+    def _read_ids(self, dataset: str, start: int, stop: int) -> np.ndarray:
         import h5py
         import libsonata
 
@@ -219,6 +245,13 @@ class EdgeView:
 
     def get(self, name: str, start: int, stop: int):
         """Values of attribute ``name`` for edges start..stop (own datasets over the types CSV)."""
+        return wrap_read(
+            f"edge population {self.name!r} attribute {name!r}",
+            self.path,
+            lambda: self._get(name, start, stop),
+        )
+
+    def _get(self, name: str, start: int, stop: int):
         import libsonata
 
         typed = self.types is not None and name in self.types.names
@@ -250,12 +283,22 @@ class NodeView:
 
         self.path, self.name = Path(path), name
         with h5py.File(self.path, "r") as h5:
-            pop = h5[f"nodes/{name}"]
+            pop = _population(h5, "nodes", name, self.path)
+            _require(pop, ("node_type_id",), f"node population {name!r}", path)
             self.size = int(pop["node_type_id"].shape[0])
             multi = len(group_names(pop)) > 1
+            if multi:
+                _require(
+                    pop, ("node_group_id", "node_group_index"), f"node population {name!r}", path
+                )
         self.types = None if types is None else TypesTable(types, "node", name)
         self._groups = _Groups(self.path, "node", name) if multi else None
-        self._pop = None if multi else libsonata.NodeStorage(str(self.path)).open_population(name)
+        self._pop = None
+        if not multi:
+            try:
+                self._pop = libsonata.NodeStorage(str(self.path)).open_population(name)
+            except (libsonata.SonataError, RuntimeError) as exc:
+                raise SonataError(f"{self.path}: node population {name!r}: {exc}") from None
 
     @property
     def own_names(self) -> set[str]:
@@ -273,6 +316,11 @@ class NodeView:
 
     def get(self, name: str):
         """Values of attribute ``name`` for every node (node id = row)."""
+        return wrap_read(
+            f"node population {self.name!r} attribute {name!r}", self.path, lambda: self._get(name)
+        )
+
+    def _get(self, name: str):
         typed = self.types is not None and name in self.types.names
         if name in self.own_names:
             if self._pop is not None:
@@ -286,6 +334,50 @@ class NodeView:
         if typed:
             return self.types.values(name, self._type_ids())
         raise SonataError(f"node population {self.name!r} has no attribute {name!r}")
+
+
+def _population(h5, kind: str, name: str, path: Path):
+    """The h5py group ``/<kind>/<name>``, or a :class:`SonataError` naming what the file has."""
+    import h5py
+
+    group = h5.get(kind)
+    pops = sorted(group) if isinstance(group, h5py.Group) else []
+    if name not in pops or not isinstance(group[name], h5py.Group):
+        raise SonataError(
+            f"{path} has no {kind[:-1]} population {name!r} (it has {pops}); check the circuit "
+            "config's populations"
+        )
+    return group[name]
+
+
+def _require(group, names, what: str, path: Path) -> None:
+    import h5py
+
+    missing = [n for n in names if not isinstance(group.get(n), h5py.Dataset)]
+    if missing:
+        raise SonataError(
+            f"{path}: {what} lacks the dataset(s) {missing}; the file is not valid SONATA"
+        )
+
+
+def wrap_read(what: str, path: Path, call):
+    """``call()``, with a failing read (h5py, libsonata) reported as a :class:`SonataError`."""
+    import libsonata
+
+    try:
+        return call()
+    except SonataError:
+        raise
+    except (
+        libsonata.SonataError,
+        RuntimeError,
+        OSError,
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+    ) as exc:
+        raise SonataError(f"{path}: cannot read {what}: {exc}") from None
 
 
 def _attr(dataset, key: str) -> str:

@@ -22,9 +22,9 @@ from .. import _draw, _provenance
 from .._io import staged_dir
 from ..distributions import output_dtype
 from ..errors import OptionError, PathwayError, SonataError, format_problems
-from ..pathways import N_SYN_PER_CONN, WILDCARD, Cells, summary, validate
+from ..pathways import N_SYN_PER_CONN, WILDCARD, Cells, check_by, summary, validate
 from ..schemas import SynapseTable
-from ._circuit import Circuit, chunk_ranges
+from ._circuit import LAYOUT_DATASETS, Circuit, check_chunk_size, chunk_ranges, name_problem
 from ._populations import group_names
 from .read import iter_edges
 
@@ -65,12 +65,44 @@ def _write_population(
 
 
 def _cast_for(dtype: np.dtype, vals: np.ndarray, what: str) -> None:
-    if np.dtype(dtype).kind in "iu" and len(vals):
-        info = np.iinfo(dtype)
-        if vals.min() < info.min or vals.max() > info.max:
+    """Refuse values the dataset's dtype would change: no silent narrowing, wrapping or rounding.
+
+    Integers must fit the integer range (``300`` is not a ``uint8``, ``-5`` not a ``uint32``),
+    floats written to an integer dataset must be whole, floats must stay finite in float32
+    (``1e300`` is ``inf`` there), and NaN/inf are never written.
+    """
+    dtype = np.dtype(dtype)
+    vals = np.asarray(vals)
+    if not len(vals):
+        return
+    fix = (
+        "change the stats (or redraw into a new property name), or rewrite the dataset with a "
+        "wider dtype first"
+    )
+    if vals.dtype.kind == "f" and not np.isfinite(vals).all():
+        raise SonataError(f"{what}: drew non-finite values (NaN/inf); check the distribution")
+    if dtype.kind in "iu":
+        if vals.dtype.kind == "f" and (vals != np.round(vals)).any():
             raise SonataError(
-                f"{what}: values {vals.min()}..{vals.max()} do not fit the existing dtype {dtype}"
+                f"{what}: the dataset holds integers ({dtype}) but drew fractional values (e.g. "
+                f"{vals[vals != np.round(vals)][0]}); {fix}"
             )
+        info = np.iinfo(dtype)
+        lo, hi = vals.min(), vals.max()
+        if lo < info.min or hi > info.max:
+            raise SonataError(
+                f"{what}: drew values {lo}..{hi}, outside the range of the dataset's dtype {dtype} "
+                f"({info.min}..{info.max}); {fix}"
+            )
+    elif dtype.kind == "f":
+        big = np.abs(vals.astype(np.float64)).max()
+        if big > np.finfo(dtype).max:
+            raise SonataError(
+                f"{what}: drew values up to {big:.3g} in magnitude, which {dtype} cannot hold "
+                f"(largest {np.finfo(dtype).max:.3g}); {fix}"
+            )
+    else:
+        raise SonataError(f"{what}: the dataset is stored as {dtype}, not numbers; {fix}")
 
 
 def parameterize_circuit(
@@ -106,6 +138,15 @@ def parameterize_circuit(
     (bmtk) get every edge's value in its own group, at its ``edge_group_index``; a property defined
     only in the edge types CSV counts as existing (the new per-edge values win over the CSV).
 
+    Values written are the values drawn: a value the dataset's dtype cannot hold exactly (outside
+    an integer range -- ``300`` in ``uint8``, ``-5`` in ``uint32`` --, fractional in an integer
+    dataset, beyond float32's range, NaN/inf) is a :class:`~synframe.errors.SonataError` naming
+    the population, property and range, and nothing is written. Property names that are not
+    plain HDF5 dataset names (``""``, ``"a/b"``, ``"../x"``, ``"@library"``, a SONATA layout
+    dataset such as ``source_node_id``) are refused before anything is read. With ``output=``,
+    each edge file gets its own name in ``edges/`` (two ``edges.h5`` from different folders
+    become ``edges.h5`` and ``edges-2.h5``); symbolic links are followed, never replaced.
+
     ``scheduler``: draw the chunks in parallel on dask -- ``"processes"`` (or ``"threads"``) on
     this machine, or a ``dask.distributed.Client`` (local or a cluster whose workers see the
     circuit's files) -- while this process writes them in order; at most two chunks per worker are
@@ -118,6 +159,15 @@ def parameterize_circuit(
         The circuit config that holds the result.
     """
     validate(stats)
+    for flag, value in (("overwrite", overwrite), ("inplace", inplace)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise OptionError(f"{flag} must be True or False, got {value!r}")
+    if not isinstance(by, str) or not by:
+        raise OptionError(f"by must be the name of a node property (a str), got {by!r}")
+    check_by(stats, by)
+    chunk_size = check_chunk_size(chunk_size)
+    if output is not None and not isinstance(output, (str, os.PathLike)):
+        raise OptionError(f"output must be a directory path, got {type(output).__name__}")
     if output is None and not inplace:
         raise SonataError(
             "pass output=DIR to write a new circuit, or inplace=True to modify this one"
@@ -130,13 +180,31 @@ def parameterize_circuit(
             "parameterize_circuit needs a circuit_config.json (node properties live in node files)"
         )
     seed = _draw.resolve_seed(seed)
-    pops = sorted(circuit.edge_files) if populations is None else list(populations)
+    if isinstance(populations, str):
+        populations = [populations]
+    pops = sorted(circuit.edge_files) if populations is None else list(dict.fromkeys(populations))
     unknown = [p for p in pops if p not in circuit.edge_files]
     if unknown:
         raise SonataError(
             f"no edge populations {unknown}; the circuit has {sorted(circuit.edge_files)}"
         )
     props = [p for p in stats["property"].values.tolist() if p != N_SYN_PER_CONN]
+    bad = [
+        problem
+        for p in props
+        if (
+            problem := name_problem(p)
+            or (f"{p!r} is a SONATA layout dataset" if p in LAYOUT_DATASETS else None)
+        )
+    ]
+    if bad:
+        raise PathwayError(
+            format_problems(
+                "nothing was written: these property names cannot be edge attributes (rename them "
+                "in the stats)",
+                bad,
+            )
+        )
     out_dir = None if output is None else Path(output).expanduser().resolve()
     if out_dir is not None and out_dir.exists():
         raise SonataError(f"{out_dir} exists; choose a new output directory")
@@ -153,14 +221,9 @@ def parameterize_circuit(
     if out_dir is not None:
         with staged_dir(out_dir) as staging:
             new_edges = {}
+            used: set[str] = set()
             for path, members in sorted(by_file.items()):
-                # e.g. edges/VPM__S1nonbarrel_neurons__chemical__edges.h5
-                rel = (
-                    path.relative_to(circuit.path.parent)
-                    if path.is_relative_to(circuit.path.parent)
-                    else Path(path.name)
-                )
-                tmp = staging / "edges" / "__".join(rel.parts)
+                tmp = staging / "edges" / _new_name(path, circuit.path.parent, used)
                 tmp.parent.mkdir(exist_ok=True)
                 _parameterized_copy(path, tmp, members, *draw_args)
                 new_edges[path] = tmp.relative_to(staging)
@@ -183,6 +246,24 @@ def parameterize_circuit(
     return result
 
 
+def _new_name(path: Path, base: Path, used: set[str]) -> str:
+    """A file name in the new circuit's ``edges/`` for the edge file ``path``, unique among ``used``.
+
+    ``VPM__S1nonbarrel_neurons__chemical/edges.h5`` becomes
+    ``VPM__S1nonbarrel_neurons__chemical__edges.h5``; a file outside the circuit folder keeps its
+    name; names that would meet (two ``edges.h5`` from different folders) get ``-2``, ``-3`` …
+    """
+    rel = path.relative_to(base) if path.is_relative_to(base) else Path(path.name)
+    name = "__".join(rel.parts)
+    stem, suffix = (name[: -len(path.suffix)], path.suffix) if path.suffix else (name, "")
+    k = 1
+    while name.casefold() in used:  # casefold: case-insensitive file systems
+        k += 1
+        name = f"{stem}-{k}{suffix}"
+    used.add(name.casefold())
+    return name
+
+
 def _check_populations(
     circuit: Circuit, pops: Sequence[str], stats: xr.DataArray, props, by: str, overwrite: bool
 ) -> list[tuple[str, list[str]]]:
@@ -190,7 +271,7 @@ def _check_populations(
     cells = Cells(stats)
     src_types = [s for s in stats["src"].values.tolist() if s != WILDCARD]
     tgt_types = [t for t in stats["tgt"].values.tolist() if t != WILDCARD]
-    todo, problems = [], []
+    todo, problems, node_props = [], [], set()
     for name in pops:
         pop = circuit.edges(name)
         src_nodes, tgt_nodes = circuit.nodes(pop.source), circuit.nodes(pop.target)
@@ -203,6 +284,7 @@ def _check_populations(
             log.warning(
                 "Edge population '%s': %s nodes lack '%s': skipped", name, " and ".join(lacking), by
             )
+            node_props.update(*(n.attribute_names for n in (src_nodes, tgt_nodes) if n is not None))
             continue
         sv, tv = (
             np.unique(np.asarray(nodes_.get(by), dtype=object).astype(str))
@@ -223,6 +305,11 @@ def _check_populations(
             )
         todo.append((name, existing))
         del pop  # close libsonata's handle before h5py opens the file
+    if pops and not todo and not problems:  # a by= naming no node property: a wrong option
+        raise OptionError(
+            f"no edge population has {by!r} on its source and target nodes, so nothing would be "
+            f"parameterized; the nodes have {sorted(node_props)}: pass one of them as by="
+        )
     if problems:
         raise PathwayError(format_problems("nothing was written", problems))
     return todo
@@ -385,6 +472,8 @@ def _write_config(
 
     cfg = absolute(cfg)
     for entry in cfg.get("networks", {}).get("edges", []):
+        if not isinstance(entry.get("edges_file"), str):
+            continue
         old = Path(entry["edges_file"]).resolve()
         if old in new_edges:
             entry["edges_file"] = "$BASE_DIR/" + str(new_edges[old])

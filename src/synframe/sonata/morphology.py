@@ -116,6 +116,9 @@ def _skeleton(neuron):
     if "radius" in nodes:
         radius = pd.to_numeric(nodes["radius"], errors="coerce").to_numpy(np.float64)
         radius = radius * float(np.mean(scale))
+        # written as float32: a radius that is not a positive float32 counts as missing
+        usable = np.isfinite(radius) & (radius > 0) & (radius < np.finfo(np.float32).max)
+        radius = np.where(usable, radius, np.nan)
     return nodes, parent, xyz, radius
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from .._validation import run_schema, stage_schema
-from ..errors import SonataError
+from ..errors import OptionError, SonataError
 from ..schemas import SynapseTable
-from ._circuit import UM, Circuit, chunk_ranges
+from ._circuit import UM, Circuit, check_chunk_size, chunk_ranges
 
 __all__ = ["CENTERS", "iter_edges", "read_edges"]
 
@@ -38,14 +38,17 @@ def iter_edges(
     ``positions=False`` skips the position columns (for work that needs only ids and properties);
     ``edge_ranges``: read these ``(start, stop)`` edge ranges instead (one chunk each).
     """
+    chunk_size = check_chunk_size(chunk_size)
+    props_in = _names(properties, "properties")
+    node_props = _names(node_properties, "node_properties") or []
     circuit = Circuit(config_or_h5)
     name = circuit.population(population)
     pop = circuit.edges(name)
     attrs = pop.attribute_names
-    if properties is None:
+    if props_in is None:
         props = sorted(attrs - {*CENTERS["pre"], *CENTERS["post"]})
     else:
-        props = [properties] if isinstance(properties, str) else list(properties)
+        props = props_in
         unknown = [p for p in props if p not in attrs]
         if unknown:
             raise SonataError(
@@ -58,22 +61,29 @@ def iter_edges(
         key = (side, prop)
         if key not in node_cache:
             view = nodes[side]
-            node_cache[key] = (
-                None if view is None or prop not in view.attribute_names else view.get(prop)
-            )
+            values = None if view is None or prop not in view.attribute_names else view.get(prop)
+            if values is not None and prop == "root_id":
+                values = _exact_ids(values, f"node population {view.name!r} root_id", view.path)
+            node_cache[key] = values
         return node_cache[key]
 
     for start, stop in edge_ranges or chunk_ranges(pop.size, chunk_size):
         ends = {"pre": pop.source_nodes(start, stop), "post": pop.target_nodes(start, stop)}
+        for side, dataset in (("pre", "source_node_id"), ("post", "target_node_id")):
+            _check_node_ids(ends[side], nodes[side], name, dataset, start, pop.path)
         cols: dict[str, np.ndarray] = {}
         if "synapse_id" in attrs:  # written by write_synaptome: the original synapse id
-            cols[SynapseTable.id] = np.asarray(pop.get("synapse_id", start, stop), dtype=np.int64)
+            cols[SynapseTable.id] = _exact_ids(
+                pop.get("synapse_id", start, stop),
+                f"edge population {name!r} synapse_id",
+                pop.path,
+            )
         else:
             cols[SynapseTable.id] = np.arange(start, stop, dtype=np.int64)
         roots = {side: node_values(side, "root_id") for side in ("pre", "post")}
         for side, column in (("pre", SynapseTable.pre), ("post", SynapseTable.post)):
             root = roots[side]
-            cols[column] = ends[side] if root is None else root[ends[side]].astype(np.int64)
+            cols[column] = ends[side] if root is None else root[ends[side]]
         if positions:
             cols.update(_positions(pop, name, start, stop, attrs, ends, node_values))
         if roots["pre"] is not None or roots["post"] is not None:
@@ -82,7 +92,7 @@ def iter_edges(
             if p != "synapse_id":
                 cols[p] = pop.get(p, start, stop)
         for side in ("pre", "post"):
-            for p in node_properties:
+            for p in node_props:
                 v = node_values(side, p)
                 if v is not None:
                     cols[f"{side}_{p}"] = v[ends[side]]
@@ -97,6 +107,56 @@ def iter_edges(
             "history": [],
         }
         yield df
+
+
+def _names(values, what: str) -> list[str] | None:
+    """``properties=`` / ``node_properties=``: None, one name, or names (strings, each once)."""
+    if values is None:
+        return None
+    names = [values] if isinstance(values, str) else values
+    try:
+        names = list(names)
+    except TypeError:
+        raise OptionError(f"{what} must be a name or a list of names, got {values!r}") from None
+    bad = [v for v in names if not isinstance(v, str)]
+    if bad:
+        raise OptionError(f"{what}: {bad[:3]} are not names (str)")
+    return list(dict.fromkeys(names))
+
+
+def _exact_ids(values, what: str, path) -> np.ndarray:
+    """Ids stored in a SONATA file as int64, refusing what is not exact (floats, >= 2**63)."""
+    values = np.asarray(values)
+    if values.dtype.kind == "i":
+        if len(values) and values.min() < 0:
+            raise SonataError(f"{path}: {what} holds negative values ({int(values.min())})")
+        return values.astype(np.int64, copy=False)
+    if values.dtype.kind == "u":
+        if len(values) and values.max() >= 2**63:
+            raise SonataError(
+                f"{path}: {what} holds {int(values.max())}, which does not fit in int64 "
+                "(ids must be < 2**63)"
+            )
+        return values.astype(np.int64)
+    raise SonataError(
+        f"{path}: {what} is stored as {values.dtype}, not as integers; 64-bit ids do not survive "
+        "floats (or text) exactly -- rewrite the dataset as int64 from the original ids"
+    )
+
+
+def _check_node_ids(ids: np.ndarray, nodes, name: str, dataset: str, start: int, path) -> None:
+    """Every node id of an edge must be a row of its node population."""
+    if not len(ids):
+        return
+    bad = ids < 0 if nodes is None else (ids < 0) | (ids >= nodes.size)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        size = "" if nodes is None else f" (node population {nodes.name!r} has {nodes.size} nodes)"
+        raise SonataError(
+            f"{path}: edge population {name!r}: {int(bad.sum())} {dataset} values are not node "
+            f"ids{size}, e.g. edge {start + k} has {dataset} {int(ids[k]) & (2**64 - 1)}; the file "
+            "is corrupt or belongs to another node population"
+        )
 
 
 def _positions(pop, name, start, stop, attrs, ends, node_values) -> dict[str, np.ndarray]:

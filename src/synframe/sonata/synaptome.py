@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,10 +16,10 @@ from .._ids import as_ids
 from .._io import staged_dir
 from .._neurons import neuron_ids
 from .._validation import run_schema, stage_schema
-from ..errors import SonataError
+from ..errors import OptionError, SonataError, format_problems
 from ..schemas import POSITIONS, SynapseTable
-from ._circuit import UM
-from .morphology import Morphology, build_morphology, locate, write_swc
+from ._circuit import LAYOUT_DATASETS, UM, name_problem
+from .morphology import Morphology, _radii, build_morphology, locate, write_swc
 from .read import CENTERS
 
 __all__ = ["write_synaptome"]
@@ -51,6 +52,13 @@ def write_synaptome(
     ``synapse_id``, ``afferent_center_*`` / ``efferent_center_*`` (the synapse positions, µm) and
     every parameterized property; indices; ``circuit_config.json``. Written into a temporary
     directory and moved into place.
+
+    Properties are written in the dtype they have, so what libsonata reads is what was drawn
+    (int64 stays int64, float64 stays float64; booleans become uint8 0/1, float16 float32,
+    categories text): a synaptome is small, and every SONATA reader takes any of these dtypes.
+    Missing or non-finite property values, and names HDF5 or libsonata would misread (``"a/b"``,
+    ``""``, ``"@x"``, a dataset synframe writes itself such as ``synapse_id``), are refused
+    before anything is written.
 
     When ``neurons`` are navis skeletons, each is written as a morphology MorphIO reads without
     warnings (``morphologies/<root id>.swc``, µm, relative to the soma; the node's ``x``/``y``/``z``
@@ -85,7 +93,9 @@ def write_synaptome(
         ``"dendrite"``, ``"axon"``; default
         :data:`~synframe.sonata.morphology.DEFAULT_RADII_UM` (an estimate, not a measurement).
     overwrite
-        Replace an existing directory.
+        Replace an existing synaptome. Only a directory synframe wrote (its
+        ``circuit_config.json`` says so) holding only what synframe writes is replaced; anything
+        else at ``path`` is an error, so that no other file is deleted.
 
     Examples
     --------
@@ -102,7 +112,12 @@ def write_synaptome(
     run_schema(syn, stage_schema("synapses"), "SynapseTable (input of write_synaptome)")
     if syn[SynapseTable.id].duplicated().any():
         raise SonataError("duplicate synapse ids; run sf.clean(..., dedupe=True) first")
-    names = {**DEFAULT_NAMES, **(population_names or {})}
+    if not isinstance(overwrite, (bool, np.bool_)):
+        raise OptionError(f"overwrite must be True or False, got {overwrite!r}")
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise OptionError(f"path must be the directory to create, got {path!r}")
+    names = _population_names(population_names)
+    _radii(radii)  # checked even when no skeleton uses them
     ids, skeletons = _reconstructed(syn, neurons)
     aff = syn[syn[SynapseTable.post].isin(ids)].sort_values(
         [SynapseTable.post, SynapseTable.pre, SynapseTable.id]
@@ -110,9 +125,9 @@ def write_synaptome(
     if aff.empty:
         raise SonataError(f"no synapses onto the neurons {ids.tolist()[:5]}; nothing to write")
     path = Path(path).expanduser().resolve()
-    if path.exists() and not overwrite:
-        raise SonataError(f"{path} exists; pass overwrite=True to replace it")
-    props = [p for p in syn.attrs.get("properties", []) if p in aff.columns]
+    _check_replaceable(path, overwrite)
+    props = _properties(syn, aff)
+    _annotation_names(aff)
     partners = np.unique(aff[SynapseTable.pre].to_numpy())
     morphs = {i: _morphology(syn, n, radii) for i, n in skeletons.items()}
     section = _sections(aff, morphs) if morphs else None
@@ -133,6 +148,165 @@ def write_synaptome(
         path,
     )
     return path / "circuit_config.json"
+
+
+#: what write_synaptome puts in a synaptome folder; an existing folder holding anything else is
+#: not replaced (it is not one synframe wrote, or someone added files to it)
+SYNAPTOME_ENTRIES = frozenset({"circuit_config.json", "nodes.h5", "edges.h5", "morphologies"})
+
+
+def _check_replaceable(path: Path, overwrite: bool) -> None:
+    """Refuse to replace ``path`` unless it is a synaptome synframe wrote (and overwrite=True)."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SonataError(f"cannot create {path}: {parent} is a file, not a directory")
+            break
+    if not (path.exists() or path.is_symlink()):
+        return
+    if not overwrite:
+        raise SonataError(f"{path} exists; pass overwrite=True to replace it")
+    if not path.is_dir():
+        raise SonataError(
+            f"{path} exists and is not a directory; overwrite=True replaces only a synaptome "
+            "written by synframe -- choose another path or remove the file yourself"
+        )
+    entries = {p.name for p in path.iterdir()}
+    written_by_synframe = False
+    with contextlib.suppress(OSError, ValueError, TypeError, RecursionError):
+        config = json.loads((path / "circuit_config.json").read_text(encoding="utf-8"))
+        written_by_synframe = isinstance(config, dict) and "synframe" in config
+    foreign = sorted(entries - SYNAPTOME_ENTRIES)
+    if not written_by_synframe or foreign:
+        what = (
+            f"it holds files synframe does not write ({', '.join(foreign[:5])})"
+            if foreign and written_by_synframe
+            else "it is not a synaptome written by synframe (no synframe circuit_config.json)"
+        )
+        raise SonataError(
+            f"{path} exists and {what}; overwrite=True replaces only a synaptome synframe wrote, "
+            "so that nothing else is deleted -- choose another path or empty it yourself"
+        )
+
+
+def _population_names(population_names) -> dict[str, str]:
+    """``population_names=`` merged over the defaults, every name valid and distinct."""
+    given = dict(population_names or {})
+    unknown = sorted(map(str, set(given) - set(DEFAULT_NAMES)))
+    if unknown:
+        raise OptionError(f"population_names: unknown keys {unknown}; use {sorted(DEFAULT_NAMES)}")
+    names = {**DEFAULT_NAMES, **given}
+    problems = [f"{k}: {p}" for k, v in names.items() if (p := name_problem(v))]
+    if problems:
+        raise OptionError(
+            format_problems("population_names cannot be SONATA populations", problems)
+        )
+    if len(set(names.values())) < len(names):
+        raise OptionError(
+            f"population_names: every population needs its own name (SONATA looks populations up "
+            f"by name), got {names}"
+        )
+    return names
+
+
+def _properties(syn: pd.DataFrame, aff: pd.DataFrame) -> list[str]:
+    """The parameterized properties (``attrs['properties']``) to write as edge attributes."""
+    listed = syn.attrs.get("properties", [])
+    listed = [listed] if isinstance(listed, str) else list(listed or [])
+    missing = [p for p in listed if p not in aff.columns]
+    if missing:
+        raise SonataError(
+            f"attrs['properties'] lists {missing}, which are not columns of the table; "
+            "parameterize again (sf.parameterize) or correct attrs['properties']"
+        )
+    props = list(dict.fromkeys(listed))
+    written = {"synapse_id", *CENTERS["pre"], *CENTERS["post"]}
+    written |= {name for name, _ in SECTION_DATASETS.values()}
+    problems = [
+        f"{p!r}: {problem}"
+        for p in props
+        if (problem := name_problem(p)
+            or ("a dataset synframe writes itself" if p in written | LAYOUT_DATASETS else None))
+    ]  # fmt: skip
+    if problems:
+        raise SonataError(
+            format_problems(
+                "these properties cannot be SONATA edge attributes (rename the columns and "
+                "attrs['properties'])",
+                problems,
+            )
+        )
+    for p in props:
+        values = sonata_values(aff[p], f"property {p!r}")  # refuse what cannot be stored
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise SonataError(
+                f"property {p!r} has {int((~np.isfinite(values)).sum())} NaN/inf values; a "
+                "simulator cannot use them -- parameterize those synapses (sf.parameterize) or "
+                "drop them"
+            )
+    return props
+
+
+def _annotation_names(aff: pd.DataFrame) -> None:
+    """``pre_<a>`` / ``post_<a>`` columns become node attributes ``<a>``: their names must be valid."""
+    problems = []
+    for col in aff.columns:
+        for side in ("pre", "post"):
+            annotation = isinstance(col, str) and col.startswith(f"{side}_")
+            if (
+                annotation
+                and col not in POSITIONS
+                and (problem := name_problem(col[len(side) + 1 :]))
+            ):
+                problems.append(f"column {col!r}: node attribute {problem}")
+    if problems:
+        raise SonataError(
+            format_problems(
+                "these annotation columns cannot be SONATA node attributes (rename them)", problems
+            )
+        )
+
+
+def sonata_values(values: pd.Series, what: str) -> np.ndarray:
+    """A column as the array written to SONATA, exactly: the dtype it has, when libsonata reads it.
+
+    Kept as they are: int8 … int64, uint8 … uint64, float32, float64 and text. Widened without
+    change of value: booleans (to uint8 0/1), float16 (to float32), nullable integers without
+    missing values (to their numpy dtype), categories (to text). Refused: missing values of
+    integer columns, complex numbers, dates and other objects.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+        dtype = values.dtype
+    if not isinstance(dtype, np.dtype):  # pandas extension dtypes: nullable ints, strings, arrow
+        if values.isna().any():
+            raise SonataError(
+                f"{what} has {int(values.isna().sum())} missing values; SONATA attributes have one "
+                "value per edge/node -- fill or drop them first"
+            )
+        kind = getattr(dtype, "kind", "O")
+        values = values.to_numpy(
+            dtype=getattr(dtype, "numpy_dtype", None) if kind in "iufb" else object
+        )
+    else:
+        values = values.to_numpy()
+    kind = values.dtype.kind
+    if kind == "b":
+        return values.astype(np.uint8)
+    if kind == "f" and values.dtype.itemsize < 4:
+        return values.astype(np.float32)
+    if kind in "iuf" and values.dtype.itemsize <= 8:
+        return values
+    if kind in "OUS":
+        if kind == "O" and not all(isinstance(v, str) for v in values):
+            kinds = sorted({type(v).__name__ for v in values if not isinstance(v, str)})
+            raise SonataError(
+                f"{what} holds {', '.join(kinds)} values, which SONATA cannot store; give numbers "
+                "or text"
+            )
+        return values.astype(str).astype(object)
+    raise SonataError(f"{what} is {values.dtype}, which SONATA cannot store; give numbers or text")
 
 
 def _reconstructed(syn: pd.DataFrame, neurons) -> tuple[np.ndarray, dict]:
@@ -241,7 +415,7 @@ def _write_annotations(group, aff: pd.DataFrame, node_ids, side: str) -> None:
     key = SynapseTable.post if side == "post" else SynapseTable.pre
     first = aff.drop_duplicates(key).set_index(key)
     for col in aff.columns:
-        if not col.startswith(f"{side}_") or col in POSITIONS:
+        if not isinstance(col, str) or not col.startswith(f"{side}_") or col in POSITIONS:
             continue
         vals = first[col].reindex(node_ids)
         name = col[len(side) + 1 :]
@@ -249,7 +423,7 @@ def _write_annotations(group, aff: pd.DataFrame, node_ids, side: str) -> None:
             continue
         numeric = pd.api.types.is_numeric_dtype(vals.dtype)
         if numeric and not pd.api.types.is_bool_dtype(vals.dtype):
-            group.create_dataset(name, data=vals.to_numpy())
+            group.create_dataset(name, data=sonata_values(vals, f"column {col!r}"))
         else:
             _string_dataset(group, name, vals.to_numpy())
 
@@ -290,10 +464,12 @@ def _write_edges(file: Path, aff: pd.DataFrame, names, ids, partners, props, sec
         for key, (name, dtype) in SECTION_DATASETS.items():
             if section is not None:
                 g0.create_dataset(name, data=section[key].astype(dtype))
-        for p in props:
-            v = aff[p].to_numpy()
-            integer = np.issubdtype(v.dtype, np.integer)
-            g0.create_dataset(p, data=v.astype(np.int32) if integer else v.astype(np.float32))
+        for p in props:  # the values drawn, in the dtype drawn (no narrowing to 32 bits)
+            values = sonata_values(aff[p], f"property {p!r}")
+            if values.dtype == object:
+                _string_dataset(g0, p, values)
+            else:
+                g0.create_dataset(p, data=values)
     libsonata.EdgePopulation.write_indices(str(file), names["edges"], len(partners), len(ids))
 
 

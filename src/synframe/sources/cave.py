@@ -131,6 +131,9 @@ class CAVESource:
                 if self.flywire
                 else client.info.get_datastack_info().get("synapse_table")
             )
+        for name, value in (("synapse_table", synapse_table), ("view", view)):
+            if value is not None and not isinstance(value, str):
+                raise OptionError(f"{name} must be a table name (str), got {value!r}")
         if not synapse_table:
             raise SourceError(
                 f"datastack {self.datastack!r} names no synapse table; pass synapse_table=..."
@@ -144,8 +147,12 @@ class CAVESource:
         if self.retries is not None:
             for api in (client.materialize, client.chunkedgraph):
                 self._configure_retries(getattr(api, "session", None))
-        self.row_limit = row_limit
-        self.cache = None if cache is None else Path(cache)
+        self.row_limit = None if row_limit is None else _positive_int(row_limit, "row_limit")
+        if cache is not None and not isinstance(cache, (str, os.PathLike)):
+            raise OptionError(f"cache must be a directory path, got {type(cache).__name__}")
+        self.cache = None if cache is None else Path(cache).expanduser()
+        if self.cache is not None and self.cache.exists() and not self.cache.is_dir():
+            raise OptionError(f"cache {self.cache} exists and is not a directory; give a directory")
         self._local = threading.local()
         self._counter = threading.Lock()
         session = getattr(client.materialize, "session", None)
@@ -317,7 +324,10 @@ class CAVESource:
         if self.cache is not None and timestamp is None:
             key = self._cache_key(side, ids, version, use_view)
             if key.exists():
-                return pd.read_parquet(key)
+                try:
+                    return pd.read_parquet(key)
+                except Exception as exc:  # a damaged cache entry is fetched again, not trusted
+                    log.warning("fetch: cache file %s is unreadable (%s); fetching again", key, exc)
         try:
             df = self._call(side, ids, version, timestamp, use_view)
         except _Truncated as exc:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import SourceError, format_problems
 from ..schemas import SynapseTable
-from ..sonata._circuit import Circuit
+from ..sonata._circuit import Circuit, check_chunk_size
 from ..sonata.read import iter_edges
 from ._base import Query
 
@@ -39,7 +39,7 @@ class SonataSource:
     ):
         self.config = config
         self.population = Circuit(config).population(population)
-        self.chunk_size = chunk_size
+        self.chunk_size = check_chunk_size(chunk_size)
 
     def __repr__(self) -> str:
         return f"SonataSource({str(self.config)!r}, population={self.population!r})"
@@ -58,7 +58,7 @@ class SonataSource:
             problems.append("filtered=False: a SONATA circuit holds one synapse set")
         if problems:
             raise SourceError(format_problems(f"{self!r} cannot answer this query", problems))
-        frames = []
+        frames, attrs = [], {}
         for chunk in iter_edges(self.config, self.population, chunk_size=self.chunk_size):
             mask = np.zeros(len(chunk), dtype=bool)
             if query.pre:
@@ -67,6 +67,8 @@ class SonataSource:
                 mask |= chunk[SynapseTable.post].isin(query.ids).to_numpy()
             frames.append(chunk[mask])
             attrs = chunk.attrs
+        if not frames:  # an empty edge population
+            raise SourceError(f"{self!r}: the edge population is empty; there is nothing to fetch")
         out = (
             pd.concat(frames, ignore_index=True)
             if len(frames) > 1

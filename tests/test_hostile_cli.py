@@ -1,0 +1,174 @@
+"""Hostile command lines (#12), in process (synframe.cli.main): every error is one line naming the
+flag, exit 2 for a wrong command line, 1 for a failure, never a traceback, nothing written."""
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, ROOT
+from synframe.cli import main
+
+OBI = DATA / "sonata" / "obi_nbS1_O1_E2Sst_L5"
+LOCAL = "S1nonbarrel_neurons__S1nonbarrel_neurons__chemical"
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A working folder with a circuit copy, stats files good and bad, and odd inputs."""
+    shutil.copytree(OBI, tmp_path / "c")
+    (tmp_path / "latin1.json").write_bytes('{"a": "é"}'.encode("latin-1"))
+    (tmp_path / "deep.json").write_text("[" * 50_000 + "]" * 50_000)
+    (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "types.csv").write_text(f"root_id,synapse_class\n{ROOT},excitatory_neuron\n")
+    (tmp_path / "dup_types.csv").write_text(f"root_id,synapse_class\n{ROOT},a\n{ROOT},b\n")
+    (tmp_path / "one_column.csv").write_text(f"root_id\n{ROOT}\n")
+    (tmp_path / "float_types.csv").write_text(f"root_id,synapse_class\n{float(ROOT)},a\n")
+    (tmp_path / "latin1.csv").write_bytes("root_id,synapse_class\n1,é\n".encode("latin-1"))
+    (tmp_path / "bad.swc").write_text("this is not an swc file\n")
+    (tmp_path / "exists").mkdir()
+    (tmp_path / "exists" / "mine.txt").write_text("keep")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+C = "c/circuit_config.json"
+PAR = ("parameterize", C, "--by", "synapse_class")
+
+CASES = [
+    # (argv, exit code, text the one-line error must contain)
+    (("fetch", "²", "--output", "a.parquet"), 2, "'²' is not an integer id"),
+    (("fetch", "-5", "--output", "a.parquet"), 2, "'-5'"),
+    (("fetch", "1", "--output", "a.txt"), 2, "--output a.txt: unknown table format"),
+    (("fetch", "1", "--output", "a.parquet", "--min-score", "nan"), 2, "--min-score"),
+    (("fetch", "1", "--output", "a.parquet", "--min-score", "high"), 2, "--min-score"),
+    (("fetch", "1", "--output", "a.parquet", "--batch-size", "0"), 2, "--batch-size"),
+    (("fetch", "1", "--output", "a.parquet", "--batch-size", "1e3"), 2, "--batch-size"),
+    (("fetch", "1", "--output", "a.parquet", "--materialization", "-3"), 2, "--materialization"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "typo"), 2, "--source typo"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "latin1.json"), 1, "latin1.json"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "deep.json"), 1, "nested too deeply"),
+    (("fetch", "1", "--output", "a.parquet", "--source", C), 2, "--population"),
+    (("fetch", "1", "--output", "a.parquet", "--source", C, "--population", "x"), 2,
+     "--population x: no such edge population"),
+    (("fetch", "1", "--output", "nodir/a.parquet"), 2, "--output nodir/a.parquet: the folder"),
+    (("fetch", "1", "--output", "exists"), 2, "unknown table format"),
+    (("fetch", "1", "--output", "a.parquet", "--no-pre", "--no-post"), 2, "--no-pre and --no-post"),
+    (("fetch", "1", "--output", "a.parquet", "--bogus"), 2, "unrecognized arguments: --bogus"),
+    (("fetch", "1", "--output", "a.parquet"), 1, "no synapses found"),
+    ((*PAR, "--stats", "nope.json", "--inplace"), 2, "--stats nope.json: no such file"),
+    ((*PAR, "--stats", "latin1.json", "--inplace"), 1, "latin1.json"),
+    ((*PAR, "--stats", "deep.json", "--inplace"), 1, "deep.json"),
+    ((*PAR, "--stats", "empty.json", "--inplace"), 1, "empty.json"),
+    ((*PAR, "--stats", "empty.json", "--inplace", "--chunk-size", "-1"), 2, "--chunk-size"),
+    ((*PAR, "--stats", "empty.json", "--inplace", "--chunk-size", "0"), 2, "--chunk-size"),
+    ((*PAR, "--stats", "empty.json", "--inplace", "--seed", "-1"), 2, "--seed"),
+    ((*PAR, "--stats", "empty.json", "--inplace", "--seed", "x"), 2, "--seed"),
+    ((*PAR, "--stats", "empty.json", "--inplace", "--populations", "nope"), 2,
+     "--populations nope: no such edge population"),
+    ((*PAR, "--stats", "empty.json"), 2, "one of the arguments --output --inplace"),
+    ((*PAR, "--stats", "empty.json", "--inplace", "--output", "o"), 2, "not allowed with"),
+    (("parameterize", "latin1.json", "--by", "x", "--stats", "empty.json", "--inplace"), 1,
+     "latin1.json"),
+    (("parameterize", "c", "--by", "x", "--stats", "empty.json", "--inplace"), 1,
+     "is a directory"),
+    (("parameterize", "nope.json", "--by", "x", "--stats", "empty.json", "--inplace"), 2,
+     "CIRCUIT_CONFIG nope.json"),
+    (("fit-stats", C, "--by", "synapse_class", "--properties", "nope", "--output", "s.json"), 2,
+     "--properties nope"),
+    (("fit-stats", C, "--by", "synapse_class", "--properties", "u_syn", "--output",
+      "nodir/s.json"), 2, "--output nodir/s.json"),
+    (("fit-stats", C, "--by", "synapse_class", "--properties", "u_syn", "--output", "s.json",
+      "--min-connections", "-1"), 2, "--min-connections"),
+    (("fit-stats", C, "--by", "synapse_class", "--properties", "u_syn", "--output", "s.json",
+      "--populations", "nope"), 2, "--populations nope"),
+    (("fit-stats", C, "--by", "synapse_class", "--properties", "u_syn", "--output", "s.json",
+      "--distributions", "u_syn"), 2, "--distributions u_syn: give PROPERTY=TYPE"),
+    (("fit-stats", C, "--by", "nope", "--properties", "u_syn", "--output", "s.json"), 2,
+     "--by nope"),
+    (("synaptome", "²", "--output", "s"), 2, "'²'"),
+    (("synaptome", ROOT, "--output", "exists"), 2, "--output exists exists; pass --overwrite"),
+    (("synaptome", ROOT, "--output", "exists", "--overwrite"), 1, "not a synaptome written by"),
+    (("synaptome", ROOT, "--output", "s", "--types", "nope.csv"), 2, "--types nope.csv"),
+    (("synaptome", ROOT, "--output", "s", "--types", "latin1.csv"), 2, "--types latin1.csv"),
+    (("synaptome", ROOT, "--output", "s", "--types", "one_column.csv"), 2, "--types one_column"),
+    (("synaptome", ROOT, "--output", "s", "--types", "dup_types.csv"), 2, "more than once"),
+    (("synaptome", ROOT, "--output", "s", "--types", "float_types.csv"), 2, "is not an integer"),
+    (("synaptome", ROOT, "--output", "s", "--types", "types.csv", "--by", "cls"), 2,
+     "no column 'cls' (--by)"),
+    (("synaptome", ROOT, "--output", "s", "--stats", "latin1.json"), 1, "latin1.json"),
+    (("synaptome", ROOT, "--output", "s", "--skeleton", "bad.swc"), 2, "--skeleton"),
+    (("synaptome", ROOT, "--output", "s", "--skeleton-units", "um"), 2, "--skeleton-units needs"),
+    (("synaptome", 12345, "--output", "s", "--skeleton", "bad.swc", "--skeleton-units",
+      "banana"), 2, "--skeleton"),
+    (("demo", "--max-distance", "um", "--output", "d"), 2, "--max-distance 'um' has no number"),
+    (("demo", "--max-distance", "(1 nm", "--output", "d"), 2, "--max-distance"),
+    (("demo", "--max-distance", "10 kg", "--output", "d"), 2, "--max-distance"),
+    (("demo", "--seed", "1.5", "--output", "d"), 2, "--seed"),
+    (("bogus",), 2, "invalid choice: 'bogus'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv, code, message", CASES, ids=lambda v: str(v)[:60])
+def test_every_error_is_one_line_naming_the_flag(work, capsys, argv, code, message):
+    before = snapshot(work)
+    got, _out, err = run(capsys, *argv)
+    lines = [line for line in err.strip().splitlines() if ": skipping " not in line]
+    assert got == code, err
+    assert len(lines) == 1, err
+    assert message in lines[0], lines[0]
+    assert "error" in lines[0] and "Traceback" not in err and "internal error" not in err
+    assert snapshot(work) == before  # nothing written, nothing changed
+
+
+def test_library_messages_over_several_lines_become_one(work, capsys):
+    """format_problems messages (one problem a line) are joined: ``header: a; b``."""
+    code, _, err = run(
+        capsys, "fetch", ROOT, "--output", "a.parquet", "--source", C, "--population", LOCAL,
+        "--min-score", "1", "--transmitters",
+    )  # fmt: skip
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "cannot answer this query: --min-score: SONATA edges have no cleft scores; " in err
+    assert "; --transmitters: SONATA edges carry no transmitter predictions" in err
+
+
+def test_help_and_version_exit_0_in_process(capsys):
+    assert main(["--help"]) == 0
+    assert main(["--version"]) == 0
+    assert main(["fetch", "--help"]) == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_an_interrupted_write_leaves_no_table(work, capsys, monkeypatch):
+    import pandas as pd
+
+    def boom(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    code, _, err = run(capsys, "fetch", ROOT, "--output", "a.parquet")
+    assert code == 1 and "--output a.parquet: cannot write it (No space left on device)" in err
+    assert not any(p.name.startswith((".a.parquet", "a.parquet")) for p in work.iterdir())
+
+
+def test_demo_never_deletes_a_folder_it_did_not_write(work, capsys):
+    """demo always overwrites its output: only a synaptome synframe wrote."""
+    before = snapshot(work)
+    code, _, err = run(capsys, "demo", "--output", "exists")
+    assert code == 1 and "not a synaptome written by synframe" in err
+    assert len(err.strip().splitlines()) == 1 and snapshot(work) == before
