@@ -37,7 +37,10 @@ def _cli() -> str:
         for action in sub._actions:
             if action.dest in ("help",):
                 continue
-            flags = ", ".join(f"`{s}`" for s in action.option_strings) or f"`{action.metavar or action.dest}`"
+            flags = (
+                ", ".join(f"`{s}`" for s in action.option_strings)
+                or f"`{action.metavar or action.dest}`"
+            )
             default = (
                 "required"
                 if action.required
