@@ -161,6 +161,33 @@ def _api() -> str:
     return "\n".join(out)
 
 
+def on_files(files, config):
+    """Figures made from the code at build time (not kept in the repository)."""
+    from mkdocs.structure.files import File
+
+    files.append(File.generated(config, "assets/home-synapses.png", content=_home_figure()))
+    return files
+
+
+def _home_figure() -> bytes:
+    import io
+
+    import synframe as sf
+
+    neuron = sf.datasets.example_neuron()
+    syn = sf.parameterize(
+        sf.datasets.example_synapses(),
+        sf.datasets.example_pathway_stats(),
+        by="synapse_class",
+        types=sf.datasets.example_synapse_classes(),
+        seed=1,
+    )
+    fig = sf.plot.plot_synapses(neuron, syn, color_by="conductance", figsize=(6, 6))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if "<!-- synframe:api -->" in markdown:
         markdown = markdown.replace("<!-- synframe:api -->", _api())
