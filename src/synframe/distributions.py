@@ -40,6 +40,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._gamma import gamma_ppf
 from .errors import PathwayError
 
 __all__ = [
@@ -163,15 +164,24 @@ def shared_within(spec: Mapping) -> bool:
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer, element-wise on a uint64 array (wrapping arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+def _mix(x: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
+    """splitmix64's finalizer, element-wise on a uint64 array (wrapping arithmetic), in place.
+
+    ``tmp`` is scratch space of ``x``'s shape (allocated if not given).
+    """
+    tmp = np.empty_like(x) if tmp is None else tmp
+    np.right_shift(x, _S30, out=tmp)
+    x ^= tmp
+    x *= _M1
+    np.right_shift(x, _S27, out=tmp)
+    x ^= tmp
+    x *= _M2
+    np.right_shift(x, _S31, out=tmp)
+    x ^= tmp
+    return x
 
 
 def _stream_key(seed: int, name: str) -> np.uint64:
@@ -195,14 +205,28 @@ def keyed_uniforms(seed: int, name: str, *keys: np.ndarray, streams: int = 1) ->
     True
     """
     n = len(keys[0]) if keys else 1
+    # in place, two scratch arrays: the table-sized temporaries of the plain expression cost more
+    # than the arithmetic (same bits)
+    h = np.full(n, _stream_key(seed, name), dtype=np.uint64)
+    tmp = np.empty(n, dtype=np.uint64)
+    out = np.empty((streams, n))
     with np.errstate(over="ignore"):
-        h = np.full(n, _stream_key(seed, name), dtype=np.uint64)
         for k in keys:
-            h = _mix((h + _G) ^ np.asarray(k).astype(np.int64, copy=False).view(np.uint64))
-        out = np.empty((streams, n))
+            h += _G
+            h ^= np.asarray(k).astype(np.int64, copy=False).view(np.uint64)
+            _mix(h, tmp)
         for s in range(streams):
-            bits = _mix(h + np.uint64(s + 1) * _G) >> np.uint64(11)
-            out[s] = (bits.astype(np.float64) + 0.5) * 2.0**-53
+            if streams > 1:
+                np.add(h, np.uint64(s + 1) * _G, out=tmp)
+                bits = _mix(tmp, np.empty_like(tmp))
+            else:
+                h += _G
+                bits = _mix(h, tmp)
+            bits >>= _S11
+            row = out[s]
+            row[:] = bits  # uint64 < 2**53 -> float64: exact
+            row += 0.5
+            row *= 2.0**-53
     return out if streams > 1 else out[0]
 
 
@@ -264,7 +288,7 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
         if std < 1e-4 * mean:  # shape > 1e8: the gamma is normal to float precision
             return mean + std * special.ndtri(u)
         shape, scale = mean**2 / std**2, std**2 / mean
-        return special.gammaincinv(shape, u) * scale
+        return gamma_ppf(shape, u) * scale  # tabulated: ~1e-11 of scipy's gammaincinv
     if kind == "poisson":
         return stats.poisson.ppf(u, g("mean")) if g("mean") > 0 else np.zeros(n)
     if kind == "ztpoisson":
