@@ -100,14 +100,16 @@ def fit_values(x: np.ndarray, kind: str) -> dict:
     raise PathwayError(f"unknown distribution type {kind!r}")  # pragma: no cover
 
 
-def _is_shared(values: np.ndarray, conn: np.ndarray) -> bool:
-    """True when values never vary within a connection (connections with >= 2 synapses decide)."""
-    df = pd.DataFrame({"c": conn, "v": values})
-    spread = df.groupby("c")["v"].agg(["min", "max", "size"])
-    multi = spread[spread["size"] > 1]
-    if multi.empty:
-        return True
-    return bool(np.allclose(multi["min"].to_numpy(), multi["max"].to_numpy(), rtol=1e-9, atol=0))
+def _extremes(values: np.ndarray, conn: np.ndarray, n_conn: int) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest value of each connection (unbuffered scatter: no sort, no hash)."""
+    if values.dtype.kind in "iu":
+        info = np.iinfo(values.dtype)
+        low, high = np.full(n_conn, info.max, values.dtype), np.full(n_conn, info.min, values.dtype)
+    else:
+        low, high = np.full(n_conn, np.inf, values.dtype), np.full(n_conn, -np.inf, values.dtype)
+    np.minimum.at(low, conn, values)
+    np.maximum.at(high, conn, values)
+    return low, high
 
 
 def fit_pathway_stats(
@@ -168,24 +170,35 @@ def fit_pathway_stats(
         raise PathwayError(f"no distribution type given for {lacking}")
     src, tgt = _draw.pathway_types(syn, by, types)
     plan = _draw.plan(syn, src, tgt)
+    # per connection: its synapse count and first row (connections are numbered by the plan)
+    conn = plan.conn
+    n_conn = len(plan.conn_pre)
+    size = np.bincount(conn, minlength=n_conn)
+    first_row = plan.conn_first
     prop_stats: dict = {p: {} for p in props}
     fallback = []
     problems = []
     for p in props:
         values = syn[p].to_numpy()
-        if not np.issubdtype(values.dtype, np.number) or np.isnan(values.astype("float64")).any():
+        if not np.issubdtype(values.dtype, np.number) or (
+            values.dtype.kind in "fc" and np.isnan(values).any()
+        ):
             problems.append(f"{p}: values must be numbers without NaN")
             continue
         is_int = np.issubdtype(values.dtype, np.integer)
+        # each connection's smallest and largest value: shared_within is "never varies"
+        low, high = _extremes(values, conn, n_conn)
 
         def spec_for(
-            rows: np.ndarray, where: str, p=p, values=values, is_int=is_int
-        ) -> dict | None:
-            shared = _is_shared(values[rows], plan.conn[rows])
-            x = values[rows]
-            if shared:  # one value per connection
-                _, first = np.unique(plan.conn[rows], return_index=True)
-                x = x[first]
+            rows: np.ndarray, conns: np.ndarray, where: str, p=p, values=values, is_int=is_int,
+            low=low, high=high,
+        ) -> dict | None:  # fmt: skip
+            multi = size[conns] > 1
+            shared = not multi.any() or bool(
+                np.allclose(low[conns][multi], high[conns][multi], rtol=1e-9, atol=0)
+            )
+            # one value per connection (its first synapse's), in order of first appearance
+            x = values[np.sort(first_row[conns])] if shared else values[rows]
             try:
                 spec = {"type": kinds[p], **fit_values(x, kinds[p])}
             except PathwayError as exc:
@@ -208,11 +221,11 @@ def fit_pathway_stats(
             if len(crow) < min_connections:
                 sparse.append((s, t))
                 continue
-            spec = spec_for(rows, f"{s} -> {t}")
+            spec = spec_for(rows, crow, f"{s} -> {t}")
             if spec is not None:
                 prop_stats[p].setdefault(s, {})[t] = spec
         if sparse or not prop_stats[p]:
-            spec = spec_for(everything, "all pathways")
+            spec = spec_for(everything, np.arange(n_conn), "all pathways")
             if spec is not None:
                 prop_stats[p].setdefault(WILDCARD, {})[WILDCARD] = spec
             fallback += [(p, s, t) for s, t in sparse]
