@@ -112,7 +112,7 @@ def clean(
         keep[hit] = False
 
     if dedupe:
-        drop("duplicates", syn[SynapseTable.id].duplicated(keep="first").to_numpy())
+        drop("duplicates", _repeated_ids(syn[SynapseTable.id]))
     if autapses:
         drop("autapses", pre == post)
     if background:
@@ -125,7 +125,7 @@ def clean(
         drop("too_far", too_far)
         unchecked = int((keep & ~checked).sum())
 
-    out = syn.loc[keep].copy()
+    out = syn.loc[keep]  # a boolean mask always copies (never a view of syn)
     attrs = copy.deepcopy(syn.attrs)
     attrs["units"] = "nm"
     record = {
@@ -158,9 +158,20 @@ def clean(
     drop_checks = tuple(
         name for name, on in (("no_autapses", autapses), ("no_background", background)) if not on
     )
+    # ids are unique by construction after dedupe: not hashed a second time by the schema
     return run_schema(
-        out, stage_schema("clean", drop_checks=drop_checks, unique_ids=dedupe), "CleanSynapses"
+        out, stage_schema("clean", drop_checks=drop_checks, unique_ids=False), "CleanSynapses"
     )
+
+
+def _repeated_ids(ids: pd.Series) -> np.ndarray:
+    """``ids.duplicated(keep="first")``; for ids in ascending order (as fetched) without hashing."""
+    values = ids.to_numpy()
+    if values.dtype.kind in "iu" and len(values) > 1:
+        step = values[1:] >= values[:-1]
+        if step.all():
+            return np.r_[False, values[1:] == values[:-1]]
+    return ids.duplicated(keep="first").to_numpy()
 
 
 def _too_far(syn: pd.DataFrame, neurons, threshold_nm: float) -> tuple[np.ndarray, np.ndarray]:

@@ -90,13 +90,13 @@ class CleanSynapses(SynapseTable):
 
     id: Series[np.int64] = pa.Field(unique=True)
 
-    @pa.dataframe_check(name="no_autapses")
+    @pa.dataframe_check(name="no_autapses", ignore_na=False)  # ignore_na: an isna() of every cell
     def _no_autapses(cls, df: pd.DataFrame) -> pd.Series | bool:
         if cls.pre not in df or cls.post not in df:
             return True
         return df[cls.pre] != df[cls.post]
 
-    @pa.dataframe_check(name="no_background")
+    @pa.dataframe_check(name="no_background", ignore_na=False)
     def _no_background(cls, df: pd.DataFrame) -> pd.Series | bool:
         if cls.pre not in df or cls.post not in df:
             return True
@@ -110,7 +110,7 @@ class ParameterizedSynapses(CleanSynapses):
     ``df.attrs["properties"]``.
     """
 
-    @pa.dataframe_check(name="properties_present")
+    @pa.dataframe_check(name="properties_present", ignore_na=False)
     def _properties(cls, df: pd.DataFrame) -> bool:
         props = df.attrs.get("properties", [])
         return bool(props) and all(p in df for p in props)
