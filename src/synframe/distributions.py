@@ -165,6 +165,8 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+#: elements per block of keyed_uniforms (three uint64 scratch arrays of 1 MiB: in cache)
+_BLOCK = 1 << 17
 
 
 def _mix(x: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
@@ -205,28 +207,30 @@ def keyed_uniforms(seed: int, name: str, *keys: np.ndarray, streams: int = 1) ->
     True
     """
     n = len(keys[0]) if keys else 1
-    # in place, two scratch arrays: the table-sized temporaries of the plain expression cost more
-    # than the arithmetic (same bits)
-    h = np.full(n, _stream_key(seed, name), dtype=np.uint64)
-    tmp = np.empty(n, dtype=np.uint64)
+    keys = tuple(np.asarray(k).astype(np.int64, copy=False).view(np.uint64) for k in keys)
+    start = _stream_key(seed, name)
     out = np.empty((streams, n))
+    # in blocks that stay in cache, in place (the plain expression's table-sized temporaries
+    # cost more than the arithmetic): the same bits
+    size = min(n, _BLOCK)
+    h, tmp, bits = (np.empty(size, dtype=np.uint64) for _ in range(3))
     with np.errstate(over="ignore"):
-        for k in keys:
-            h += _G
-            h ^= np.asarray(k).astype(np.int64, copy=False).view(np.uint64)
-            _mix(h, tmp)
-        for s in range(streams):
-            if streams > 1:
-                np.add(h, np.uint64(s + 1) * _G, out=tmp)
-                bits = _mix(tmp, np.empty_like(tmp))
-            else:
-                h += _G
-                bits = _mix(h, tmp)
-            bits >>= _S11
-            row = out[s]
-            row[:] = bits  # uint64 < 2**53 -> float64: exact
-            row += 0.5
-            row *= 2.0**-53
+        for a in range(0, n, _BLOCK):
+            b = min(a + _BLOCK, n)
+            hh, tt, bb = h[: b - a], tmp[: b - a], bits[: b - a]
+            hh.fill(start)
+            for k in keys:
+                hh += _G
+                hh ^= k[a:b]
+                _mix(hh, tt)
+            for s in range(streams):
+                np.add(hh, np.uint64(s + 1) * _G, out=bb)
+                _mix(bb, tt)
+                bb >>= _S11  # < 2**53: exact as int64 and float64 (int64 converts faster)
+                row = out[s, a:b]
+                np.copyto(row, bb.view(np.int64), casting="unsafe")
+                row += 0.5
+                row *= 2.0**-53
     return out if streams > 1 else out[0]
 
 

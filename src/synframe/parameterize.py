@@ -88,9 +88,11 @@ def parameterize(
             + "\n  add them to the stats, or a '*' wildcard entry as an explicit fallback"
         )
     values = _draw.draw(stats, props, plan, seed)
+    pathways = {f"{s}->{t}": len(r) for (s, t), r in zip(plan.pathways, plan.syn_rows, strict=True)}
+    del plan, src, tgt  # their arrays, before the copy of the table (peak memory)
     out = syn.copy()
     for p in props:
-        out[p] = values[p]
+        out[p] = values.pop(p)  # copied into the frame: the drawn array goes right away
     attrs = copy.deepcopy(syn.attrs)
     attrs["properties"] = list(dict.fromkeys([*attrs.get("properties", []), *props]))
     attrs.setdefault("history", []).append(
@@ -99,9 +101,7 @@ def parameterize(
             "by": by,
             "seed": seed,
             "properties": props,
-            "pathways": {
-                f"{s}->{t}": len(r) for (s, t), r in zip(plan.pathways, plan.syn_rows, strict=True)
-            },
+            "pathways": pathways,
             "model": summary(stats),
             "overwritten": existing,
         }
@@ -109,7 +109,7 @@ def parameterize(
     out.attrs = attrs
     log.info("%s", summary(stats))
     log.info(  # connections are not counted: grouping a whole EM table costs seconds
-        "parameterize: %d synapses, %d pathways, seed %d", len(out), len(plan.pathways), seed
+        "parameterize: %d synapses, %d pathways, seed %d", len(out), len(pathways), seed
     )
     return run_schema(
         out,

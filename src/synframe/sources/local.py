@@ -9,6 +9,7 @@ whole dump.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -59,6 +60,15 @@ class _Nullable(dict):
 
 
 _NULLABLE = _Nullable()
+
+
+def _pool():
+    """Where Arrow allocates the pandas blocks: the system allocator, which gives large freed
+    blocks back to the OS (Arrow's default pool keeps them: a whole-table fetch would hold a
+    second table's worth of memory after the table is gone)."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
 
 
 def _sorted_unique(out: pd.DataFrame) -> pd.DataFrame:
@@ -148,6 +158,10 @@ class LocalStore:
         # keep parquet footers (row-group statistics) in memory between queries: halves a
         # warm query on a 100-million-synapse store (benchmarks/README.md)
         self._con.execute("SET parquet_metadata_cache = true")
+        # give memory freed after a query back to the OS within a second: DuckDB's allocator
+        # otherwise keeps a whole-table result's worth of it after the table has gone to pandas
+        with contextlib.suppress(duckdb.Error):  # a DuckDB without the setting
+            self._con.execute("SET allocator_background_threads = true")
         self._relations = self._open()
         where = str(self.path)
         described = self._con.execute(f"DESCRIBE SELECT * FROM {self._relations['pre']}").fetchall()
@@ -432,7 +446,7 @@ class LocalStore:
 
             i = table.column_names.index(np_name)
             table = table.set_column(i, np_name, pc.dictionary_encode(table.column(i)))
-        out = table.to_pandas(self_destruct=True)
+        out = table.to_pandas(self_destruct=True, memory_pool=_pool())
         for name, values in fixed.items():
             out[name] = values
         if encode:  # categories sorted, as astype("category") makes them
