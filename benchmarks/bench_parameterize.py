@@ -9,8 +9,9 @@ The reference environment needs ``pip install -r benchmarks/requirements-referen
 (connectome-manipulator 1.0.4; it does not need synframe). Without ``--reference-python`` only
 synframe is measured.
 
-Workload (seeded): 1,000,000 synapses in 50,000 connections between 25,000 neurons of 3 synapse
-classes (3 x 3 pathways), 10 Tsodyks-Markram properties: gamma shared (conductance,
+Workloads (seeded): 1,000,000 synapses in 50,000 connections between 25,000 neurons (20 synapses
+per connection), and in 400,000 connections between 200,000 neurons (2.5 per connection, closer to
+EM connectomes), of 3 synapse classes (3 x 3 pathways), 10 Tsodyks-Markram properties: gamma shared (conductance,
 depression_time, facilitation_time), truncnorm shared (u_syn, decay_time), discrete int shared
 (n_rrp_vesicles), constants (u_hill_coefficient, conductance_scale_factor, syn_type_id int), normal
 per synapse with a lower bound (delay).
@@ -22,7 +23,7 @@ Measured, in one run:
   of 10 million (keyed randomness makes chunked results identical to one pass);
 - reference, per connection (what the obi-one task does: ``ConnPropsModel.apply(src_type,
   tgt_type, n_syn)`` per connection, a DataFrame of all properties, legacy global RNG) on the
-  first ``--per-connection`` connections, extrapolated linearly to all 50,000;
+  first ``--per-connection`` connections, extrapolated linearly to all connections;
 - reference, per pathway: ``ConnPropsModel.draw_from_distribution`` once per (property, pathway),
   then broadcast to synapses, bounds and dtype -- the same samplers, used vectorized.
 """
@@ -169,13 +170,31 @@ print(json.dumps({"per_connection_s": per_conn, "per_connection_conns": done, "p
 """
 
 
+def _reference(args, wd: Path) -> dict:
+    out = subprocess.run(
+        [args.reference_python, "-c", REFERENCE, str(wd), str(args.per_connection)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    ref = json.loads(out.stdout.strip().splitlines()[-1])
+    ref["per_connection_all_s_extrapolated"] = (
+        ref["per_connection_s"] * ref["connections"] / ref["per_connection_conns"]
+    )
+    return ref
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--workdir", default="benchmarks/out")
     p.add_argument("--synapses", type=int, default=1_000_000)
-    p.add_argument("--connections", type=int, default=50_000)
+    p.add_argument(
+        "--connections",
+        type=lambda s: [int(c) for c in s.replace("_", "").split(",")],
+        default=[50_000, 400_000],
+        help="workloads: connections among --synapses, comma-separated (default 50000,400000: "
+        "20 and 2.5 synapses per connection)",
+    )
     p.add_argument(
         "--reference-python", help="python of an environment with connectome-manipulator"
     )
@@ -197,46 +216,42 @@ def main() -> None:
     args = p.parse_args()
     import synframe as sf
 
-    wd = Path(args.workdir)
-    wd.mkdir(parents=True, exist_ok=True)
     spec = model()
-    (wd / "model.json").write_text(json.dumps(spec))
     stats = sf.pathways.from_dict(spec)
-    syn = workload(args.synapses, args.connections)
-    syn.to_parquet(wd / "workload.parquet")
-    res = {
-        "synapses": len(syn),
-        "connections": args.connections,
-        "properties": len(spec["prop_stats"]),
-    }
-    res["synframe_s"] = time_synframe(syn, stats)
+    results = []
+    for n_conn in args.connections:
+        wd = Path(args.workdir) / f"conn_{n_conn}"
+        wd.mkdir(parents=True, exist_ok=True)
+        (wd / "model.json").write_text(json.dumps(spec))
+        syn = workload(args.synapses, n_conn)
+        syn.to_parquet(wd / "workload.parquet")
+        res = {"synapses": len(syn), "connections": n_conn, "properties": len(spec["prop_stats"])}
+        res["synframe_s"] = time_synframe(syn, stats)
+        if args.reference_python:
+            ref = res["reference"] = _reference(args, wd)
+            res["speedup_vs_per_pathway"] = ref["per_pathway_s"] / res["synframe_s"]
+            res["speedup_vs_per_connection"] = (
+                ref["per_connection_all_s_extrapolated"] / res["synframe_s"]
+            )
+        results.append(res)
+        print(json.dumps(res), flush=True)
     k = args.scale
-    if k > 1:
-        big = workload(args.synapses * k, args.connections * k, seed=k)
+    if k > 1:  # scaling, on the first workload's shape
+        n_conn = args.connections[0]
+        res = {}
+        big = workload(args.synapses * k, n_conn * k, seed=k)
         res[f"synframe_{k}x_s"] = time_synframe(big, stats, repeats=1)
         del big
         if args.chunks:
             total = 0.0
             for c in range(args.chunks):
-                chunk = workload(args.synapses * k, args.connections * k, seed=1000 + c)
+                chunk = workload(args.synapses * k, n_conn * k, seed=1000 + c)
                 total += time_synframe(chunk, stats, repeats=1)
                 del chunk
             res[f"synframe_{k * args.chunks}x_chunked_s"] = total
-    if args.reference_python:
-        out = subprocess.run(
-            [args.reference_python, "-c", REFERENCE, str(wd), str(args.per_connection)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        ref = json.loads(out.stdout.strip().splitlines()[-1])
-        ref["per_connection_all_s_extrapolated"] = (
-            ref["per_connection_s"] * ref["connections"] / ref["per_connection_conns"]
-        )
-        res["reference"] = ref
-        res["speedup_vs_per_pathway"] = ref["per_pathway_s"] / res["synframe_s"]
-        res["speedup_vs_per_connection"] = (
-            ref["per_connection_all_s_extrapolated"] / res["synframe_s"]
-        )
-    print(json.dumps(res, indent=2))
+        results.append(res)
+        print(json.dumps(res), flush=True)
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
