@@ -234,7 +234,7 @@ def step_pipeline(args) -> dict:
 def step_reference(args) -> dict:
     wd = Path(args.workdir) / "cm"
     out = subprocess.run(
-        [args.reference_python, "-c", bp.REFERENCE, str(wd), "100"],
+        [args.reference_python, "-c", bp.REFERENCE, str(wd), "0"],  # per pathway only
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     ref = json.loads(out.stdout.strip().splitlines()[-1])

@@ -380,6 +380,13 @@ class LocalStore:
             Canonical columns to return (see :attr:`columns`), in this order; ``None``: all of
             them (with transmitters and neuropil where the dump has them).
 
+        Notes
+        -----
+        An indexed store is read from its copy sorted by ``pre`` (then sorted by id here). That
+        copy's row groups cover disjoint ``pre`` ranges, so it splits into independent partitions
+        (``SELECT ... WHERE pre BETWEEN lo AND hi`` per range, each neuron's output synapses in
+        one partition): the partitions a dask reader of the store would use.
+
         Examples
         --------
         >>> import synframe as sf
