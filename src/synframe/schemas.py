@@ -34,9 +34,10 @@ def _finite_numbers(series: pd.Series) -> pd.Series | bool:
     """True where a value is a finite number (dtype must be numeric, bool excluded)."""
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return False
-    return pd.Series(
-        np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan)), index=series.index
-    )
+    values = series.to_numpy()
+    if values.dtype.kind not in "fiu":  # nullable (Float64, Int64 …): NA as NaN
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(np.isfinite(values), index=series.index)  # plain numpy: no float64 copy
 
 
 class SynapseTable(pa.DataFrameModel):
