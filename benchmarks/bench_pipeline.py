@@ -22,8 +22,9 @@ memory, ``ru_maxrss``, is its own) and one after the other:
        edges = sf.connectivity(syn)
        syn = sf.parameterize(syn, stats, by="synapse_class", types=classes, seed=1)
 
-   with the peak memory of the process after these four (the figure compared with the final
-   table's size), then on the same frames: DuckDB's ``GROUP BY pre, post`` (to pandas via
+   with the peak memory of each stage (Linux: ``/proc/self/clear_refs`` between stages) and
+   their maximum, the pipeline's peak (compared with the final table's size); then on the same
+   frames: DuckDB's ``GROUP BY pre, post`` (to pandas via
    ``.df()``, via Arrow, and via Arrow on one thread), alternated with ``connectivity`` twice
    more (fastest of each), ``fit_pathway_stats`` of the moment-
    fitted properties against a plain pandas group-by computing the same statistics, and the fit
@@ -62,6 +63,24 @@ MLE_FITS = {"u_syn": "truncnorm", "decay_time": "truncnorm"}
 
 def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _reset_peak() -> bool:
+    """Start a new peak (Linux: ``/proc/self/clear_refs``); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _stage(res: dict, name: str, f):
+    """Run one stage: its time and, where it can be reset, its own peak memory."""
+    fresh = _reset_peak()
+    out, res[f"{name}_s"] = _timed(f)
+    if fresh:
+        res[f"{name}_peak_gb"] = _peak_gb()
+    return out
 
 
 def _dump_path(args) -> Path:
@@ -207,18 +226,22 @@ def step_pipeline(args) -> dict:
     res["warm_up_s"] = time.perf_counter() - t
     res["peak_before_gb"] = _peak_gb()
 
-    syn, res["fetch_s"] = _timed(lambda: sf.fetch(source=store))
+    syn = _stage(res, "fetch", lambda: sf.fetch(source=store))
     res["rows"] = len(syn)
     ids = np.unique(np.r_[syn["pre"].to_numpy(), syn["post"].to_numpy()])
     classes = _classes(ids)
-    syn, res["clean_s"] = _timed(lambda: sf.clean(syn))
-    edges, res["connectivity_s"] = _timed(lambda: sf.connectivity(syn))
+    syn = _stage(res, "clean", lambda: sf.clean(syn))
+    edges = _stage(res, "connectivity", lambda: sf.connectivity(syn))
     res["connections"] = len(edges)
     del edges
-    syn, res["parameterize_s"] = _timed(
-        lambda: sf.parameterize(syn, stats, by="synapse_class", types=classes, seed=1)
+    syn = _stage(
+        res,
+        "parameterize",
+        lambda: sf.parameterize(syn, stats, by="synapse_class", types=classes, seed=1),
     )
-    res["peak_pipeline_gb"] = _peak_gb()
+    stages = ("fetch", "clean", "connectivity", "parameterize")
+    per_stage = [res.get(f"{st}_peak_gb") for st in stages]
+    res["peak_pipeline_gb"] = max(per_stage) if None not in per_stage else _peak_gb()
     res["final_table_gb"] = syn.memory_usage(deep=True).sum() / 2**30
     res["peak_over_final"] = res["peak_pipeline_gb"] / res["final_table_gb"]
 
