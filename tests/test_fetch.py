@@ -466,3 +466,11 @@ def test_fetched_tables_are_writable_and_own_their_memory(dump):
         syn.loc[0, "pre_x"] = -1.0  # arrays from Arrow: copied into writable pandas blocks
         syn["id"].to_numpy()[0] = 5
         assert syn.loc[0, "pre_x"] == -1.0
+
+
+def test_read_keeps_the_asked_order_with_the_id_anywhere(dump):
+    _d, frame, root = dump
+    store = LocalStore(root / "store")
+    out = store.read(["pre", "id", "post_x"])
+    assert list(out.columns) == ["pre", "id", "post_x"] and out["id"].is_monotonic_increasing
+    np.testing.assert_array_equal(out["id"].to_numpy(), np.sort(frame["id"].to_numpy()))

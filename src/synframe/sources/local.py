@@ -349,10 +349,11 @@ class LocalStore:
                 ) as bar,
             ):
                 for batch in batches:  # one statement per batch: the sides as a UNION ALL
-                    ids = ", ".join(str(int(i)) for i in batch)
+                    literals = ", ".join(str(int(i)) for i in batch)
                     parts = []
                     for side in sides:
-                        cond = f"{self._layout.expr[side]} IN ({ids})" if len(batch) else "FALSE"
+                        expr = self._layout.expr[side]
+                        cond = f"{expr} IN ({literals})" if len(batch) else "FALSE"
                         parts.append(
                             f"SELECT {select} FROM {self._relations[side]} WHERE {cond}{score}"
                         )
@@ -419,7 +420,8 @@ class LocalStore:
                 problems.append(f"columns {twice} asked more than once")
             if problems:
                 raise SourceError(format_problems(f"{self!r}: cannot read these columns", problems))
-        wanted = list(dict.fromkeys([SynapseTable.id, *columns]))  # id: to sort and dedupe
+        # the id is read in any case: to sort and deduplicate by
+        wanted = columns if SynapseTable.id in columns else [SynapseTable.id, *columns]
         select = self._layout.select(self.resolution, columns=wanted)
         with self._lock:
             out = self._frame(self._arrow(f"SELECT {select} FROM {self._relations['pre']}"))
@@ -428,7 +430,6 @@ class LocalStore:
             out[SynapseTable.neuropil] = out[SynapseTable.neuropil].astype("category")
         if SynapseTable.id not in columns:
             out = out.drop(columns=SynapseTable.id)
-        out = out[columns] if list(out.columns) != columns else out
         out.attrs = self._attrs()
         return out
 
