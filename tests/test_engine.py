@@ -58,8 +58,10 @@ def test_gamma_quantile_odd_uniforms_are_scipys():
     np.testing.assert_array_equal(got[:5], ref[:5])  # 0, inf, nan, nan, nan
     assert abs(got[5] / ref[5] - 1) < 1e-12
     assert gamma_ppf(2.0, np.empty(0)).shape == (0,)
-    scalar = gamma_ppf(2.0, 0.3)  # not 1-d: scipy, same value
-    assert scalar == special.gammaincinv(2.0, 0.3)
+    # any shape of u gives the values of the same uniforms in one dimension
+    grid = np.random.default_rng(2).random((3, 4))
+    np.testing.assert_array_equal(gamma_ppf(2.0, grid), gamma_ppf(2.0, grid.ravel()).reshape(3, 4))
+    assert gamma_ppf(2.0, 0.3).shape == () and gamma_ppf(2.0, 0.3) == got[5]
 
 
 def test_gamma_quantile_depends_only_on_shape_and_u():
