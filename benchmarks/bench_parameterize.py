@@ -9,22 +9,24 @@ The reference environment needs ``pip install -r benchmarks/requirements-referen
 (connectome-manipulator 1.0.4; it does not need synframe). Without ``--reference-python`` only
 synframe is measured.
 
-Workload (seeded): 1,000,000 synapses in 50,000 connections between 25,000 neurons of 3 synapse
-classes (3 x 3 pathways), 10 Tsodyks-Markram properties: gamma shared (conductance,
+Workloads (seeded): 1,000,000 synapses in 50,000 connections between 25,000 neurons (20 synapses
+per connection), and in 400,000 connections between 200,000 neurons (2.5 per connection, closer to
+EM connectomes), of 3 synapse classes (3 x 3 pathways), 10 Tsodyks-Markram properties: gamma shared (conductance,
 depression_time, facilitation_time), truncnorm shared (u_syn, decay_time), discrete int shared
 (n_rrp_vesicles), constants (u_hill_coefficient, conductance_scale_factor, syn_type_id int), normal
 per synapse with a lower bound (delay).
 
 Measured, in one run:
 
-- synframe: ``sf.parameterize(syn, stats, by="synapse_class", seed=1)`` (median of 5, after a
-  warm-up); for scaling, 10 million synapses in memory and 100 million as 10 independent chunks
+- synframe: ``sf.parameterize(syn, stats, by="synapse_class", seed=1)`` (median of 5 and fastest
+  of 5, after a warm-up); for scaling, 10 million synapses in memory and 100 million as 10 independent chunks
   of 10 million (keyed randomness makes chunked results identical to one pass);
 - reference, per connection (what the obi-one task does: ``ConnPropsModel.apply(src_type,
   tgt_type, n_syn)`` per connection, a DataFrame of all properties, legacy global RNG) on the
-  first ``--per-connection`` connections, extrapolated linearly to all 50,000;
+  first ``--per-connection`` connections, extrapolated linearly to all connections;
 - reference, per pathway: ``ConnPropsModel.draw_from_distribution`` once per (property, pathway),
-  then broadcast to synapses, bounds and dtype -- the same samplers, used vectorized.
+  then broadcast to synapses, bounds and dtype -- the same samplers, used vectorized (median and
+  fastest of 5).
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ def workload(n_syn: int, n_conn: int, seed: int = 1) -> pd.DataFrame:
     return df
 
 
-def time_synframe(syn: pd.DataFrame, stats, repeats: int = 5) -> float:
+def time_synframe(syn: pd.DataFrame, stats, repeats: int = 5, *, runs: bool = False):
+    """Median of ``repeats`` runs after a warm-up (``runs``: the list of their times)."""
     import synframe as sf
 
     sf.parameterize(
@@ -115,7 +118,7 @@ def time_synframe(syn: pd.DataFrame, stats, repeats: int = 5) -> float:
         t = time.perf_counter()
         sf.parameterize(syn, stats, by="synapse_class", seed=1)
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times if runs else statistics.median(times)
 
 
 REFERENCE = r"""
@@ -123,6 +126,7 @@ import json, sys, time
 import numpy as np, pandas as pd
 from connectome_manipulator.model_building.model_types import ConnPropsModel
 wd, n_first = sys.argv[1], int(sys.argv[2])
+reps = int(sys.argv[3]) if len(sys.argv) > 3 else 1  # per-pathway repetitions (median, min)
 spec = json.load(open(f"{wd}/model.json"))
 model = ConnPropsModel(**spec)
 syn = pd.read_parquet(f"{wd}/workload.parquet", columns=["pre", "post", "pre_synapse_class", "post_synapse_class"])
@@ -133,7 +137,7 @@ np.random.seed(1)
 # DataFrame of all properties per connection, drawn with the legacy global RNG)
 t = time.perf_counter()
 done = 0
-for (_, _), grp in conns:
+for (_, _), grp in (conns if n_first > 0 else ()):  # 0: per pathway only
     s, tt, n = grp["pre_synapse_class"].iat[0], grp["post_synapse_class"].iat[0], len(grp)
     model.apply(src_type=s, tgt_type=tt, n_syn=n)
     done += 1
@@ -141,32 +145,48 @@ for (_, _), grp in conns:
         break
 per_conn = time.perf_counter() - t
 # (2) per pathway: draw_from_distribution once per (property, pathway), broadcast, bounds, dtype
-t = time.perf_counter()
-codes = conns.ngroup().to_numpy()
-first = conns.head(1)
-src_c, tgt_c = syn["pre_synapse_class"].to_numpy(), syn["post_synapse_class"].to_numpy()
-csrc, ctgt = first["pre_synapse_class"].to_numpy(), first["post_synapse_class"].to_numpy()
-out = {}
-for p in props:
-    vals = np.empty(len(syn))
-    for s in spec["src_types"]:
-        for tt in spec["tgt_types"]:
-            d = spec["prop_stats"][p][s][tt]
-            if d.get("shared_within", True):
-                sel_c = (csrc == s) & (ctgt == tt)
-                v = np.empty(len(csrc)); v[sel_c] = ConnPropsModel.draw_from_distribution(d, int(sel_c.sum()))
-                sel = (src_c == s) & (tgt_c == tt)
-                vals[sel] = v[codes[sel]]
-            else:
-                sel = (src_c == s) & (tgt_c == tt)
-                vals[sel] = ConnPropsModel.draw_from_distribution(d, int(sel.sum()))
-            if "lower_bound" in d: vals[sel] = np.maximum(vals[sel], d["lower_bound"])
-            if "upper_bound" in d: vals[sel] = np.minimum(vals[sel], d["upper_bound"])
-    out[p] = vals
-per_pathway = time.perf_counter() - t
-print(json.dumps({"per_connection_s": per_conn, "per_connection_conns": done, "per_pathway_s": per_pathway,
-                  "connections": int(codes.max()) + 1}))
+def per_pathway_once():
+    t = time.perf_counter()
+    codes = conns.ngroup().to_numpy()
+    first = conns.head(1)
+    src_c, tgt_c = syn["pre_synapse_class"].to_numpy(), syn["post_synapse_class"].to_numpy()
+    csrc, ctgt = first["pre_synapse_class"].to_numpy(), first["post_synapse_class"].to_numpy()
+    out = {}
+    for p in props:
+        vals = np.empty(len(syn))
+        for s in spec["src_types"]:
+            for tt in spec["tgt_types"]:
+                d = spec["prop_stats"][p][s][tt]
+                if d.get("shared_within", True):
+                    sel_c = (csrc == s) & (ctgt == tt)
+                    v = np.empty(len(csrc)); v[sel_c] = ConnPropsModel.draw_from_distribution(d, int(sel_c.sum()))
+                    sel = (src_c == s) & (tgt_c == tt)
+                    vals[sel] = v[codes[sel]]
+                else:
+                    sel = (src_c == s) & (tgt_c == tt)
+                    vals[sel] = ConnPropsModel.draw_from_distribution(d, int(sel.sum()))
+                if "lower_bound" in d: vals[sel] = np.maximum(vals[sel], d["lower_bound"])
+                if "upper_bound" in d: vals[sel] = np.minimum(vals[sel], d["upper_bound"])
+        out[p] = vals
+    return time.perf_counter() - t, int(codes.max()) + 1
+runs = [per_pathway_once() for _ in range(reps)]
+times = sorted(r[0] for r in runs)
+print(json.dumps({"per_connection_s": per_conn, "per_connection_conns": done,
+                  "per_pathway_s": times[len(times) // 2], "per_pathway_min_s": times[0],
+                  "per_pathway_runs_s": [r[0] for r in runs], "connections": runs[0][1]}))
 """
+
+
+def _reference(args, wd: Path) -> dict:
+    out = subprocess.run(
+        [args.reference_python, "-c", REFERENCE, str(wd), str(args.per_connection), "5"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    ref = json.loads(out.stdout.strip().splitlines()[-1])
+    ref["per_connection_all_s_extrapolated"] = (
+        ref["per_connection_s"] * ref["connections"] / ref["per_connection_conns"]
+    )
+    return ref
 
 
 def main() -> None:
@@ -175,7 +195,13 @@ def main() -> None:
     )
     p.add_argument("--workdir", default="benchmarks/out")
     p.add_argument("--synapses", type=int, default=1_000_000)
-    p.add_argument("--connections", type=int, default=50_000)
+    p.add_argument(
+        "--connections",
+        type=lambda s: [int(c) for c in s.replace("_", "").split(",")],
+        default=[50_000, 400_000],
+        help="workloads: connections among --synapses, comma-separated (default 50000,400000: "
+        "20 and 2.5 synapses per connection)",
+    )
     p.add_argument(
         "--reference-python", help="python of an environment with connectome-manipulator"
     )
@@ -197,46 +223,45 @@ def main() -> None:
     args = p.parse_args()
     import synframe as sf
 
-    wd = Path(args.workdir)
-    wd.mkdir(parents=True, exist_ok=True)
     spec = model()
-    (wd / "model.json").write_text(json.dumps(spec))
     stats = sf.pathways.from_dict(spec)
-    syn = workload(args.synapses, args.connections)
-    syn.to_parquet(wd / "workload.parquet")
-    res = {
-        "synapses": len(syn),
-        "connections": args.connections,
-        "properties": len(spec["prop_stats"]),
-    }
-    res["synframe_s"] = time_synframe(syn, stats)
+    results = []
+    for n_conn in args.connections:
+        wd = Path(args.workdir) / f"conn_{n_conn}"
+        wd.mkdir(parents=True, exist_ok=True)
+        (wd / "model.json").write_text(json.dumps(spec))
+        syn = workload(args.synapses, n_conn)
+        syn.to_parquet(wd / "workload.parquet")
+        res = {"synapses": len(syn), "connections": n_conn, "properties": len(spec["prop_stats"])}
+        # median and fastest of 5: other work on the machine slows single runs
+        times = time_synframe(syn, stats, runs=True)
+        res["synframe_s"], res["synframe_min_s"] = statistics.median(times), min(times)
+        if args.reference_python:
+            ref = res["reference"] = _reference(args, wd)
+            res["speedup_vs_per_pathway"] = ref["per_pathway_s"] / res["synframe_s"]
+            res["speedup_vs_per_pathway_fastest"] = ref["per_pathway_min_s"] / res["synframe_min_s"]
+            res["speedup_vs_per_connection"] = (
+                ref["per_connection_all_s_extrapolated"] / res["synframe_s"]
+            )
+        results.append(res)
+        print(json.dumps(res), flush=True)
     k = args.scale
-    if k > 1:
-        big = workload(args.synapses * k, args.connections * k, seed=k)
+    if k > 1:  # scaling, on the first workload's shape
+        n_conn = args.connections[0]
+        res = {}
+        big = workload(args.synapses * k, n_conn * k, seed=k)
         res[f"synframe_{k}x_s"] = time_synframe(big, stats, repeats=1)
         del big
         if args.chunks:
             total = 0.0
             for c in range(args.chunks):
-                chunk = workload(args.synapses * k, args.connections * k, seed=1000 + c)
+                chunk = workload(args.synapses * k, n_conn * k, seed=1000 + c)
                 total += time_synframe(chunk, stats, repeats=1)
                 del chunk
             res[f"synframe_{k * args.chunks}x_chunked_s"] = total
-    if args.reference_python:
-        out = subprocess.run(
-            [args.reference_python, "-c", REFERENCE, str(wd), str(args.per_connection)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        ref = json.loads(out.stdout.strip().splitlines()[-1])
-        ref["per_connection_all_s_extrapolated"] = (
-            ref["per_connection_s"] * ref["connections"] / ref["per_connection_conns"]
-        )
-        res["reference"] = ref
-        res["speedup_vs_per_pathway"] = ref["per_pathway_s"] / res["synframe_s"]
-        res["speedup_vs_per_connection"] = (
-            ref["per_connection_all_s_extrapolated"] / res["synframe_s"]
-        )
-    print(json.dumps(res, indent=2))
+        results.append(res)
+        print(json.dumps(res), flush=True)
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

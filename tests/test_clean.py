@@ -231,3 +231,30 @@ def test_return_removed_hands_back_every_removed_row_with_its_reason(syn, rng, n
 def test_return_removed_must_be_a_bool(syn, bad):
     with pytest.raises(sf.OptionError, match="return_removed"):
         sf.clean(syn, return_removed=bad)
+
+
+@pytest.mark.parametrize("order", ["by_id", "shuffled", "descending"])
+def test_duplicates_are_the_first_row_of_each_id_in_any_order(syn, rng, order):
+    """Ids in ascending order (as fetched) take a path without hashing: same rows as pandas."""
+    dirty = pd.concat([syn, syn.sample(300, random_state=3), syn.iloc[:5]], ignore_index=True)
+    if order == "by_id":
+        dirty = dirty.sort_values("id", kind="stable")
+    elif order == "shuffled":
+        dirty = dirty.sample(frac=1.0, random_state=4)
+    else:
+        dirty = dirty.sort_values("id", ascending=False, kind="stable")
+    dirty["cleft_score"] = np.arange(len(dirty))  # tells apart the copies of a row
+    out = sf.clean(dirty, dedupe=True)
+    expect = dirty[~dirty["id"].duplicated(keep="first")]
+    pd.testing.assert_frame_equal(out, expect)
+    assert out.attrs["history"][-1]["removed"]["duplicates"] == 305
+    kept = sf.clean(dirty, dedupe=False)
+    assert len(kept) == len(dirty) and kept.attrs["history"][-1]["removed"]["duplicates"] == 0
+
+
+def test_output_owns_its_memory(syn):
+    out = sf.clean(syn)  # nothing removed: still a copy, never a view of the input
+    for col in ("id", "pre", "pre_x"):
+        assert not np.shares_memory(out[col].to_numpy(), syn[col].to_numpy())
+    out.loc[out.index[0], "pre_x"] = -1.0
+    assert syn["pre_x"].iloc[0] != -1.0

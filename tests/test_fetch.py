@@ -334,3 +334,143 @@ def test_connectivity(dump):
     assert per_np["weight"].sum() == len(syn) and "neuropil" in per_np
     with pytest.raises(sf.SchemaError, match="not in the synapse table"):
         sf.connectivity(syn, by="nope")
+
+
+# --- whole tables: LocalStore.read, sf.fetch(source=store) ---------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["dump.parquet", "parts", "dump.feather", "dump.duckdb", "store"])
+def test_whole_table_equals_every_id_and_pandas(dump, kind):
+    d, frame, root = dump
+    source = LocalStore(root / kind, resolution=None if kind == "store" else d.resolution)
+    whole = sf.fetch(source=source, transmitters=True, neuropils=True)
+    every = sf.fetch(d.neuron_ids, source=source, transmitters=True, neuropils=True,
+                     progress=False)  # fmt: skip
+    _assert_same(whole, frame.sort_values("id", ignore_index=True))
+    assert whole.attrs["history"][0]["neurons"] is None
+    assert whole.attrs["history"][0]["query_ids"] is None
+    assert every.attrs["history"][0]["neurons"] == len(d.neuron_ids)
+    for t in (whole, every):
+        t.attrs = {}
+    pd.testing.assert_frame_equal(whole, every, check_exact=True)
+    read = source.read()
+    read.attrs = {}
+    pd.testing.assert_frame_equal(read, whole, check_exact=True)
+    assert list(read.columns) == source.columns
+    assert read["neuropil"].dtype == pd.CategoricalDtype(sorted(frame["neuropil"].unique()))
+    assert read["gaba"].dtype == np.float64 and read["cleft_score"].dtype == frame.cleft_score.dtype
+
+
+def test_many_ids_are_one_semi_join_with_the_answer_of_batches(dump, monkeypatch):
+    """More ids than the literal limit: a join with a registered id table, same table."""
+    d, frame, root = dump
+    ids = d.neuron_ids[::3]
+    for kind in ("dump.parquet", "store"):
+        source = LocalStore(root / kind, resolution=None if kind == "store" else d.resolution)
+        joined = sf.fetch(ids, source=source, progress=False, post=kind == "store")
+        monkeypatch.setattr("synframe.sources.local._MAX_LITERALS", 10**9)
+        batched = sf.fetch(ids, source=source, progress=False, post=kind == "store")
+        monkeypatch.undo()
+        pd.testing.assert_frame_equal(joined, batched, check_exact=True)
+        _assert_same(joined, _expected(frame, ids, True, kind == "store"))
+
+
+def test_whole_table_options(dump):
+    d, frame, root = dump
+    store = LocalStore(root / "store")
+    scored = sf.fetch(source=store, min_score=150)
+    _assert_same(scored, frame[frame.cleft_score >= 150].sort_values("id", ignore_index=True))
+    assert list(sf.fetch(source=store).columns) == list(
+        sf.fetch(d.neuron_ids[:1], source=store, progress=False).columns
+    )
+    sf.validate(sf.fetch(source=store))
+    with pytest.raises(sf.SourceError, match="materialization 783, not 1"):
+        sf.fetch(source=store, materialization=1)
+
+
+def test_whole_table_must_be_asked_for_explicitly(dump):
+    _d, _, root = dump
+    with pytest.raises(sf.OptionError, match="name it explicitly"):
+        sf.fetch()
+    with pytest.raises(sf.OptionError, match="name it explicitly"):
+        sf.fetch(None, progress=False)
+    assert len(sf.fetch([], source=root / "store", progress=False)) == 0  # empty ids: nothing
+    assert len(sf.fetch(np.array([], dtype=np.int64), source=root / "store")) == 0
+
+    class Fixed:  # a custom source that does not say it can return a whole table
+        def fetch(self, query: Query) -> pd.DataFrame:
+            raise AssertionError("never asked")
+
+    with pytest.raises(sf.OptionError, match="cannot return its whole table"):
+        sf.fetch(source=Fixed())
+    with pytest.raises(sf.OptionError, match="carry= needs a DataFrame"):
+        sf.fetch(source=root / "store", carry="x")
+
+
+def test_read_columns(dump):
+    d, frame, root = dump
+    store = LocalStore(root / "dump.parquet", resolution=d.resolution)
+    few = store.read(["post", "pre"])
+    assert list(few.columns) == ["post", "pre"]
+    order = frame.sort_values("id", kind="stable")
+    np.testing.assert_array_equal(few["pre"].to_numpy(), order["pre_pt_root_id"].to_numpy())
+    assert list(store.read("pre_z").columns) == ["pre_z"]
+    np.testing.assert_array_equal(
+        store.read("pre_z")["pre_z"].to_numpy(), order["pre_pt_position_z"].to_numpy() * 40.0
+    )
+    assert few.attrs["units"] == "nm" and few.attrs["resolution"] == [4.0, 4.0, 40.0]
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (["pre", "nope"], r"unknown columns \['nope'\]"),
+        ([], "no columns asked"),
+        (["pre", "pre"], r"columns \['pre'\] asked more than once"),
+        ([1, "pre"], "column names must be strings"),
+        (["size"], r"unknown columns \['size'\]"),  # a column this dump does not have
+        (5, "must be a list of column names"),
+    ],
+)
+def test_read_refuses_bad_columns(dump, columns, message):
+    d, _, root = dump
+    with pytest.raises(sf.SourceError, match=message):
+        LocalStore(root / "dump.parquet", resolution=d.resolution).read(columns)
+
+
+def test_read_empty_and_duplicated_and_unsorted_dumps(dump, tmp_path):
+    d, frame, _root = dump
+    frame.iloc[:0].to_parquet(tmp_path / "empty.parquet")
+    empty = LocalStore(tmp_path / "empty.parquet", resolution=d.resolution)
+    for out in (empty.read(), sf.fetch(source=empty)):
+        assert len(out) == 0 and out["id"].dtype == np.int64 and out["pre_x"].dtype == np.float64
+    empty_store = LocalStore.build(tmp_path / "empty.parquet", tmp_path / "s", resolution=4)
+    assert len(empty_store.read()) == 0
+    # duplicated ids, not in id order: sorted, each id once (its first row), like fetch by ids
+    messy = pd.concat([frame.iloc[500:1000], frame.iloc[:700]]).iloc[::-1]
+    messy.to_parquet(tmp_path / "messy.parquet")
+    store = LocalStore(tmp_path / "messy.parquet", resolution=d.resolution)
+    out = store.read()
+    assert out["id"].is_monotonic_increasing and out["id"].is_unique and len(out) == 1000
+    ids = np.unique(messy[["pre_pt_root_id", "post_pt_root_id"]].to_numpy())
+    by_ids = sf.fetch(ids, source=store, transmitters=True, neuropils=True, progress=False)
+    by_ids.attrs = out.attrs = {}
+    pd.testing.assert_frame_equal(out, by_ids, check_exact=True)
+    assert isinstance(out.index, pd.RangeIndex)
+
+
+def test_fetched_tables_are_writable_and_own_their_memory(dump):
+    d, _, root = dump
+    store = LocalStore(root / "store")
+    for syn in (store.read(), sf.fetch(d.neuron_ids[:3], source=store, progress=False)):
+        syn.loc[0, "pre_x"] = -1.0  # arrays from Arrow: copied into writable pandas blocks
+        syn["id"].to_numpy()[0] = 5
+        assert syn.loc[0, "pre_x"] == -1.0
+
+
+def test_read_keeps_the_asked_order_with_the_id_anywhere(dump):
+    _d, frame, root = dump
+    store = LocalStore(root / "store")
+    out = store.read(["pre", "id", "post_x"])
+    assert list(out.columns) == ["pre", "id", "post_x"] and out["id"].is_monotonic_increasing
+    np.testing.assert_array_equal(out["id"].to_numpy(), np.sort(frame["id"].to_numpy()))

@@ -9,7 +9,7 @@ only on (seed, stream, property, pre, post[, synapse id]).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -102,45 +102,144 @@ def pathway_types(syn: pd.DataFrame, by: str, types=None) -> tuple[tuple, tuple]
     return src, tgt
 
 
-@dataclass
-class Plan:
-    """What is drawn where: connections, pathways and the rows of each."""
+#: shared draws are made once per connection (after grouping synapses into connections) when the
+#: table has at least this many synapses per connection; below, grouping costs more than it saves
+#: and every synapse draws from its (pre, post) key directly -- the same values either way
+MIN_SYNAPSES_PER_CONNECTION = 2.0
 
-    pre: np.ndarray
-    post: np.ndarray
-    ids: np.ndarray
-    conn: np.ndarray  # connection index of each synapse
-    conn_pre: np.ndarray
-    conn_post: np.ndarray
-    pathways: list[tuple[str, str]]
-    syn_rows: list[np.ndarray]  # per pathway: synapse rows
-    conn_rows: list[np.ndarray]  # per pathway: connection indices
+
+class Plan:
+    """What is drawn where: pathways and their rows; connections grouped on first use.
+
+    ``pre, post, ids`` are the synapses' keys; ``pathways[k]`` is a (src, tgt) pair whose synapses
+    are rows ``syn_rows[k]`` (ascending). ``conn`` (connection index of each synapse),
+    ``conn_pre``, ``conn_post`` and ``conn_rows[k]`` (connection indices of pathway k) are computed
+    when first used: grouping tens of millions of synapses costs seconds, and draws do not need it
+    when connections have few synapses.
+    """
+
+    def __init__(
+        self,
+        pre: np.ndarray,
+        post: np.ndarray,
+        ids: np.ndarray,
+        pw: np.ndarray,
+        pathways: list[tuple[str, str]],
+        syn_rows: list[np.ndarray],
+    ) -> None:
+        self.pre, self.post, self.ids = pre, post, ids
+        self._pw = pw  # pathway code of every synapse
+        self.pathways = pathways
+        self.syn_rows = syn_rows
+
+    @cached_property
+    def _grouped(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        conn, first = connections(self.pre, self.post)
+        if len(first):
+            conn_pw = self._pw[first]
+            order = np.argsort(conn_pw, kind="stable")
+            rows = np.split(order, np.flatnonzero(np.diff(conn_pw[order])) + 1)
+        else:
+            rows = []
+        return conn, first, rows
+
+    @property
+    def conn(self) -> np.ndarray:
+        return self._grouped[0]
+
+    @cached_property
+    def conn_pre(self) -> np.ndarray:
+        return self.pre[self._grouped[1]]
+
+    @cached_property
+    def conn_post(self) -> np.ndarray:
+        return self.post[self._grouped[1]]
+
+    @property
+    def conn_rows(self) -> list[np.ndarray]:
+        return self._grouped[2]
+
+    @property
+    def conn_first(self) -> np.ndarray:
+        """The first row (smallest row index) of every connection."""
+        return self._grouped[1]
+
+    def synapses_per_connection(self) -> float:
+        """Synapses per connection: exact once grouped, else estimated from a hash-selected sample.
+
+        The sample is every connection whose (pre, post) hash falls in 1/64 of the hash space, so
+        each sampled connection comes with all its synapses (no bias from how synapses of one
+        connection are spread over the table).
+        """
+        n = len(self.pre)
+        if "_grouped" in self.__dict__ or n < 4096:
+            return n / max(len(self.conn_pre), 1)
+        with np.errstate(over="ignore"):
+            h = self.pre.astype(np.int64, copy=False).view(np.uint64) * np.uint64(
+                0x9E3779B97F4A7C15
+            )
+            h ^= self.post.astype(np.int64, copy=False).view(np.uint64)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(29)
+            h *= np.uint64(0x94D049BB133111EB)
+        picked = h[(h >> np.uint64(58)) == 0]
+        if len(picked) < 256:  # too few to estimate: group exactly
+            return n / max(len(self.conn_pre), 1)
+        return len(picked) / len(np.unique(picked))
+
+
+def connections(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connection index of every synapse, and the first row of each connection.
+
+    Connections are numbered in the order of their combined (pre, post) code, sorted with an LSD
+    radix sort of 16-bit digits (numpy's stable sort of uint16 is a radix sort): linear time,
+    2 passes for up to 65,536 x 65,536 neurons, 3 for 2**48 neuron pairs.
+    """
+    n = len(pre)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    pc, pu = pd.factorize(pre)
+    qc, qu = pd.factorize(post)
+    wide = len(pu) * len(qu) > 2**32
+    kind = np.uint64 if wide else np.uint32
+    key = pc.astype(kind)
+    key *= kind(len(qu))
+    key += qc.astype(kind)
+    del pc, qc
+    order = None
+    for shift in range(0, (len(pu) * len(qu) - 1).bit_length(), 16):
+        digit = (key >> kind(shift)).astype(np.uint16)  # the low 16 bits of what is left
+        if order is None:
+            order = np.argsort(digit, kind="stable")
+        else:
+            order = order[np.argsort(digit[order], kind="stable")]
+        del digit
+    if order is None:  # one connection possible (one pre, one post)
+        order = np.arange(n)
+    ordered = key[order]
+    del key
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    del ordered
+    conn = np.empty(n, dtype=np.int64)
+    conn[order] = np.cumsum(new) - 1
+    return conn, order[new]
 
 
 def plan(syn: pd.DataFrame, src: tuple, tgt: tuple) -> Plan:
-    """Connections and pathways of ``syn`` from the (codes, levels) of :func:`pathway_types`."""
+    """Pathways of ``syn`` and their rows, from the (codes, levels) of :func:`pathway_types`."""
     pre = syn[SynapseTable.pre].to_numpy()
     post = syn[SynapseTable.post].to_numpy()
     ids = syn[SynapseTable.id].to_numpy()
-    conn = syn.groupby([SynapseTable.pre, SynapseTable.post], sort=False).ngroup().to_numpy()
-    n_conn = int(conn.max()) + 1 if len(conn) else 0
-    # ngroup(sort=False) numbers connections in order of first appearance: a row starts a new
-    # connection exactly when its number exceeds every number before it
-    if len(conn):
-        first = np.flatnonzero(np.r_[True, conn[1:] > np.maximum.accumulate(conn)[:-1]])
-    else:
-        first = np.empty(0, dtype=np.int64)
     (s_codes, s_levels), (t_codes, t_levels) = src, tgt
     width = max(len(t_levels), 1)
     pw = s_codes * width + t_codes
     small = np.int16 if pw.max(initial=0) < 2**15 else np.int64  # few pathways: radix sort, O(n)
     order = np.argsort(pw.astype(small), kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(pw[order])) + 1) if len(order) else []
-    conn_pw = pw[first]
-    c_order = np.argsort(conn_pw, kind="stable")
-    c_groups = np.split(c_order, np.flatnonzero(np.diff(conn_pw[c_order])) + 1) if n_conn else []
     pathways = [(str(s_levels[pw[g[0]] // width]), str(t_levels[pw[g[0]] % width])) for g in groups]
-    return Plan(pre, post, ids, conn, pre[first], post[first], pathways, groups, c_groups)
+    return Plan(pre, post, ids, pw, pathways, groups)
 
 
 def missing_pathways(stats: xr.DataArray, props: Sequence[str], plan: Plan) -> list[str]:
@@ -184,6 +283,35 @@ def property_dtype(stats: xr.DataArray, prop: str) -> np.dtype:
     return dtypes.pop() if len(dtypes) == 1 else np.dtype("float64")
 
 
+#: distribution types whose values do not depend on the uniforms (no keyed draw is made)
+_FIXED = ("constant", "zero")
+
+
+def _placeholder(n: int) -> np.ndarray:
+    """Stand-in uniforms for specs that ignore them (no allocation)."""
+    return np.broadcast_to(np.float64(0.5), (n,))
+
+
+class _Uniforms:
+    """Keyed uniforms of one property for the rows of some groups (pathways).
+
+    Computed once over all keys when the groups that need them cover most rows (no gathers of
+    keys), else per group from its gathered keys: the same values either way (keyed).
+    """
+
+    def __init__(self, seed: int, name: str, keys: tuple, groups: list, need: list[int]) -> None:
+        self.seed, self.name, self.keys, self.groups = seed, name, keys, groups
+        n = len(keys[0])
+        covered = sum(len(groups[k]) for k in need)
+        self.all = keyed_uniforms(seed, name, *keys) if need and 2 * covered > n else None
+
+    def __call__(self, k: int) -> np.ndarray:
+        rows = self.groups[k]
+        if self.all is not None:
+            return self.all if len(rows) == len(self.all) else self.all[rows]
+        return keyed_uniforms(self.seed, self.name, *(key[rows] for key in self.keys))
+
+
 def draw(
     stats: xr.DataArray, props: Sequence[str], plan: Plan, seed: int, stream: str = ""
 ) -> dict[str, np.ndarray]:
@@ -191,60 +319,103 @@ def draw(
 
     ``stream`` prefixes the key of every draw (e.g. an edge population's name, so that equal node
     ids in two populations draw independently).
+
+    A ``shared_within`` value is keyed by (pre, post) only, so every synapse of a connection gets
+    the same value whether it is drawn once per connection and copied to the synapses (tables with
+    many synapses per connection) or drawn for each synapse from the same key (EM tables, ~1-3
+    synapses per connection, where grouping costs more than the draws it saves); see
+    :data:`MIN_SYNAPSES_PER_CONNECTION`. Properties are drawn one at a time, so temporary memory
+    is a few arrays of the table's length whatever the number of properties.
     """
     n = len(plan.pre)
+    n_path = len(plan.pathways)
     cov = stats.attrs.get("prop_cov") or {}
     correlated = [p for p in cov.get("props", []) if p in props]
-    out: dict[str, np.ndarray] = {}
     cells = Cells(stats)
     specs = {p: [cells(p, s, t) for s, t in plan.pathways] for p in props}
-    for p in props:
-        out[p] = np.empty(n, dtype=property_dtype(stats, p))
-    cache: dict[tuple[str, bool], np.ndarray] = {}
+    out = {p: np.empty(n, dtype=property_dtype(stats, p)) for p in props}
+    mats = [_cov_matrix(stats, correlated, s, t) if correlated else None for s, t in plan.pathways]
+    joint = [set(correlated) if m is not None else set() for m in mats]
+    syn_keys = (plan.pre, plan.post)
+    own_keys = (plan.pre, plan.post, plan.ids)
+    by_conn: bool | None = None  # decided on first need
 
-    def uniforms(p: str, shared: bool, k: int) -> np.ndarray:
-        """Keyed uniforms of pathway k for property p: per connection or per synapse."""
-        key = (p, shared)
-        if shared:
-            if key not in cache:
-                cache[key] = keyed_uniforms(seed, stream + p, plan.conn_pre, plan.conn_post)
-            return cache[key][plan.conn_rows[k]]
+    def per_connection() -> bool:
+        nonlocal by_conn
+        if by_conn is None:
+            by_conn = plan.synapses_per_connection() >= MIN_SYNAPSES_PER_CONNECTION
+        return by_conn
+
+    def spread(p: str, conn_vals: np.ndarray, ks: list[int]) -> None:
+        """Copy per-connection values of pathways ``ks`` to their synapses."""
+        if len(ks) == n_path:
+            np.take(conn_vals, plan.conn, out=out[p])
+            return
+        for k in ks:
+            rows = plan.syn_rows[k]
+            out[p][rows] = conn_vals[plan.conn[rows]]
+
+    for p in props:
+        col = out[p]
+        mine = [k for k in range(n_path) if p not in joint[k]]
+        shared = [k for k in mine if shared_within(specs[p][k])]
+        own = [k for k in mine if not shared_within(specs[p][k])]
+        drawn = {k for k in mine if specs[p][k]["type"] not in _FIXED}
+        if shared and any(k in drawn for k in shared) and per_connection():
+            u = _Uniforms(
+                seed,
+                stream + p,
+                (plan.conn_pre, plan.conn_post),
+                plan.conn_rows,
+                [k for k in shared if k in drawn],
+            )
+            conn_vals = np.empty(len(plan.conn_pre), dtype=col.dtype)
+            for k in shared:
+                crow = plan.conn_rows[k]
+                vals = sample(specs[p][k], u(k) if k in drawn else _placeholder(len(crow)))
+                conn_vals[crow] = vals
+            del u
+            spread(p, conn_vals, shared)
+            del conn_vals
+        elif shared:
+            u = _Uniforms(
+                seed, stream + p, syn_keys, plan.syn_rows, [k for k in shared if k in drawn]
+            )
+            for k in shared:
+                rows = plan.syn_rows[k]
+                col[rows] = sample(specs[p][k], u(k) if k in drawn else _placeholder(len(rows)))
+            del u
+        if own:
+            u = _Uniforms(seed, stream + p, own_keys, plan.syn_rows, [k for k in own if k in drawn])
+            for k in own:
+                rows = plan.syn_rows[k]
+                col[rows] = sample(specs[p][k], u(k) if k in drawn else _placeholder(len(rows)))
+            del u
+
+    # correlated properties: a Gaussian copula per pathway (shared draws per connection)
+    joint_conn: dict[str, np.ndarray] = {}
+    for k in range(n_path):
+        corr_here = [p for p in correlated if p in joint[k]]
+        if not corr_here:
+            continue
         rows = plan.syn_rows[k]
-        return keyed_uniforms(seed, stream + p, plan.pre[rows], plan.post[rows], plan.ids[rows])
-
-    # shared draws are made per connection (conn_vals) and copied to synapses with one gather per
-    # property; per-synapse draws go straight to their rows
-    n_conn = len(plan.conn_pre)
-    conn_vals = {p: np.empty(n_conn, dtype=out[p].dtype) for p in props}
-    any_shared = dict.fromkeys(props, False)
-    per_syn: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in props}
-
-    def put(p: str, k: int, shared: bool, vals: np.ndarray) -> None:
-        if shared:
-            conn_vals[p][plan.conn_rows[k]] = vals
-            any_shared[p] = True
+        if shared_within(specs[corr_here[0]][k]):
+            crow = plan.conn_rows[k]
+            keys = (plan.conn_pre[crow], plan.conn_post[crow])
         else:
-            per_syn[p].append((plan.syn_rows[k], vals))
-
-    for k, (s, t) in enumerate(plan.pathways):
-        mat = _cov_matrix(stats, correlated, s, t) if correlated else None
-        corr_here = correlated if mat is not None else []
-        for p in props:
-            if p in corr_here:
-                continue
-            spec = specs[p][k]
-            shared = shared_within(spec)
-            put(p, k, shared, sample(spec, uniforms(p, shared, k)))
-        if corr_here:
-            shared = shared_within(specs[corr_here[0]][k])
-            u = _correlate(np.stack([uniforms(p, shared, k) for p in corr_here]), mat)
-            for i, p in enumerate(corr_here):
-                put(p, k, shared, sample(specs[p][k], u[i]))
-    for p in props:
-        if any_shared[p]:
-            out[p] = conn_vals[p][plan.conn]
-        for rows, vals in per_syn[p]:
-            out[p][rows] = vals
+            keys = (plan.pre[rows], plan.post[rows], plan.ids[rows])
+        u = _correlate(
+            np.stack([keyed_uniforms(seed, stream + p, *keys) for p in corr_here]), mats[k]
+        )
+        for i, p in enumerate(corr_here):
+            vals = sample(specs[p][k], u[i])
+            if shared_within(specs[corr_here[0]][k]):
+                if p not in joint_conn:
+                    joint_conn[p] = np.empty(len(plan.conn_pre), dtype=out[p].dtype)
+                joint_conn[p][crow] = vals
+                out[p][rows] = joint_conn[p][plan.conn[rows]]
+            else:
+                out[p][rows] = vals
     return out
 
 

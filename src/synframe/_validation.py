@@ -194,7 +194,13 @@ def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.Da
             # (a shallow copy: no data is copied)
             positional = df.copy(deep=False)
             positional.index = pd.RangeIndex(len(df))
-            schema.validate(positional, lazy=True, inplace=True)
+            try:
+                schema.validate(positional, lazy=True, inplace=True)
+            finally:
+                # pandera caches its accessor on the frame, and the accessor refers back to the
+                # frame: a cycle that would keep this shallow copy -- and so the table's arrays --
+                # alive until the garbage collector runs, long after the caller dropped the table
+                vars(positional).pop("pandera", None)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases.copy()
         pos = pd.to_numeric(fc["index"], errors="coerce")

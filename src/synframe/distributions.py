@@ -54,6 +54,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._gamma import gamma_ppf
 from .errors import PathwayError
 
 __all__ = [
@@ -208,15 +209,26 @@ def shared_within(spec: Mapping) -> bool:
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+#: elements per block of keyed_uniforms (three uint64 scratch arrays of 1 MiB: in cache)
+_BLOCK = 1 << 17
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer, element-wise on a uint64 array (wrapping arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+def _mix(x: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
+    """splitmix64's finalizer, element-wise on a uint64 array (wrapping arithmetic), in place.
+
+    ``tmp`` is scratch space of ``x``'s shape (allocated if not given).
+    """
+    tmp = np.empty_like(x) if tmp is None else tmp
+    np.right_shift(x, _S30, out=tmp)
+    x ^= tmp
+    x *= _M1
+    np.right_shift(x, _S27, out=tmp)
+    x ^= tmp
+    x *= _M2
+    np.right_shift(x, _S31, out=tmp)
+    x ^= tmp
+    return x
 
 
 def _stream_key(seed: int, name: str) -> np.uint64:
@@ -240,15 +252,32 @@ def keyed_uniforms(seed: int, name: str, *keys: np.ndarray, streams: int = 1) ->
     True
     """
     n = len(keys[0]) if keys else 1
+    keys = tuple(np.asarray(k).astype(np.int64, copy=False).view(np.uint64) for k in keys)
+    start = _stream_key(seed, name)
+    out = np.empty((streams, n))
+    # in blocks that stay in cache, in place (the plain expression's table-sized temporaries
+    # cost more than the arithmetic): the same bits
+    size = min(n, _BLOCK)
+    h, tmp, bits = (np.empty(size, dtype=np.uint64) for _ in range(3))
     with np.errstate(over="ignore"):
-        h = np.full(n, _stream_key(seed, name), dtype=np.uint64)
-        for k in keys:
-            h = _mix((h + _G) ^ np.asarray(k).astype(np.int64, copy=False).view(np.uint64))
-        out = np.empty((streams, n))
-        for s in range(streams):
-            bits = _mix(h + np.uint64(s + 1) * _G) >> np.uint64(11)
-            # (bits + 0.5) / 2**53 rounds to 1.0 for the largest bits: keep it below 1
-            out[s] = np.minimum((bits.astype(np.float64) + 0.5) * 2.0**-53, 1.0 - 2.0**-53)
+        for a in range(0, n, _BLOCK):
+            b = min(a + _BLOCK, n)
+            hh, tt, bb = h[: b - a], tmp[: b - a], bits[: b - a]
+            hh.fill(start)
+            for k in keys:
+                hh += _G
+                hh ^= k[a:b]
+                _mix(hh, tt)
+            for s in range(streams):
+                np.add(hh, np.uint64(s + 1) * _G, out=bb)
+                _mix(bb, tt)
+                bb >>= _S11  # < 2**53: exact as int64 and float64 (int64 converts faster)
+                row = out[s, a:b]
+                np.copyto(row, bb.view(np.int64), casting="unsafe")
+                row += 0.5
+                row *= 2.0**-53
+                # (bits + 0.5) / 2**53 rounds to 1.0 for the largest bits: keep it below 1
+                np.minimum(row, 1.0 - 2.0**-53, out=row)
     return out if streams > 1 else out[0]
 
 
@@ -313,7 +342,7 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
         if std < 1e-4 * mean:  # shape > 1e8: the gamma is normal to float precision
             return mean + std * special.ndtri(u)
         shape, scale = mean**2 / std**2, std**2 / mean
-        return special.gammaincinv(shape, u) * scale
+        return gamma_ppf(shape, u) * scale  # tabulated: ~1e-11 of scipy's gammaincinv
     if kind == "poisson":
         return stats.poisson.ppf(u, g("mean")) if g("mean") > 0 else np.zeros(n)
     if kind == "ztpoisson":

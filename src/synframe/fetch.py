@@ -33,7 +33,7 @@ def _query_ids(x, id_column: str | None) -> tuple[np.ndarray, pd.DataFrame | Non
 
 
 def fetch(
-    x,
+    x=None,
     *,
     source=None,
     pre: bool = True,
@@ -50,14 +50,16 @@ def fetch(
     attach: bool = True,
     as_dask: bool = False,
 ) -> pd.DataFrame:
-    """Fetch the synapses of the given neurons.
+    """Fetch the synapses of the given neurons -- or, with no neurons, every synapse of a store.
 
     Parameters
     ----------
     x
         A neuron id, a list / array / Series of ids (ints or strings of digits; floats are refused:
         64-bit ids do not survive float64), navis neurons (their ``.id``), or a DataFrame with one
-        row per neuron (ids in ``id_column``).
+        row per neuron (ids in ``id_column``). ``None`` (omitted) fetches the whole table of an
+        explicitly given ``source`` that can return one (a local dump or store:
+        ``sf.fetch(source=store)``); an empty list of ids fetches nothing.
     source
         Where to fetch from: a :class:`~synframe.sources.Source`, a path to a local dump or store,
         or ``None`` for the default source (:func:`synframe.set_default_source`, the
@@ -113,6 +115,8 @@ def fetch(
     (2424, 795)
     >>> len(sf.fetch(sf.datasets.EXAMPLE_ROOT_ID, post=False, progress=False))
     259
+    >>> len(sf.fetch(source=sf.datasets.example_store()))  # every synapse of the store
+    2424
     """
     _check_options(
         pre=pre, post=post, filtered=filtered, transmitters=transmitters, neuropils=neuropils,
@@ -126,9 +130,22 @@ def fetch(
     if isinstance(x, pd.DataFrame):
         check_unique_columns(x, "the neuron table (x)")
     batch_size = None if batch_size is None else int(batch_size)
-    ids, neurons, idc = _query_ids(x, id_column)
-    ids = unique_ids(ids)
+    if x is None:  # the whole table: only of a source named here, never of the default
+        if source is None:
+            raise OptionError(
+                "fetch() without neurons reads a whole synapse table: name it explicitly, "
+                "sf.fetch(source=path_or_store), or pass the ids of the neurons to fetch"
+            )
+        ids, neurons, idc = None, None, None
+    else:
+        ids, neurons, idc = _query_ids(x, id_column)
+        ids = unique_ids(ids)
     src = as_source(source)
+    if ids is None and not getattr(src, "whole_table", False):
+        raise OptionError(
+            f"{src!r} cannot return its whole table; pass the ids of the neurons to fetch "
+            "(a whole-table fetch needs a local dump or store: sf.sources.LocalStore)"
+        )
     query = Query(
         ids=ids,
         pre=pre,
@@ -150,7 +167,12 @@ def fetch(
     attrs.setdefault("units", "nm")
     attrs["history"] = [query.record(len(syn))]
     syn.attrs = attrs
-    log.info("fetch: %d synapses of %d neurons from %s", len(syn), len(ids), attrs.get("source"))
+    log.info(
+        "fetch: %d synapses of %s neurons from %s",
+        len(syn),
+        "all" if ids is None else len(ids),
+        attrs.get("source"),
+    )
     syn = run_schema(syn, stage_schema("synapses"), "SynapseTable (fetched)")
     if attach and _is_navis(x):
         from .attach import attach as attach_

@@ -96,9 +96,11 @@ def parameterize(
             + "\n  add them to the stats, or a '*' wildcard entry as an explicit fallback"
         )
     values = _draw.draw(stats, props, plan, seed)
+    pathways = {f"{s}->{t}": len(r) for (s, t), r in zip(plan.pathways, plan.syn_rows, strict=True)}
+    del plan, src, tgt  # their arrays, before the copy of the table (peak memory)
     out = syn.copy()
     for p in props:
-        out[p] = values[p]
+        out[p] = values.pop(p)  # copied into the frame: the drawn array goes right away
     attrs = copy.deepcopy(syn.attrs)
     attrs["properties"] = list(dict.fromkeys([*attrs.get("properties", []), *props]))
     attrs.setdefault("history", []).append(
@@ -107,21 +109,15 @@ def parameterize(
             "rows_in": len(syn),
             "rows_out": len(out),
             **_provenance.record(stats, seed=seed, by=by, properties=props),
-            "pathways": {
-                f"{s}->{t}": len(r) for (s, t), r in zip(plan.pathways, plan.syn_rows, strict=True)
-            },
+            "pathways": pathways,
             "model": summary(stats),
             "overwritten": existing,
         }
     )
     out.attrs = attrs
     log.info("%s", summary(stats))
-    log.info(
-        "parameterize: %d synapses, %d connections, %d pathways, seed %d",
-        len(out),
-        len(plan.conn_pre),
-        len(plan.pathways),
-        seed,
+    log.info(  # connections are not counted: grouping a whole EM table costs seconds
+        "parameterize: %d synapses, %d pathways, seed %d", len(out), len(pathways), seed
     )
     return run_schema(
         out,

@@ -34,9 +34,10 @@ def _finite_numbers(series: pd.Series) -> pd.Series | bool:
     """True where a value is a finite number (dtype must be numeric, bool excluded)."""
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return False
-    return pd.Series(
-        np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan)), index=series.index
-    )
+    values = series.to_numpy()
+    if values.dtype.kind not in "fiu":  # nullable (Float64, Int64 …): NA as NaN
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(np.isfinite(values), index=series.index)  # plain numpy: no float64 copy
 
 
 class SynapseTable(pa.DataFrameModel):
@@ -90,13 +91,13 @@ class CleanSynapses(SynapseTable):
 
     id: Series[np.int64] = pa.Field(unique=True)
 
-    @pa.dataframe_check(name="no_autapses")
+    @pa.dataframe_check(name="no_autapses", ignore_na=False)  # ignore_na: an isna() of every cell
     def _no_autapses(cls, df: pd.DataFrame) -> pd.Series | bool:
         if cls.pre not in df or cls.post not in df:
             return True
         return df[cls.pre] != df[cls.post]
 
-    @pa.dataframe_check(name="no_background")
+    @pa.dataframe_check(name="no_background", ignore_na=False)
     def _no_background(cls, df: pd.DataFrame) -> pd.Series | bool:
         if cls.pre not in df or cls.post not in df:
             return True
@@ -110,7 +111,7 @@ class ParameterizedSynapses(CleanSynapses):
     ``df.attrs["properties"]``.
     """
 
-    @pa.dataframe_check(name="properties_present")
+    @pa.dataframe_check(name="properties_present", ignore_na=False)
     def _properties(cls, df: pd.DataFrame) -> bool:
         props = df.attrs.get("properties", [])
         return bool(props) and all(p in df for p in props)

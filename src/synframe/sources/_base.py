@@ -17,9 +17,9 @@ __all__ = ["Query", "Source"]
 
 @dataclass(frozen=True)
 class Query:
-    """What ``sf.fetch`` asks a source for (ids are unique int64)."""
+    """What ``sf.fetch`` asks a source for (ids are unique int64; ``None``: every synapse)."""
 
-    ids: np.ndarray
+    ids: np.ndarray | None
     pre: bool = True
     post: bool = True
     filtered: bool = True
@@ -35,8 +35,8 @@ class Query:
         """The ``attrs["history"]`` entry of a fetch that answered this query with ``rows_out`` rows."""
         return {
             "stage": "fetch",
-            "neurons": len(self.ids),
-            "query_ids": [int(i) for i in self.ids],
+            "neurons": None if self.ids is None else len(self.ids),  # None: the whole table
+            "query_ids": None if self.ids is None else [int(i) for i in self.ids],
             "rows_out": int(rows_out),
             "options": {
                 "pre": self.pre,
@@ -56,7 +56,9 @@ class Source(Protocol):
 
     ``fetch`` returns the synapses where ``pre`` is in ``query.ids`` (if ``query.pre``) or ``post``
     is (if ``query.post``), each synapse once; it raises :class:`~synframe.errors.SourceError` for
-    an option it cannot honour rather than ignoring it.
+    an option it cannot honour rather than ignoring it. A source that can return its whole table
+    (``query.ids`` is ``None``) says so with a class attribute ``whole_table = True``;
+    ``sf.fetch`` never sends ``None`` to other sources.
     """
 
     def fetch(self, query: Query) -> pd.DataFrame:  # pragma: no cover - protocol

@@ -43,6 +43,13 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     SynapseTable.dopamine: ("dopamine", "da"),
 }
 
+#: canonical columns in the order of a fetched table
+_ORDER = (
+    SynapseTable.id, SynapseTable.pre, SynapseTable.post, *POSITIONS,
+    SynapseTable.cleft_score, SynapseTable.connection_score, SynapseTable.size,
+    *NEUROTRANSMITTERS, SynapseTable.neuropil,
+)  # fmt: skip
+
 
 def q(name: str) -> str:
     """A quoted SQL identifier."""
@@ -102,21 +109,43 @@ class Layout:
     def has(self, canonical: str) -> bool:
         return canonical in self.expr
 
-    def select(self, resolution: np.ndarray | None, *, transmitters: bool, neuropils: bool) -> str:
-        """The SELECT list producing canonical columns; positions scaled to nm unless ``None``."""
-        parts = [f"CAST({self.expr[c]} AS BIGINT) AS {c}" for c in ("id", "pre", "post")]
-        for i, c in enumerate(POSITIONS):
+    def columns(self) -> list[str]:
+        """Every canonical column this relation can give, in the order of a fetched table."""
+        return [c for c in _ORDER if self.has(c)]
+
+    def select(
+        self,
+        resolution: np.ndarray | None,
+        *,
+        transmitters: bool = False,
+        neuropils: bool = False,
+        columns: list[str] | None = None,
+    ) -> str:
+        """The SELECT list producing canonical columns; positions scaled to nm unless ``None``.
+
+        ``columns``: exactly these canonical columns, in this order (else ids, positions, scores,
+        and transmitters / neuropil as asked).
+        """
+        if columns is None:
+            columns = [
+                c
+                for c in self.columns()
+                if (c not in NEUROTRANSMITTERS or transmitters)
+                and (c != SynapseTable.neuropil or neuropils)
+            ]
+        parts = []
+        for c in columns:
             e = self.expr[c]
-            parts.append(
-                f"{e} AS {c}"
-                if resolution is None
-                else f"CAST({e} AS DOUBLE) * {float(resolution[i % 3])!r} AS {c}"
-            )
-        for c in (SynapseTable.cleft_score, SynapseTable.connection_score, SynapseTable.size):
-            if self.has(c):
-                parts.append(f"{self.expr[c]} AS {c}")
-        if transmitters:
-            parts += [f"CAST({self.expr[c]} AS DOUBLE) AS {c}" for c in NEUROTRANSMITTERS]
-        if neuropils:
-            parts.append(f"{self.expr[SynapseTable.neuropil]} AS {SynapseTable.neuropil}")
+            if c in (SynapseTable.id, SynapseTable.pre, SynapseTable.post):
+                parts.append(f"CAST({e} AS BIGINT) AS {c}")
+            elif c in POSITIONS:
+                parts.append(
+                    f"{e} AS {c}"
+                    if resolution is None
+                    else f"CAST({e} AS DOUBLE) * {float(resolution[POSITIONS.index(c) % 3])!r} AS {c}"
+                )
+            elif c in NEUROTRANSMITTERS:
+                parts.append(f"CAST({e} AS DOUBLE) AS {c}")
+            else:
+                parts.append(f"{e} AS {c}")
         return ", ".join(parts)

@@ -9,12 +9,16 @@ whole dump.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import logging
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -34,8 +38,85 @@ log = logging.getLogger("synframe")
 
 META = "synframe_store.json"
 STORE_VERSION = 1
-#: ids per SQL statement: DuckDB prunes row groups for IN-lists of literals
+#: ids per SQL statement: DuckDB prunes row groups for IN-lists of literals; more ids than this
+#: from an unindexed dump are looked up during one scan instead (not one scan per batch)
 _MAX_LITERALS = 2_000
+
+
+def _nullable() -> dict:
+    import pyarrow as pa
+
+    return {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
+    }  # fmt: skip
+
+
+class _Nullable(dict):
+    """Arrow integer/boolean type -> pandas nullable dtype, built on first use."""
+
+    def get(self, key, default=None):
+        if not self:
+            self.update(_nullable())
+        return dict.get(self, key, default)
+
+
+_NULLABLE = _Nullable()
+
+
+#: results larger than this are followed by giving freed memory back to the OS (_trim)
+_TRIM_BYTES = 1 << 28
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or ``None`` on other C libraries."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # pragma: no cover - musl and friends
+        return None
+
+
+def _trim(nbytes: int) -> None:
+    """After a large result: give the memory DuckDB's worker threads freed back to the OS.
+
+    glibc keeps it in per-thread arenas (measured: 1.3 GB retained after a 20-million-row read,
+    for as long as the process lives); ``malloc_trim`` returns it in ~0.15 s.
+    """
+    trim = _malloc_trim() if nbytes > _TRIM_BYTES else None
+    if trim is not None:
+        trim(0)
+
+
+def _pool():
+    """Where Arrow allocates the pandas blocks: the system allocator, which gives large freed
+    blocks back to the OS (Arrow's default pool keeps them: a whole-table fetch would hold a
+    second table's worth of memory after the table is gone)."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
+def _sorted_unique(out: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by synapse id (stable), each id once (its first row).
+
+    Dumps are usually written in id order: then the check is all it costs (no sort, no hash).
+    """
+    if out[SynapseTable.id].dtype.kind not in "iu":  # NULL ids (nullable Int64): the plain way
+        out = out.drop_duplicates(SynapseTable.id, ignore_index=True)
+        return out.sort_values(SynapseTable.id, ignore_index=True, kind="stable")
+    ids = out[SynapseTable.id].to_numpy()
+    if len(ids) > 1 and not (ids[1:] >= ids[:-1]).all():
+        out = out.sort_values(SynapseTable.id, ignore_index=True, kind="stable")
+        ids = out[SynapseTable.id].to_numpy()
+    if len(ids) > 1:
+        again = ids[1:] == ids[:-1]
+        if again.any():
+            out = out[~np.r_[False, again]].reset_index(drop=True)
+    return out
 
 
 class LocalStore:
@@ -68,7 +149,12 @@ class LocalStore:
     >>> syn = sf.fetch(sf.datasets.EXAMPLE_ROOT_ID, source=store, progress=False)
     >>> len(syn)
     2424
+    >>> len(store.read())  # every synapse of the store
+    2424
     """
+
+    #: answers ``Query(ids=None)`` (every synapse): ``sf.fetch(source=store)``
+    whole_table = True
 
     def __init__(
         self,
@@ -101,6 +187,11 @@ class LocalStore:
         # keep parquet footers (row-group statistics) in memory between queries: halves a
         # warm query on a 100-million-synapse store (benchmarks/README.md)
         self._con.execute("SET parquet_metadata_cache = true")
+        self._con.execute("SET enable_progress_bar = false")  # ours is tqdm's, when asked for
+        # give memory freed after a query back to the OS within a second: DuckDB's allocator
+        # otherwise keeps a whole-table result's worth of it after the table has gone to pandas
+        with contextlib.suppress(duckdb.Error):  # a DuckDB without the setting
+            self._con.execute("SET allocator_background_threads = true")
         self._relations = self._open()
         where = str(self.path)
         described = self._con.execute(f"DESCRIBE SELECT * FROM {self._relations['pre']}").fetchall()
@@ -171,8 +262,8 @@ class LocalStore:
 
     @property
     def columns(self) -> list[str]:
-        """Canonical columns this store can return."""
-        return list(self._layout.expr)
+        """Canonical columns this store can return, in the order of a fetched table."""
+        return self._layout.columns()
 
     # -- querying --------------------------------------------------------------------------------
 
@@ -214,7 +305,10 @@ class LocalStore:
             raise SourceError(format_problems(f"{self!r} cannot answer this query", problems))
 
     def fetch(self, query: Query) -> pd.DataFrame:
-        """Synapses of ``query.ids`` as a canonical table in nm (each synapse once, sorted by id)."""
+        """Synapses of ``query.ids`` as a canonical table in nm (each synapse once, sorted by id).
+
+        ``query.ids`` ``None`` asks for every synapse of the store (:meth:`read`).
+        """
         from tqdm.auto import tqdm
 
         self._check(query)
@@ -226,40 +320,187 @@ class LocalStore:
             score = (
                 f" AND {self._layout.expr[SynapseTable.cleft_score]} >= {float(query.min_score)!r}"
             )
-        size = min(query.batch_size or _MAX_LITERALS, _MAX_LITERALS)
-        # no ids still runs one (empty) query, so an empty result has the right columns and dtypes
-        batches = [query.ids[i : i + size] for i in range(0, len(query.ids), size)] or [query.ids]
         sides = [s for s, on in (("pre", query.pre), ("post", query.post)) if on]
-        frames = []
-        with (
-            self._lock,
-            tqdm(
-                total=len(batches),
-                desc="fetch",
-                unit="query",
-                disable=not query.progress,
-                leave=False,
-                delay=0 if len(batches) > 1 else 0.5,  # one quick query shows no bar
-            ) as bar,
-        ):
-            for batch in batches:  # one statement per batch: the sides as a UNION ALL
-                ids = ", ".join(str(int(i)) for i in batch)
-                parts = []
-                for side in sides:
-                    cond = f"{self._layout.expr[side]} IN ({ids})" if len(batch) else "FALSE"
-                    parts.append(
-                        f"SELECT {select} FROM {self._relations[side]} WHERE {cond}{score}"
-                    )
-                frames.append(self._con.execute(" UNION ALL ".join(parts)).fetchdf())
-                bar.update()
-        frames = [f for f in frames if len(f)] or frames[:1]
-        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        if len(frames) > 1 or len(sides) > 1:  # a synapse between two query neurons: once
-            out = out.drop_duplicates(SynapseTable.id, ignore_index=True)
-        out = out.sort_values(SynapseTable.id, ignore_index=True, kind="stable")
+        with self._lock:
+            if query.ids is None:  # every synapse: one scan of one copy
+                out = self._frame(
+                    self._arrow(f"SELECT {select} FROM {self._relations['pre']} WHERE TRUE{score}")
+                )
+            elif len(query.ids) > _MAX_LITERALS and not self.indexed:
+                out = self._frame(self._filtered_scan(query.ids, sides, select, score))
+            else:
+                out = None
+        if out is None:
+            size = min(query.batch_size or _MAX_LITERALS, _MAX_LITERALS)
+            # sorted, each batch is a narrow range of ids: few row groups of an indexed store
+            ids = np.sort(query.ids)
+            # no ids still runs one (empty) query, so an empty result has the right columns and dtypes
+            batches = [ids[i : i + size] for i in range(0, len(ids), size)] or [ids]
+            frames = []
+            with (
+                self._lock,
+                tqdm(
+                    total=len(batches),
+                    desc="fetch",
+                    unit="query",
+                    disable=not query.progress,
+                    leave=False,
+                    delay=0 if len(batches) > 1 else 0.5,  # one quick query shows no bar
+                ) as bar,
+            ):
+                for batch in batches:  # one statement per batch: the sides as a UNION ALL
+                    literals = ", ".join(str(int(i)) for i in batch)
+                    parts = []
+                    for side in sides:
+                        expr = self._layout.expr[side]
+                        cond = f"{expr} IN ({literals})" if len(batch) else "FALSE"
+                        parts.append(
+                            f"SELECT {select} FROM {self._relations[side]} WHERE {cond}{score}"
+                        )
+                    frames.append(self._frame(self._arrow(" UNION ALL ".join(parts))))
+                    bar.update()
+            frames = [f for f in frames if len(f)] or frames[:1]
+            out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        out = _sorted_unique(out)
         if query.neuropils:
             out[SynapseTable.neuropil] = out[SynapseTable.neuropil].astype("category")
-        out.attrs = {
+        out.attrs = self._attrs()
+        return out
+
+    def read(self, columns: Sequence[str] | str | None = None) -> pd.DataFrame:
+        """Every synapse of the store as a canonical table in nm, sorted by id, each id once.
+
+        The whole-table counterpart of ``sf.fetch(ids, source=store)`` -- what
+        ``sf.fetch(source=store)`` returns, without its validation and history. One scan of one
+        copy of the dump: about as fast as ``pd.read_parquet`` of the dump
+        (``benchmarks/README.md``).
+
+        Parameters
+        ----------
+        columns
+            Canonical columns to return (see :attr:`columns`), in this order; ``None``: all of
+            them (with transmitters and neuropil where the dump has them).
+
+        Notes
+        -----
+        An indexed store is read from its copy sorted by ``pre`` (then sorted by id here). That
+        copy's row groups cover disjoint ``pre`` ranges, so it splits into independent partitions
+        (``SELECT ... WHERE pre BETWEEN lo AND hi`` per range, each neuron's output synapses in
+        one partition): the partitions a dask reader of the store would use.
+
+        Examples
+        --------
+        >>> import synframe as sf
+        >>> store = sf.datasets.example_store()
+        >>> store.read(["id", "pre", "post"]).shape
+        (2424, 3)
+        """
+        available = self.columns
+        if columns is None:
+            columns = available
+        else:
+            columns = [columns] if isinstance(columns, str) else columns
+            try:
+                columns = list(columns)
+            except TypeError:
+                raise SourceError(
+                    f"columns must be a list of column names, got {type(columns).__name__}"
+                ) from None
+            problems = []
+            if not columns:
+                problems.append("no columns asked; pass None for all of them")
+            odd = [c for c in columns if not isinstance(c, str)]
+            if odd:
+                problems.append(f"column names must be strings, got {odd[:5]}")
+            unknown = [c for c in columns if isinstance(c, str) and c not in available]
+            if unknown:
+                problems.append(f"unknown columns {unknown}; this store has {available}")
+            twice = sorted({c for c in columns if isinstance(c, str) and columns.count(c) > 1})
+            if twice:
+                problems.append(f"columns {twice} asked more than once")
+            if problems:
+                raise SourceError(format_problems(f"{self!r}: cannot read these columns", problems))
+        # the id is read in any case: to sort and deduplicate by
+        wanted = columns if SynapseTable.id in columns else [SynapseTable.id, *columns]
+        select = self._layout.select(self.resolution, columns=wanted)
+        with self._lock:
+            out = self._frame(self._arrow(f"SELECT {select} FROM {self._relations['pre']}"))
+        out = _sorted_unique(out)
+        if SynapseTable.neuropil in out:
+            out[SynapseTable.neuropil] = out[SynapseTable.neuropil].astype("category")
+        if SynapseTable.id not in columns:
+            out = out.drop(columns=SynapseTable.id)
+        out.attrs = self._attrs()
+        return out
+
+    def _filtered_scan(self, ids: np.ndarray, sides: list[str], select: str, score: str):
+        """Many ids from an unindexed dump: one streamed scan, rows kept by an Arrow hash lookup.
+
+        One pass over the dump instead of one per batch of literals, with memory for the kept
+        rows only; rows stay in the dump's order (a DuckDB join would shuffle them, and sorting
+        20 million rows back into id order costs more than the scan).
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        wanted = pa.array(ids, type=pa.int64())
+        rel = self._con.sql(f"SELECT {select} FROM {self._relations['pre']} WHERE TRUE{score}")
+        reader = (
+            rel.to_arrow_reader() if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch()
+        )
+        kept = []
+        for batch in reader:
+            mask = None
+            for side in sides:
+                hit = pc.is_in(batch.column(side), value_set=wanted)
+                mask = hit if mask is None else pc.or_(mask, hit)
+            kept.append(pc.filter(batch, mask, memory_pool=_pool()))
+        return pa.Table.from_batches(kept, schema=reader.schema)
+
+    def _arrow(self, sql: str):
+        """The result of ``sql`` as an Arrow table (DuckDB 1.x and 2.x)."""
+        rel = self._con.sql(sql)
+        return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
+    @staticmethod
+    def _frame(table) -> pd.DataFrame:
+        """A pandas frame of an Arrow result, with DuckDB's dtypes (nullable ints where NULLs).
+
+        Numeric columns are copied once into pandas blocks, writable; the Arrow buffers are
+        released column by column as they are converted (``self_destruct``).
+        """
+        import pyarrow as pa
+
+        nullable = {
+            f.name: f.type
+            for f, col in zip(table.schema, table.columns, strict=True)
+            if col.null_count and (pa.types.is_integer(f.type) or pa.types.is_boolean(f.type))
+        }
+        fixed = {
+            name: table.column(name).to_pandas(types_mapper=_NULLABLE.get) for name in nullable
+        }
+        np_name = SynapseTable.neuropil
+        kind = table.schema.field(np_name).type if np_name in table.column_names else None
+        encode = kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+        if encode:  # a categorical straight from Arrow: no Python string per row
+            import pyarrow.compute as pc
+
+            i = table.column_names.index(np_name)
+            encoded = pc.dictionary_encode(table.column(i), memory_pool=_pool())
+            table = table.set_column(i, np_name, encoded)
+        nbytes = table.nbytes
+        out = table.to_pandas(self_destruct=True, memory_pool=_pool())
+        del table
+        _trim(nbytes)
+        for name, values in fixed.items():
+            out[name] = values
+        if encode:  # categories sorted, as astype("category") makes them
+            cats = out[np_name].cat.categories
+            out[np_name] = out[np_name].cat.reorder_categories(sorted(cats))
+        return out
+
+    def _attrs(self) -> dict:
+        return {
             "units": "nm",
             "source": repr(self),
             "path": str(self.path),
@@ -269,7 +510,6 @@ class LocalStore:
             "filtered": self.filtered,
             "resolution": [float(r) for r in self.resolution],
         }
-        return out
 
     # -- dask ------------------------------------------------------------------------------------
 
