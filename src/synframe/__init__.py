@@ -82,7 +82,7 @@ _MODULES = (
     "units",
 )
 #: optional modules, importable but not loaded by ``from synframe import *``
-_OPTIONAL = ("testing", "synthetic")
+_OPTIONAL = ("testing", "testing_cave", "synthetic")
 
 __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     # stage verbs
