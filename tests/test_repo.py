@@ -63,3 +63,13 @@ def test_tutorial_is_a_jupytext_notebook(path):
     assert len(code) >= 3
     assert code[0].startswith("%matplotlib inline"), code[0][:80]
     assert "def main(" not in path.read_text()  # flat cells, as the page shows them
+
+
+@pytest.mark.parametrize(
+    "script", sorted((REPO / "docs" / "tutorials").glob("*.py")), ids=lambda p: p.name
+)
+def test_tutorial_headings_have_no_code(script):
+    """A heading with inline code gets a different anchor in the page than in its table of
+    contents (mkdocs-jupyter vs nbconvert): the contents' link would be broken."""
+    headings = [line for line in script.read_text().splitlines() if re.match(r"# #+ ", line)]
+    assert headings and not [h for h in headings if "`" in h]

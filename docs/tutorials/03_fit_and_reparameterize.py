@@ -38,7 +38,7 @@ shutil.copytree(data / "obi_nbS1_O1_E2Sst_L5", work / "nbS1")
 nbs1 = work / "nbS1" / "circuit_config.json"
 
 # %% [markdown]
-# ## 1. The data: nbS1's synapses by `synapse_class` pathway
+# ## 1. The data: nbS1's synapses by synapse_class pathway
 #
 # The local and external edge populations have `synapse_class` on both sides (the thalamic
 # ones have no class on their source nodes, so they do not enter an EXC/INH model).
