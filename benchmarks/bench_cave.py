@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     python benchmarks/bench_cave.py --neurons 100 --latency 0.1
 
-A fake CAVE deployment (``tests/cave_server.py``: caveclient's own ``CAVEclientMock`` for the
+A fake CAVE deployment (``synframe.testing_cave``: caveclient's own ``CAVEclientMock`` for the
 client, ``responses`` callbacks for the materialization and chunkedgraph endpoints, each query
 sleeping ``--latency`` seconds) serves a FlyWire-shaped raw table (``SyntheticDump``, 200,000
 synapses). 100 neurons in batches of 10 ids (fafbseg's default) = 20 queries (pre and post).
@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import numpy as np
 import responses
-from cave_server import FakeCAVE, make_client
 
 import synframe as sf
 from synframe.testing import SyntheticDump
+from synframe.testing_cave import FakeCAVE, make_client
 
 
 def main() -> None:

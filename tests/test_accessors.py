@@ -21,7 +21,8 @@ def test_every_method_has_a_plain_function(cls):
     assert _public(cls) == set(ALIASES[cls])
     for path, _ in ALIASES[cls].values():  # public: at top level, or in sf.dask / sf.pathways
         func = _f(path)
-        assert any(getattr(m, func.__name__, None) is func for m in (sf, sf.dask, sf.pathways))
+        modules = (sf, sf.dask, sf.pathways, sf.plot)
+        assert any(getattr(m, func.__name__, None) is func for m in modules)
 
 
 @pytest.mark.parametrize(

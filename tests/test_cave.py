@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import responses
-from cave_server import FakeCAVE, make_client
 
 import synframe as sf
 from conftest import DATA, ROOT
 from synframe.testing import SyntheticDump
+from synframe.testing_cave import FakeCAVE, make_client
 
 
 def microns_table() -> pd.DataFrame:

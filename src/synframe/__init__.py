@@ -61,6 +61,7 @@ _LAZY = {
     "parameterize_circuit": "sonata",
     "set_default_source": "sources",
     "history": "reports",
+    "plot_connectivity": "plot",
     "set_loglevel": "_logging",
     # schemas
     "SynapseTable": "schemas",
@@ -73,6 +74,7 @@ _MODULES = (
     "datasets",
     "distributions",
     "pathways",
+    "plot",
     "reports",
     "schemas",
     "sonata",
@@ -80,7 +82,7 @@ _MODULES = (
     "units",
 )
 #: optional modules, importable but not loaded by ``from synframe import *``
-_OPTIONAL = ("testing", "synthetic")
+_OPTIONAL = ("testing", "testing_cave", "synthetic")
 
 __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     # stage verbs
@@ -98,6 +100,7 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     "parameterize_circuit",
     "parameterize_connectors",
     "pathway_stats",
+    "plot_connectivity",
     "read_edges",
     "save_pathway_stats",
     "set_default_source",
@@ -130,6 +133,7 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
     "distributions",
     "errors",
     "pathways",
+    "plot",
     "reports",
     "schemas",
     "sonata",
@@ -139,7 +143,18 @@ __all__ = [  # noqa: RUF022 - grouped: verbs, schemas, errors, modules
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use
-    from . import dask, datasets, distributions, pathways, reports, schemas, sonata, sources, units
+    from . import (
+        dask,
+        datasets,
+        distributions,
+        pathways,
+        plot,
+        reports,
+        schemas,
+        sonata,
+        sources,
+        units,
+    )
     from ._logging import set_loglevel
     from ._validation import validate, validate_connectors
     from .annotate import annotate
@@ -151,6 +166,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
     from .fit import fit_pathway_stats
     from .parameterize import parameterize
     from .pathways import load_pathway_stats, pathway_stats, save_pathway_stats
+    from .plot import plot_connectivity
     from .reports import history
     from .schemas import CleanSynapses, Connectors, ParameterizedSynapses, SynapseTable
     from .sonata import parameterize_circuit, read_edges, write_circuit, write_synaptome

@@ -95,6 +95,20 @@ class SynapseAccessor(_Fetch):
         """Alias of :func:`synframe.history`."""
         return _f("reports:history")(self._obj)
 
+    def plot_parameters(self, stats, *, by, types=None, properties=None, bins=40, figsize=None):
+        """Alias of :func:`synframe.plot.plot_parameters`."""
+        return _f("plot:plot_parameters")(self._obj, **_options(locals()))
+
+    def plot_connectivity(
+        self, *, by, types=None, weight="synapses", ax=None, figsize=None, log=True, cmap="magma"
+    ):
+        """Alias of :func:`synframe.plot_connectivity`."""
+        return _f("plot:plot_connectivity")(self._obj, **_options(locals()))
+
+    def plot_history(self, *, ax=None, figsize=None):
+        """Alias of :func:`synframe.plot.plot_history`."""
+        return _f("plot:plot_history")(self._obj, **_options(locals()))
+
     def validate(self, stage="synapses"):
         """Alias of :func:`synframe.validate`."""
         return _f("_validation:validate")(self._obj, **_options(locals()))
@@ -179,6 +193,12 @@ class PathwayStatsAccessor(_Accessor):
         """Alias of :func:`synframe.pathways.table`."""
         return _f("pathways:table")(self._obj)
 
+    def plot(
+        self, param="mean", *, properties=None, ax=None, figsize=None, annotate=True, cmap="viridis"
+    ):
+        """Alias of :func:`synframe.plot.plot_stats`."""
+        return _f("plot:plot_stats")(self._obj, **_options(locals()))
+
     def to_dict(self):
         """Alias of :func:`synframe.pathways.to_dict`."""
         return _f("pathways:to_dict")(self._obj)
@@ -253,6 +273,9 @@ ALIASES = {
         "annotate": ("annotate:annotate", "syn"),
         "connectivity": ("connectivity:connectivity", "syn"),
         "history": ("reports:history", "syn"),
+        "plot_parameters": ("plot:plot_parameters", "syn"),
+        "plot_connectivity": ("plot:plot_connectivity", "syn"),
+        "plot_history": ("plot:plot_history", "syn"),
     },
     NeuronListAccessor: {
         "validate": ("_validation:validate_connectors", "neurons"),
@@ -278,6 +301,7 @@ ALIASES = {
         "sample": ("pathways:sample", "stats"),
         "validate": ("pathways:validate", "stats"),
         "table": ("pathways:table", "stats"),
+        "plot": ("plot:plot_stats", "stats"),
     },
 }
 
