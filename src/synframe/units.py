@@ -85,8 +85,20 @@ def length_nm(value: str | float | pint.Quantity, *, name: str = "length") -> fl
     return nm
 
 
+#: the common length units, converted without loading pint (and navis, whose registry it is):
+#: ``length_nm`` runs on dask workers and in ``--help``-fast CLI paths; anything else goes to pint
+_NM_PER_UNIT = {
+    "nm": 1.0, "nanometer": 1.0, "nanometers": 1.0,
+    "um": 1e3, "micron": 1e3, "microns": 1e3, "micrometer": 1e3, "micrometers": 1e3,
+    "mm": 1e6, "millimeter": 1e6, "millimeters": 1e6,
+    "m": 1e9, "meter": 1e9, "meters": 1e9,
+}  # fmt: skip
+
+
 def _to_nm(magnitude: float | None, unit, value, name: str) -> float:
     """``magnitude`` of ``unit`` (a unit name; or, without magnitude, a pint quantity) in nm."""
+    if magnitude is not None and isinstance(unit, str) and unit in _NM_PER_UNIT:
+        return magnitude * _NM_PER_UNIT[unit]
     import pint
 
     ureg = _ureg()
