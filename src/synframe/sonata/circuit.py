@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .. import _draw, _provenance
@@ -122,17 +123,22 @@ def parameterize_circuit(
 
     Semantics of the reference task (obi-one's synapse parameterization on connectome-manipulator's
     ``ConnPropsModel``; its ``pathway_property`` is ``by`` here, its ``overwrite_if_exists`` is
-    ``overwrite``): every value of ``by`` among the nodes of the populations must be covered by
-    ``stats`` (else an error, before anything is written); populations whose source or target nodes
-    lack the property are skipped with a warning; existing properties need ``overwrite`` (then
-    logged as re-parameterization). Values are drawn as :func:`synframe.parameterize` draws them
+    ``overwrite``): every pathway of ``by`` must be covered by ``stats`` (else an error, before
+    anything is written); populations whose source or target nodes lack the property are skipped
+    with a warning; existing properties need ``overwrite`` (then logged as re-parameterization).
+    ``overwrite`` means *redraw properties the edges already have*; it never replaces a circuit
+    (``output=`` must be a new directory). The pathways checked are those the edges connect (one
+    pass over their source and target node ids, ``chunk_size`` at a time), as
+    :func:`synframe.parameterize` checks a table: a model of EXC->INH covers a population whose
+    edges are all EXC->INH even if its nodes have other classes too. Values are drawn as :func:`synframe.parameterize` draws them
     (keyed on population, property, source and target node ids, edge id), connection by connection
     where ``shared_within``.
 
     Improvements over the reference: everything is validated before any write; files are written as
     temporary copies and moved into place with ``os.replace`` (an error or a kill leaves the input
     byte-identical); ``output=`` writes a new circuit directory (config rewritten to the new edge
-    files, everything else referenced where it is) — in place only with ``inplace=True``; dtypes of
+    files; every other path -- existing or not, ``mechanisms_dir`` too -- made absolute against the
+    original folder so that it points where it pointed; empty strings stay empty) — in place only with ``inplace=True``; dtypes of
     existing properties are kept (new ones: float32, or int32 for ``dtype: "int"``); no compression;
     populations are processed in chunks of ``chunk_size`` edges; populations with several groups
     (bmtk) get every edge's value in its own group, at its ``edge_group_index``; a property defined
@@ -208,7 +214,7 @@ def parameterize_circuit(
     out_dir = None if output is None else Path(output).expanduser().resolve()
     if out_dir is not None and out_dir.exists():
         raise SonataError(f"{out_dir} exists; choose a new output directory")
-    todo = _check_populations(circuit, pops, stats, props, by, overwrite)
+    todo = _check_populations(circuit, pops, stats, props, by, overwrite, chunk_size)
     log.info("%s", summary(stats))
     log.info("Running synapse parameterization for %d edge population(s)...", len(todo))
 
@@ -265,9 +271,20 @@ def _new_name(path: Path, base: Path, used: set[str]) -> str:
 
 
 def _check_populations(
-    circuit: Circuit, pops: Sequence[str], stats: xr.DataArray, props, by: str, overwrite: bool
+    circuit: Circuit,
+    pops: Sequence[str],
+    stats: xr.DataArray,
+    props,
+    by: str,
+    overwrite: bool,
+    chunk_size: int,
 ) -> list[tuple[str, list[str]]]:
-    """(population, existing properties) to parameterize; every problem raised at once, before writing."""
+    """(population, existing properties) to parameterize; every problem raised at once, before writing.
+
+    Coverage is checked over the pathways the edges have (one pass over their source and target
+    node ids, ``chunk_size`` edges at a time), not over every pair of node types: a model of
+    EXC->INH covers a population whose edges are all EXC->INH, whatever else its nodes are.
+    """
     cells = Cells(stats)
     src_types = [s for s in stats["src"].values.tolist() if s != WILDCARD]
     tgt_types = [t for t in stats["tgt"].values.tolist() if t != WILDCARD]
@@ -286,13 +303,8 @@ def _check_populations(
             )
             node_props.update(*(n.attribute_names for n in (src_nodes, tgt_nodes) if n is not None))
             continue
-        sv, tv = (
-            np.unique(np.asarray(nodes_.get(by), dtype=object).astype(str))
-            for nodes_ in (src_nodes, tgt_nodes)
-        )
-        missing = sorted(
-            {(str(s), str(t)) for s in sv for t in tv for p in props if cells(p, s, t) is None}
-        )
+        pathways = edge_pathways(pop, src_nodes, tgt_nodes, by, chunk_size)
+        missing = sorted({(s, t) for s, t in pathways for p in props if cells(p, s, t) is None})
         if missing:
             problems.append(
                 f"edge population {name!r}: {by!r} pathways {missing} are not covered by the stats "
@@ -313,6 +325,31 @@ def _check_populations(
     if problems:
         raise PathwayError(format_problems("nothing was written", problems))
     return todo
+
+
+def edge_pathways(pop, src_nodes, tgt_nodes, by: str, chunk_size: int) -> set[tuple[str, str]]:
+    """The ``(source type, target type)`` pairs of ``by`` that the edges of ``pop`` connect.
+
+    Node values are coded once per population; the edges are read ``chunk_size`` at a time, so a
+    population of any size is scanned in bounded memory. Node ids outside the node populations
+    are a :class:`SonataError` (the edge file does not belong to these nodes).
+    """
+    src_codes, src_types = pd.factorize(np.asarray(src_nodes.get(by), dtype=object).astype(str))
+    tgt_codes, tgt_types = pd.factorize(np.asarray(tgt_nodes.get(by), dtype=object).astype(str))
+    width = max(len(tgt_types), 1)
+    seen: set[int] = set()
+    for start, stop in chunk_ranges(pop.size, chunk_size):
+        s, t = pop.source_nodes(start, stop), pop.target_nodes(start, stop)
+        for ids, codes, nodes_, side in ((s, src_codes, src_nodes, "source"),
+                                         (t, tgt_codes, tgt_nodes, "target")):  # fmt: skip
+            if len(ids) and (ids.min() < 0 or ids.max() >= len(codes)):
+                raise SonataError(
+                    f"edge population {pop.name!r}: {side} node ids up to {int(ids.max())} but "
+                    f"node population {nodes_.name!r} has {len(codes)} nodes; the edges do not "
+                    "belong to these nodes (check the circuit config)"
+                )
+        seen.update(np.unique(src_codes[s] * width + tgt_codes[t]).tolist())
+    return {(str(src_types[k // width]), str(tgt_types[k % width])) for k in seen}
 
 
 def _warn_leftovers(by_file) -> None:
@@ -449,28 +486,44 @@ def _workers(scheduler) -> int:
     return max(1, sum(scheduler.nthreads().values()))
 
 
+#: config keys whose values are never paths, whatever files the circuit folder holds
+_NOT_PATHS = frozenset({"type", "model_type", "model_template", "version", "target_simulator"})
+
+
+def _is_path_key(key) -> bool:
+    """SONATA keys that name files or folders (``nodes_file``, ``morphologies_dir`` …)."""
+    return isinstance(key, str) and key.endswith(("_file", "_dir", "_path", "_index_dir"))
+
+
+def _absolute_paths(value, base: Path, key=None, in_paths: bool = False):
+    """The config with every relative path made absolute against ``base``, the original folder.
+
+    A value is a path when its key names one (``*_file``, ``*_dir``, entries of
+    ``alternate_morphologies``) -- whether it exists or not: a ``mechanisms_dir`` the circuit
+    does not ship still points where it pointed -- or when it names an existing file or folder
+    (``provenance.id_mapping``). Empty strings stay empty (SONATA's "not set"); absolute paths
+    and ``$``-variables left unexpanded stay as they are.
+    """
+    if isinstance(value, dict):
+        inner = in_paths or key == "alternate_morphologies"
+        return {k: _absolute_paths(v, base, k, inner) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_absolute_paths(v, base, key, in_paths) for v in value]
+    if not isinstance(value, str) or not value or os.path.isabs(value) or key in _NOT_PATHS:
+        return value
+    if value.startswith("$"):
+        return value
+    if in_paths or _is_path_key(key) or (base / value).exists():
+        return os.path.normpath(base / value)
+    return value
+
+
 def _write_config(
     circuit: Circuit, staging: Path, new_edges: Mapping[Path, Path], provenance: Mapping
 ) -> None:
-    """A circuit config for ``staging``: new edge files, everything else by absolute path."""
-    cfg = json.loads(circuit.config.expanded_json)
-    base = circuit.path.parent
-
-    def absolute(value):
-        if (
-            isinstance(value, str)
-            and value
-            and not os.path.isabs(value)
-            and (base / value).exists()
-        ):
-            return str((base / value).resolve())
-        if isinstance(value, dict):
-            return {k: absolute(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [absolute(v) for v in value]
-        return value
-
-    cfg = absolute(cfg)
+    """A circuit config for ``staging``: new edge files, everything else where it was (absolute)."""
+    cfg = json.loads(circuit.config.expanded_json)  # manifest variables expanded, paths relative
+    cfg = _absolute_paths(cfg, circuit.path.parent)
     for entry in cfg.get("networks", {}).get("edges", []):
         if not isinstance(entry.get("edges_file"), str):
             continue

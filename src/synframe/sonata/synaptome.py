@@ -484,6 +484,11 @@ def _write_morphologies(folder: Path, morphs, syn: pd.DataFrame) -> None:
             "um, relative to the soma; the SONATA node's x/y/z is the soma position\n"
             "radii: the skeleton's where positive, else estimated (synframe DEFAULT_RADII_UM)"
         )
+        if not m.has_soma:
+            header += (
+                f"\nno soma in the skeleton: a soma of radius {m.soma_radius:g} um (an estimate) "
+                "at its root"
+            )
         write_swc(m, folder / f"{m.name}.swc", header=header)
 
 
