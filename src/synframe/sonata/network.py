@@ -29,6 +29,7 @@ from .._io import staged_dir
 from ..errors import OptionError, SonataError
 from ..schemas import POSITIONS, SynapseTable
 from ._circuit import UM
+from ._record import circuit_entry, stamp
 from .read import CENTERS
 
 __all__ = ["write_circuit"]
@@ -199,12 +200,14 @@ def _stitch(
     n: int,
     nodes: _Nodes,
     dtypes: dict[str, np.dtype],
+    drawn: dict | None = None,
 ) -> None:
     """The edge population, chunk by chunk (root ids mapped to node ids on the way)."""
     import h5py
 
     with h5py.File(file, "w") as h5:
         g = h5.create_group(f"edges/{population}")
+        stamp(g, drawn)
         src = g.create_dataset("source_node_id", shape=(n,), dtype=np.uint64)
         src.attrs["node_population"] = node_population
         tgt = g.create_dataset("target_node_id", shape=(n,), dtype=np.uint64)
@@ -278,6 +281,13 @@ def write_circuit(
     of EM neurons without morphologies or models). The circuit reads back with libsonata and
     bluepysnap, :func:`synframe.read_edges` and :func:`synframe.parameterize_circuit`.
 
+    What drew the values is recorded (:mod:`synframe.sonata._record`): the table's last
+    ``parameterize`` record (``attrs["history"]``; from dask, ``ddf._meta.attrs``) -- synframe
+    version, seed, pathway property, properties, the model's SHA-256 and file -- in the
+    ``synframe`` entry of ``circuit_config.json`` (key ``parameterize``) and as the JSON attribute
+    ``synframe_provenance`` of ``/edges/<population>``, as :func:`~synframe.parameterize_circuit`
+    records its own.
+
     Parameters
     ----------
     syn
@@ -293,8 +303,10 @@ def write_circuit(
     node_population, edge_population
         Population names (edges default: ``<nodes>__<nodes>__chemical``).
     overwrite
-        Replace an existing circuit written by synframe (a directory with a
+        Replace an existing circuit directory written by synframe (one with a
         ``circuit_config.json`` that synframe wrote); anything else at ``path`` is refused.
+        (Here ``overwrite`` replaces the output; in :func:`~synframe.parameterize` and
+        :func:`~synframe.parameterize_circuit` it redraws properties that exist.)
     chunk_size
         Rows written at a time from pandas.
     compute
@@ -331,10 +343,7 @@ def write_circuit(
     properties = _edge_properties(list(meta.columns), meta.dtypes)
     if not is_dask and syn[SynapseTable.id].duplicated().any():
         raise SonataError("duplicate synapse ids; run sf.clean(..., dedupe=True) first")
-    provenance = {
-        "written_by": "synframe.write_circuit",
-        "synapses_source": meta.attrs.get("source"),
-    }
+    provenance = circuit_entry(meta.attrs, "synframe.write_circuit")
     names = (node_population, edge_population)
     if not is_dask:
         chunks, n, syn_ids, dtypes = _pandas_chunks(syn, properties, chunk_size)
@@ -377,7 +386,7 @@ def _finish(path: Path, neurons, names, provenance, chunks, n: int, syn_ids, dty
         _write_nodes(staging / "nodes.h5", node_population, root_ids, table)
         _stitch(
             staging / "edges.h5", edge_population, node_population, chunks, n, _Nodes(root_ids),
-            dtypes,
+            dtypes, provenance.get("parameterize"),
         )  # fmt: skip
         libsonata.EdgePopulation.write_indices(
             str(staging / "edges.h5"), edge_population, len(root_ids), len(root_ids)

@@ -19,6 +19,7 @@ from .._validation import run_schema, stage_schema
 from ..errors import OptionError, SonataError, format_problems
 from ..schemas import POSITIONS, SynapseTable
 from ._circuit import LAYOUT_DATASETS, UM, name_problem
+from ._record import circuit_entry, drawn_by, stamp
 from .morphology import Morphology, _radii, build_morphology, locate, write_swc
 from .read import CENTERS
 
@@ -71,6 +72,11 @@ def write_synaptome(
     bluepysnap read it), ``afferent_section_type``, ``afferent_segment_id`` and
     ``afferent_segment_offset``: the nearest point on the skeleton.
 
+    What drew the values is recorded (:mod:`synframe.sonata._record`): the table's last
+    ``parameterize`` record -- synframe version, seed, pathway property, properties, the model's
+    SHA-256 and file -- in the ``synframe`` entry of ``circuit_config.json`` (key
+    ``parameterize``) and as the JSON attribute ``synframe_provenance`` of the edge population.
+
     No e-model is written: ``biophysical_neuron_models_dir`` is the circuit folder (libsonata
     requires the key for a biophysical population); add ``model_template`` to the nodes and the
     template there. Without skeletons no ``morphologies/`` folder is written and the neurons have
@@ -93,7 +99,8 @@ def write_synaptome(
         ``"dendrite"``, ``"axon"``; default
         :data:`~synframe.sonata.morphology.DEFAULT_RADII_UM` (an estimate, not a measurement).
     overwrite
-        Replace an existing synaptome. Only a directory synframe wrote (its
+        Replace an existing synaptome directory (here ``overwrite`` replaces the output; in
+        :func:`~synframe.parameterize` it redraws properties that exist). Only a directory synframe wrote (its
         ``circuit_config.json`` says so) holding only what synframe writes is replaced; anything
         else at ``path`` is an error, so that no other file is deleted.
 
@@ -134,7 +141,9 @@ def write_synaptome(
 
     with staged_dir(path) as staging:
         _write_nodes(staging / "nodes.h5", aff, names, ids, partners, morphs)
-        _write_edges(staging / "edges.h5", aff, names, ids, partners, props, section)
+        _write_edges(
+            staging / "edges.h5", aff, names, ids, partners, props, section, drawn_by(syn.attrs)
+        )
         if morphs:
             _write_morphologies(staging / "morphologies", morphs.values(), syn)
         (staging / "circuit_config.json").write_text(
@@ -438,7 +447,9 @@ SECTION_DATASETS = {
 }
 
 
-def _write_edges(file: Path, aff: pd.DataFrame, names, ids, partners, props, section) -> None:
+def _write_edges(
+    file: Path, aff: pd.DataFrame, names, ids, partners, props, section, drawn=None
+) -> None:
     """One edge per afferent synapse: ids, centers (µm), section ids, properties; then indices."""
     import h5py
     import libsonata
@@ -448,6 +459,7 @@ def _write_edges(file: Path, aff: pd.DataFrame, names, ids, partners, props, sec
     tgt_idx = np.searchsorted(ids, aff[SynapseTable.post].to_numpy())
     with h5py.File(file, "w") as h5:
         g = h5.create_group(f"edges/{names['edges']}")
+        stamp(g, drawn)
         src = g.create_dataset("source_node_id", data=src_idx.astype(np.uint64))
         src.attrs["node_population"] = names["afferents"]
         tgt = g.create_dataset("target_node_id", data=tgt_idx.astype(np.uint64))
@@ -501,6 +513,7 @@ def _config(syn: pd.DataFrame, names, morphologies: bool) -> dict:
         "morphologies_dir": "$BASE_DIR/morphologies" if morphologies else "$BASE_DIR",
         "biophysical_neuron_models_dir": "$BASE_DIR",
     }
+    entry = circuit_entry(syn.attrs, "synframe.write_synaptome")
     return {
         "version": 2.4,
         "manifest": {"$BASE_DIR": "./"},
@@ -523,6 +536,7 @@ def _config(syn: pd.DataFrame, names, morphologies: bool) -> dict:
             ],
         },
         "synframe": {
+            **entry,
             "units": "SONATA positions in µm",
             "morphology": (
                 "SWC in µm relative to the soma (node x/y/z); radii estimated where the skeleton "
@@ -532,7 +546,6 @@ def _config(syn: pd.DataFrame, names, morphologies: bool) -> dict:
             ),
             "emodel": "none written: add model_template (e.g. hoc:NAME) to the nodes and "
             "NAME.hoc to biophysical_neuron_models_dir",
-            "source": syn.attrs.get("source"),
             "datastack": syn.attrs.get("datastack"),
             "materialization": syn.attrs.get("materialization"),
         },
