@@ -184,10 +184,10 @@ def test_missing_pathway_value_fails_before_any_write(circuit, tmp_path):
 
 
 def test_error_between_populations_leaves_the_input_identical(circuit, monkeypatch):
-    import synframe.sonata.circuit as sonata
+    import synframe.sonata._edgefile as sonata
 
     before = hashes(circuit.parent)
-    real, calls = sonata._write_population, []
+    real, calls = sonata.write_population, []
 
     def flaky(*args, **kwargs):
         calls.append(args[1])
@@ -195,7 +195,7 @@ def test_error_between_populations_leaves_the_input_identical(circuit, monkeypat
             raise RuntimeError("disk full (injected)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sonata, "_write_population", flaky)
+    monkeypatch.setattr(sonata, "write_population", flaky)
     with pytest.raises(RuntimeError, match="injected"):
         sf.parameterize_circuit(circuit, seed_model(), by="synapse_class", seed=1,
                                 inplace=True, overwrite=True)  # fmt: skip
@@ -207,15 +207,15 @@ def test_killed_process_leaves_the_input_identical(circuit, caplog):
     before = hashes(circuit.parent)
     script = textwrap.dedent(f"""
         import os, signal
-        import synframe as sf, synframe.sonata.circuit as sonata
+        import synframe as sf, synframe.sonata._edgefile as sonata
         from test_sonata import seed_model
-        real, calls = sonata._write_population, []
+        real, calls = sonata.write_population, []
         def killer(*args, **kwargs):
             calls.append(1)
             if len(calls) == 2:  # half way: after one population was written to the temporary copy
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args, **kwargs)
-        sonata._write_population = killer
+        sonata.write_population = killer
         sf.parameterize_circuit({str(circuit)!r}, seed_model(), by="synapse_class", seed=1,
                                 inplace=True, overwrite=True)
     """)

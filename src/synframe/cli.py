@@ -214,9 +214,9 @@ def _demo(args: argparse.Namespace) -> int:
     """Fetch, clean, attach, parameterize and write the embedded MICrONS example neuron as SONATA."""
     import synframe as sf
 
-    from .sonata.synaptome import _check_replaceable
+    from .sonata._synaptome_files import check_replaceable
 
-    _check_replaceable(Path(args.output).expanduser().resolve(), True)  # before any work
+    check_replaceable(Path(args.output).expanduser().resolve(), True)  # before any work
     root = sf.datasets.EXAMPLE_ROOT_ID
     neuron = sf.datasets.example_neuron()
     print(f"synframe {sf.__version__} demo: MICrONS minnie65_public v795 neuron {root}")
@@ -485,13 +485,13 @@ def _synaptome(args: argparse.Namespace) -> int:
     import synframe as sf
 
     from ._ids import as_ids
-    from .sonata.synaptome import _check_replaceable
+    from .sonata._synaptome_files import check_replaceable
 
     ids = _ids(args.ids)
     output = Path(args.output).expanduser().resolve()
     if output.exists() and not args.overwrite:
         raise OptionError(f"--output {args.output} exists; pass --overwrite to replace it")
-    _check_replaceable(output, args.overwrite)
+    check_replaceable(output, args.overwrite)
     skeletons = _synaptome_skeletons(args, ids)
     if args.types:
         types = _read_types(args.types)
