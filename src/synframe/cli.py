@@ -68,6 +68,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
 def _materialization(text: str) -> int | str:
     if text in ("auto", "latest", "live"):
         return text
@@ -79,6 +86,7 @@ def _materialization(text: str) -> int | str:
 POSITIVE_INT = _type(_int_at_least(1), "a positive integer")
 NON_NEGATIVE_INT = _type(_int_at_least(0), "an integer >= 0")
 FINITE_FLOAT = _type(_finite_float, "a finite number")
+POSITIVE_FLOAT = _type(_positive_float, "a positive finite number")
 MATERIALIZATION = _type(_materialization, "'auto', 'latest', 'live' or a version number")
 
 
@@ -168,23 +176,79 @@ def _write_table(df, output: str) -> None:
         raise OSError(f"--output {output}: cannot write it ({exc.strerror or exc})") from None
 
 
+def _resolution(args: argparse.Namespace) -> list[float] | None:
+    """``--resolution``: nm per voxel, one value (x = y = z) or three (x y z)."""
+    res = getattr(args, "resolution", None)
+    if res is not None and len(res) not in (1, 3):
+        raise OptionError(
+            f"--resolution {' '.join(f'{r:g}' for r in res)}: give one size (nm per voxel along "
+            "x, y and z) or three (x y z), e.g. --resolution 4 4 40"
+        )
+    return res
+
+
+def _local_store(path: str, resolution: list[float] | None):
+    """``--source PATH`` as a local store, its positions scaled to nm by ``--resolution``.
+
+    A dump whose positions are in CAVE layout (``pre_pt_position_x`` ..., usually voxels) needs
+    ``--resolution``; a store built with ``LocalStore.build`` recorded its own, which a different
+    ``--resolution`` would contradict.
+    """
+    import numpy as np
+
+    from .sources.local import LocalStore
+
+    store = LocalStore(path, resolution=1.0 if resolution is None else resolution)
+    recorded = " ".join(f"{r:g}" for r in store.resolution)
+    if store.indexed and resolution is not None:
+        if not np.allclose(np.broadcast_to(resolution, (3,)), store.resolution):
+            raise OptionError(
+                f"--resolution {' '.join(f'{r:g}' for r in resolution)}: --source {path} is a "
+                f"store built with resolution {recorded} nm, which it applies; drop --resolution"
+            )
+    elif resolution is None and store._layout.cave_positions:
+        raise OptionError(
+            f"--source {path}: positions are in CAVE layout, usually voxels; give their size in "
+            "nm with --resolution (e.g. --resolution 4 4 40 for FlyWire/MICrONS voxels, "
+            "--resolution 1 if they are nm already)"
+        )
+    return store
+
+
 def _source(args: argparse.Namespace):
-    """``--source`` (and ``--population`` for SONATA circuits) as a synapse source."""
+    """``--source`` (``--population`` for SONATA circuits, ``--resolution`` for local dumps) as a
+    synapse source."""
     import synframe as sf
 
+    resolution = _resolution(args)
     if args.source is None:
         if args.population is not None:
             raise OptionError("--population needs --source CIRCUIT_CONFIG (a SONATA circuit)")
+        if resolution is not None:
+            raise OptionError(
+                "--resolution applies to a local dump given with --source; the embedded example "
+                "store has its own"
+            )
         return None
     path = Path(args.source).expanduser()
     if not path.exists():
         from .errors import SourceError
 
+        if resolution is not None:  # before any network call
+            raise OptionError(
+                f"--resolution applies to a local dump; --source {args.source} is no file (a "
+                "CAVE datastack serves positions in nm)"
+            )
         try:
             return sf.sources.as_source(args.source)  # a known CAVE datastack name
         except SourceError as exc:
             raise OptionError(f"--source {args.source}: {exc}") from None
     if path.suffix == ".json" and path.exists():
+        if resolution is not None:
+            raise OptionError(
+                f"--resolution applies to a local dump; --source {args.source} is a SONATA "
+                "circuit, whose positions are in its own units"
+            )
         from .sonata._circuit import Circuit
 
         populations = sorted(Circuit(path).edge_files)
@@ -204,7 +268,7 @@ def _source(args: argparse.Namespace):
             f"--population applies to SONATA circuits; --source {args.source} is not a "
             "circuit_config.json"
         )
-    return args.source
+    return _local_store(args.source, resolution)
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -486,8 +550,14 @@ def _synaptome(args: argparse.Namespace) -> int:
 
     from ._ids import as_ids
     from .sonata._synaptome_files import check_replaceable
+    from .units import length_nm
 
     ids = _ids(args.ids)
+    if args.max_distance.strip().lower() == "none":
+        args.max_distance = None
+    else:
+        length_nm(args.max_distance, name="--max-distance")
+    _resolution(args)
     output = Path(args.output).expanduser().resolve()
     if output.exists() and not args.overwrite:
         raise OptionError(f"--output {args.output} exists; pass --overwrite to replace it")
@@ -519,7 +589,7 @@ def _synaptome(args: argparse.Namespace) -> int:
         stats = sf.datasets.example_pathway_stats()
     seed = _seed(args)
     syn = sf.fetch(ids, source=_source(args), progress=False)
-    syn = syn.syn.clean() if skeletons is None else syn.syn.clean(neurons=skeletons)
+    syn = sf.clean(syn, neurons=skeletons, max_distance=args.max_distance, min_score=args.min_score)
     syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=seed)
     syn = sf.annotate(
         syn, types.rename(args.by).rename_axis("root_id").reset_index(), columns=args.by
@@ -558,9 +628,11 @@ def _circuit(args: argparse.Namespace) -> int:
         raise OptionError(f"--workers must be >= 0, got {args.workers}")
     stats = _load_stats(args.stats) if args.stats else None
     seed = _seed(args) if stats is not None else None
-    source = sf.sources.as_source(_existing(args.source, "--source"))
-    if not isinstance(source, sf.sources.LocalStore):
+    resolution = _resolution(args)
+    _existing(args.source, "--source")
+    if Path(args.source).expanduser().suffix == ".json":
         raise OptionError(f"--source {args.source}: synframe circuit reads a local store or dump")
+    source = _local_store(args.source, resolution)
     ids = None if not args.ids else as_ids(args.ids, what="neuron ids")
     with _local_cluster(args.workers, args.memory_limit):
         table = source.to_dask(ids, partition_size=args.partition_size)
@@ -613,6 +685,20 @@ def _source_args(parser: argparse.ArgumentParser, what: str) -> None:
         "--population",
         default=None,
         help="the edge population, when --source is a SONATA circuit with several",
+    )
+    _resolution_arg(parser)
+
+
+def _resolution_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resolution",
+        nargs="+",
+        type=POSITIVE_FLOAT,
+        default=None,
+        metavar="NM",
+        help="voxel size in nm (one value, or x y z) of a local dump's positions, e.g. 4 4 40 "
+        "for FlyWire/MICrONS voxels or 1 for nm; needed when the dump is in CAVE layout (default: "
+        "none; a store built with LocalStore.build records its own)",
     )
 
 
@@ -819,6 +905,7 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument(
         "--source", required=True, help="a local store (LocalStore.build) or a parquet dump"
     )
+    _resolution_arg(ci)
     ci.add_argument("--output", required=True, help="the circuit directory to create")
     ci.add_argument(
         "--neurons",
@@ -874,6 +961,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--skeleton-units",
         default=None,
         help="units of the SWC coordinates, e.g. nm, um, '8 nm' (default: the file's navis header)",
+    )
+    sy.add_argument(
+        "--max-distance",
+        default="10 um",
+        help="drop synapses farther than this from the neuron's skeleton (a length: '10 um', "
+        "'500 nm'; 'none' keeps them all); used with skeletons only",
+    )
+    sy.add_argument(
+        "--min-score",
+        type=FINITE_FLOAT,
+        default=None,
+        help="keep synapses with cleft_score >= this (default: keep all)",
     )
     _seed_arg(sy, default=1)
     sy.add_argument("--overwrite", action="store_true", help="replace an existing --output")
