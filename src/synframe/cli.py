@@ -3,8 +3,9 @@
 ``synframe demo`` runs the README's main job on the embedded example data; ``synframe COMMAND
 --help`` documents every command. Exit codes: 0 success, 1 the command ran and failed (on the data,
 the model, the circuit), 2 the command line is wrong (an unknown or missing flag, a bad value, a
-missing input file). Errors are one line naming the flag to change; a traceback is printed only
-with ``SYNFRAME_TRACEBACK=1``.
+missing input file), 130 / 143 interrupted by SIGINT / SIGTERM (the output being written is
+removed; what was at ``--output`` before stays). Errors are one line naming the flag to change; a
+traceback is printed only with ``SYNFRAME_TRACEBACK=1``.
 
 Startup is kept fast: this module imports nothing heavy; each command imports what it uses.
 """
@@ -16,7 +17,9 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -708,7 +711,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="synframe",
         description="EM synapse tables to simulation-ready synaptomes. "
         "Run `synframe COMMAND --help` for a command's options.",
-        epilog="Exit codes: 0 success, 1 the command failed, 2 the command line is wrong.",
+        epilog="Exit codes: 0 success, 1 the command failed, 2 the command line is wrong, "
+        "130/143 interrupted (SIGINT/SIGTERM; nothing half-written is left).",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"synframe {__version__}")
@@ -1023,16 +1027,22 @@ def main(argv: list[str] | None = None) -> int:
     where = f"synframe {args.command}"
     words = _subparser(parser, args.command)
     try:
-        return args.func(args)
+        with _signals_interrupt() as received:
+            try:
+                return args.func(args)
+            except KeyboardInterrupt:  # staged outputs were removed on the way up
+                signum = received[-1] if received else signal.SIGINT
+                name = signal.Signals(signum).name
+                print(
+                    f"{where}: interrupted by {name}; no half-written output left", file=sys.stderr
+                )
+                return 128 + signum
     except USAGE_ERRORS as exc:
         message, code = f"{where}: error: {_flag_words(str(exc), words)}", 2
     except SynframeError as exc:
         message, code = f"{where}: error: {_flag_words(str(exc), words)}", 1
     except OSError as exc:
         message, code = f"{where}: error: {exc}", 1
-    except KeyboardInterrupt:
-        print(f"{where}: interrupted", file=sys.stderr)
-        return 130
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("SYNFRAME_TRACEBACK"):
             raise
@@ -1047,6 +1057,36 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
     print(_one_line(message), file=sys.stderr)
     return code
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGTERM (and SIGINT) raise KeyboardInterrupt in the command, so that every staged output
+    (``staged_dir`` / ``staged_file``) is removed on the way up instead of being left half-written
+    by a process killed where it stood. Yields the list of signals received; a second signal while
+    the first unwinds is ignored so the clean-up can finish. Only in the main thread (where Python
+    delivers signals); the previous handlers are restored."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def interrupt(signum, frame):
+        if received:
+            return
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.getsignal(s) for s in wanted}
+    for s in wanted:
+        if before[s] is not signal.SIG_IGN:  # nohup'd and the like keep ignoring it
+            signal.signal(s, interrupt)
+    try:
+        yield received
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
 
 
 def _one_line(message: str) -> str:
