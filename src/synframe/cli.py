@@ -190,7 +190,7 @@ def _resolution(args: argparse.Namespace) -> list[float] | None:
     return res
 
 
-def _local_store(path: str, resolution: list[float] | None):
+def _local_store(path: str, resolution: list[float] | None, table: str | None = None):
     """``--source PATH`` as a local store, its positions scaled to nm by ``--resolution``.
 
     A dump whose positions are in CAVE layout (``pre_pt_position_x`` ..., usually voxels) needs
@@ -201,7 +201,7 @@ def _local_store(path: str, resolution: list[float] | None):
 
     from .sources.local import LocalStore
 
-    store = LocalStore(path, resolution=1.0 if resolution is None else resolution)
+    store = LocalStore(path, resolution=1.0 if resolution is None else resolution, table=table)
     recorded = " ".join(f"{r:g}" for r in store.resolution)
     if store.indexed and resolution is not None:
         if not np.allclose(np.broadcast_to(resolution, (3,)), store.resolution):
@@ -218,6 +218,16 @@ def _local_store(path: str, resolution: list[float] | None):
     return store
 
 
+def _local_only(args: argparse.Namespace, what: str) -> None:
+    """Refuse ``--resolution`` / ``--table`` for a ``--source`` that is not a local dump."""
+    given = [flag for flag in ("--resolution", "--table") if getattr(args, flag[2:]) is not None]
+    if given:
+        raise OptionError(
+            f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to a local dump "
+            f"given with --source; --source {args.source or ''} {what}".replace("  ", " ")
+        )
+
+
 def _source(args: argparse.Namespace):
     """``--source`` (``--population`` for SONATA circuits, ``--resolution`` for local dumps) as a
     synapse source."""
@@ -227,31 +237,19 @@ def _source(args: argparse.Namespace):
     if args.source is None:
         if args.population is not None:
             raise OptionError("--population needs --source CIRCUIT_CONFIG (a SONATA circuit)")
-        if resolution is not None:
-            raise OptionError(
-                "--resolution applies to a local dump given with --source; the embedded example "
-                "store has its own"
-            )
+        _local_only(args, "is not given (the embedded example store has its own)")
         return None
     path = Path(args.source).expanduser()
     if not path.exists():
         from .errors import SourceError
 
-        if resolution is not None:  # before any network call
-            raise OptionError(
-                f"--resolution applies to a local dump; --source {args.source} is no file (a "
-                "CAVE datastack serves positions in nm)"
-            )
+        _local_only(args, "is no file (a CAVE datastack serves positions in nm)")  # offline
         try:
             return sf.sources.as_source(args.source)  # a known CAVE datastack name
         except SourceError as exc:
             raise OptionError(f"--source {args.source}: {exc}") from None
     if path.suffix == ".json" and path.exists():
-        if resolution is not None:
-            raise OptionError(
-                f"--resolution applies to a local dump; --source {args.source} is a SONATA "
-                "circuit, whose positions are in its own units"
-            )
+        _local_only(args, "is a SONATA circuit, whose positions are in its own units")
         from .sonata._circuit import Circuit
 
         populations = sorted(Circuit(path).edge_files)
@@ -271,7 +269,7 @@ def _source(args: argparse.Namespace):
             f"--population applies to SONATA circuits; --source {args.source} is not a "
             "circuit_config.json"
         )
-    return _local_store(args.source, resolution)
+    return _local_store(args.source, resolution, args.table)
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -616,13 +614,30 @@ def _read_table(path: str, flag: str):
     return pd.read_csv(path)  # ints are parsed as int64, never through float
 
 
+def _read_neurons(path: str):
+    """``--neurons``: a table with a neuron id column of exact 64-bit ids."""
+    from ._ids import ID_CANDIDATES, as_ids, id_column_of
+    from .errors import SchemaError
+
+    neurons = _read_table(path, "--neurons")
+    try:
+        column = id_column_of(neurons, None)
+    except SchemaError:
+        raise OptionError(
+            f"--neurons {path}: no neuron id column among {list(neurons.columns)[:12]}; name it "
+            f"one of {', '.join(ID_CANDIDATES)}"
+        ) from None
+    as_ids(neurons[column], what=f"--neurons {path} column {column!r}")
+    return neurons
+
+
 def _circuit(args: argparse.Namespace) -> int:
     """Synapses of a local store (all, or of the given neurons) -> a SONATA network circuit."""
     import synframe as sf
 
     from ._ids import as_ids
 
-    neurons = _read_table(args.neurons, "--neurons") if args.neurons else None
+    neurons = _read_neurons(args.neurons) if args.neurons else None
     if args.stats and (neurons is None or args.by is None):
         raise OptionError("--stats needs --neurons TABLE and --by COLUMN (each neuron's type)")
     if args.by is not None and (neurons is None or args.by not in neurons.columns):
@@ -635,7 +650,7 @@ def _circuit(args: argparse.Namespace) -> int:
     _existing(args.source, "--source")
     if Path(args.source).expanduser().suffix == ".json":
         raise OptionError(f"--source {args.source}: synframe circuit reads a local store or dump")
-    source = _local_store(args.source, resolution)
+    source = _local_store(args.source, resolution, args.table)
     ids = None if not args.ids else as_ids(args.ids, what="neuron ids")
     with _local_cluster(args.workers, args.memory_limit):
         table = source.to_dask(ids, partition_size=args.partition_size)
@@ -693,6 +708,12 @@ def _source_args(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _resolution_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--table",
+        default=None,
+        help="the table to read when --source is a DuckDB database with several (for other "
+        "dumps: the source table's name, recorded as provenance)",
+    )
     parser.add_argument(
         "--resolution",
         nargs="+",
@@ -792,7 +813,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="edges drawn and written at a time",
     )
     par.add_argument(
-        "--workers", type=int, default=0, help="draw on N local dask worker processes (0: here)"
+        "--workers",
+        type=NON_NEGATIVE_INT,
+        default=0,
+        help="draw on N local dask worker processes (0: here)",
     )
     par.add_argument("--memory-limit", default="4GiB", help="memory limit of each dask worker")
 
@@ -923,13 +947,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _seed_arg(ci)
     ci.add_argument("--no-clean", action="store_true", help="write the synapses as they are")
-    ci.add_argument("--min-score", type=float, default=None, help="clean: keep cleft_score >= this")
     ci.add_argument(
-        "--workers", type=int, default=0, help="dask workers on this machine (0: in this process)"
+        "--min-score", type=FINITE_FLOAT, default=None, help="clean: keep cleft_score >= this"
+    )
+    ci.add_argument(
+        "--workers",
+        type=NON_NEGATIVE_INT,
+        default=0,
+        help="dask workers on this machine (0: in this process)",
     )
     ci.add_argument("--memory-limit", default="4GiB", help="memory limit of each dask worker")
     ci.add_argument(
-        "--partition-size", type=int, default=2_000_000, help="synapses per dask partition"
+        "--partition-size", type=POSITIVE_INT, default=2_000_000, help="synapses per dask partition"
     )
     ci.add_argument("--overwrite", action="store_true", help="replace a circuit synframe wrote")
 
@@ -986,20 +1015,48 @@ def build_parser() -> argparse.ArgumentParser:
 # --- errors in the words of the command line ------------------------------------------------------
 
 
+#: library keywords a command passes under another flag's name (``types=`` is ``--neurons`` in
+#: ``synframe circuit``); applied before the flags named like their keyword
+_TABLE = {
+    "choose one with LocalStore(path, table=...)": "choose one with --table",
+    ": no table ": ": --table: no table ",
+}
+KEYWORDS = {
+    "fetch": {"filtered=False": "--unfiltered", "pre=False": "--no-pre", "post=False": "--no-post"}
+    | _TABLE,
+    "circuit": {"types=": "--neurons ", "`neurons`": "--neurons", "types ids": "--neurons ids"}
+    | _TABLE,
+    "synaptome": {"types=": "--types ", "types ids": "--types ids", "neurons=": "--skeleton "}
+    | _TABLE,
+    "parameterize": {"scheduler=": "--workers "},
+}
+
+#: a Python call in a library message (``LocalStore(path, table=...)``): left as it is
+_CALL = re.compile(r"\b[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)")
+
+
 def _flag_words(message: str, parser: argparse.ArgumentParser | None) -> str:
     """Python keywords in a library message (``overwrite=True``) as the command's flags."""
     if parser is None:
         return message
+    command = parser.prog.split()[-1]
+    for keyword, flag in KEYWORDS.get(command, {}).items():
+        message = message.replace(keyword, flag)
+    calls = _CALL.findall(message)
+    for k, call in enumerate(calls):  # a repr or a Python example is not a flag
+        message = message.replace(call, f"\0{k}\0", 1)
     for action in parser._actions:
         longs = [s for s in action.option_strings if s.startswith("--")]
         if not longs or action.dest in ("help", "verbose"):
             continue
         flag, dest = longs[0], re.escape(action.dest)
-        message = re.sub(rf"\b{dest}=True\b", flag, message)
-        message = re.sub(rf"\b{dest}=(False|None)\b", f"no {flag}", message)
-        message = re.sub(rf"\b{dest}=", f"{flag} ", message)
+        message = re.sub(rf"(?<!-)\b{dest}=True\b", flag, message)
+        message = re.sub(rf"(?<!-)\b{dest}=(False|None)\b", f"no {flag}", message)
+        message = re.sub(rf"(?<!-)\b{dest}=", f"{flag} ", message)
         if "_" in action.dest:  # unambiguous names: chunk_size, min_score ...
-            message = re.sub(rf"\b{dest}\b", flag, message)
+            message = re.sub(rf"(?<!-)\b{dest}\b", flag, message)
+    for k, call in enumerate(calls):
+        message = message.replace(f"\0{k}\0", call, 1)
     return message
 
 
