@@ -273,7 +273,7 @@ def test_an_unexpected_error_is_one_line_unless_asked(monkeypatch, capsys):
     def broken(args):
         raise KeyError("boom")
 
-    monkeypatch.setattr(cli, "_demo", broken)
+    monkeypatch.setattr(cli._em, "_demo", broken)
     monkeypatch.delenv("SYNFRAME_TRACEBACK", raising=False)
     assert cli.main(["demo"]) == 1
     err = capsys.readouterr().err
