@@ -1,4 +1,9 @@
-"""``attach``: synapses onto navis neurons as ``.connectors``, and back (``connectors_to_table``)."""
+"""``attach``: synapses onto navis neurons as ``.connectors``, and back (``connectors_to_table``).
+
+One module, though over 450 lines: ``attach`` and its inverse ``connectors_to_table`` share the
+connector layout (which columns ride along, how pre/post sides are coded); apart, that layout would
+have to be a third module both import, for two functions that must change together.
+"""
 
 from __future__ import annotations
 

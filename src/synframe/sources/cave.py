@@ -1,5 +1,9 @@
 """``CAVESource``: synapses from a CAVE datastack (FlyWire, MICrONS …) through caveclient.
 
+One module, though over 450 lines: one class (the query planning, batching, row-limit splitting and
+provenance of a CAVE fetch) and the small session helpers (one retry layer, request timeout) only it
+installs on its client.
+
 Compared to fafbseg 3.2.3's ``flywire.get_synapses`` (which walks materialization versions newest
 first with two requests each, queries batches one after another, and returns a truncated table
 silently when the server's row limit is hit):
