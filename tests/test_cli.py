@@ -373,3 +373,26 @@ def test_synaptome_max_distance_reaches_clean(tmp_path):
         want = sf.clean(syn, neurons=neuron, max_distance=None if d == "none" else d)
         assert n == (want.post == ROOT).sum(), d
     assert counts["1 um"] < counts["10 um"] <= counts["none"]
+
+
+def test_workers_start_while_another_cluster_holds_port_8787(tmp_path, capsys):
+    """``--workers``: the local dask cluster takes a free port for its HTTP server, so a cluster
+    of another process on 8787 (a shared machine) costs no warning (pytest runs -W error)."""
+    import contextlib
+    import socket
+
+    from synframe.cli import main
+    from synframe.synthetic import SyntheticDump
+
+    dump = SyntheticDump(2_000, n_neurons=30, seed=6)
+    dump.write_parquet(tmp_path / "dump.parquet")
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # already held by someone else: just as good
+            held.bind(("", 8787))
+            held.listen()
+        code = main(["circuit", "--source", str(tmp_path / "dump.parquet"), "--resolution", "4",
+                     "4", "40", "--output", str(tmp_path / "net"), "--workers", "1",
+                     "--memory-limit", "1GiB"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert len(sf.read_edges(tmp_path / "net" / "circuit_config.json")) > 1_900

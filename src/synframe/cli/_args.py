@@ -301,7 +301,9 @@ def _local_cluster(workers: int, memory_limit: str):
     with (
         distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, memory_limit=memory_limit,
-            dashboard_address=None,
+            # a free port: None still binds the scheduler's HTTP server to 8787 and warns when
+            # another cluster on the machine holds it
+            dashboard_address=":0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip
