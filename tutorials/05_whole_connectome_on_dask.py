@@ -61,7 +61,9 @@ def main() -> None:
         by="synapse_class",
     )  # fmt: skip
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as c,
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+        ) as c,
         distributed.Client(c),
     ):
         syn = store.to_dask(partition_size=50_000)

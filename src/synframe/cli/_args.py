@@ -301,9 +301,9 @@ def _local_cluster(workers: int, memory_limit: str):
     with (
         distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, memory_limit=memory_limit,
-            # a free port: None still binds the scheduler's HTTP server to 8787 and warns when
+            # a free local port: None still binds the scheduler's HTTP server to 8787 and warns when
             # another cluster on the machine holds it
-            dashboard_address=":0",
+            dashboard_address="127.0.0.1:0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip
