@@ -142,7 +142,7 @@ def run_dask(store, classes, stats, out: Path, workers: int, memory_limit: str, 
         PeakMemory() as memory,
         distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, memory_limit=memory_limit,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # any free port (None still takes 8787)
         ) as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip

@@ -4,6 +4,7 @@ The real caveclient code runs end to end -- requests, Arrow decoding, unit conve
 callbacks that serve real MICrONS synapses (and a FlyWire-shaped table); synframe is not patched.
 """
 
+import re
 from datetime import UTC, datetime
 
 import numpy as np
@@ -317,3 +318,126 @@ def test_a_bare_word_that_is_no_datastack_fails_offline(monkeypatch):
         sf.fetch(ROOT, source="flywire_fafb_publik", progress=False)
     with pytest.raises(sf.SourceError, match="is not an existing file"):
         sf.fetch(ROOT, source="/no/such/dump.parquet", progress=False)
+
+
+# --- timeouts: a server that accepts the connection and never answers -----------------------------
+
+
+class StallingServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers; it counts them and
+    stops by itself after ``limit`` seconds."""
+
+    def __init__(self, limit: float = 60.0) -> None:
+        import socket
+        import threading
+        import time
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted, self._conns = 0, []
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + limit
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            self._conns.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in self._conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def stalling():
+    from caveclient.tools.testing import CAVEclientMock, default_info
+
+    server = StallingServer()
+    info = default_info(server.url)
+    info["synapse_table"] = "synapses_pni_2"
+    client = CAVEclientMock(
+        datastack_name="minnie65_public", local_server=server.url, info_file=info,
+        materialization=True, chunkedgraph=True, available_materialization_versions=[795],
+        set_version=795,
+    )  # fmt: skip
+    yield client, server
+    server.close()
+
+
+def within(seconds: float, func) -> tuple[BaseException | None, float]:
+    """(the exception ``func()`` raised, seconds it took); a test failure if it is still running
+    after ``seconds`` (the fixture's teardown then closes the server, which ends the call)."""
+    import threading
+    import time
+
+    out: dict = {}
+
+    def run():
+        start = time.monotonic()
+        try:
+            func()
+        except BaseException as exc:
+            out["exc"] = exc
+        out["elapsed"] = time.monotonic() - start
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"still waiting on the stalled server after {seconds} s: no timeout applied")
+    return out.get("exc"), out["elapsed"]
+
+
+def test_a_stalled_server_is_given_up_after_the_timeout(stalling):
+    """Each attempt waits ``timeout`` seconds, ``retries + 1`` attempts: a bounded time, then one
+    FetchError naming the timeout -- without a timeout this call never returns."""
+    client, server = stalling
+    sf.datasets.example_synapses()  # imports done before the clock starts
+    source = sf.sources.CAVESource(client, timeout=0.4, retries=2, backoff=0.0)
+    exc, elapsed = within(
+        20, lambda: sf.fetch(ROOT, source=source, materialization="latest", progress=False)
+    )
+    assert isinstance(exc, sf.FetchError), exc
+    assert re.search(r"did not answer.*at most 0.4 s.*retried 2 times", str(exc))
+    assert server.accepted == 3  # the first attempt and two retries
+    assert 3 * 0.4 <= elapsed < 3 * 0.4 + 5.0
+
+
+def test_the_timeout_applies_to_the_chunkedgraph_and_with_the_clients_retries(stalling):
+    import requests
+
+    client, server = stalling
+    source = sf.sources.CAVESource(client, timeout=0.3, retries=None)  # the client's own retries
+    assert source.timeout == 0.3
+    exc, elapsed = within(20, lambda: client.chunkedgraph.get_root_timestamps([ROOT]))
+    assert isinstance(exc, requests.RequestException), exc
+    assert server.accepted >= 1 and elapsed < 10 * 0.3 + 5.0
+
+
+def test_the_default_timeout_and_none(microns_client):
+    source = sf.sources.CAVESource(microns_client)
+    adapter = microns_client.materialize.session.get_adapter("https://x")
+    assert source.timeout == adapter.timeout == 120.0
+    assert microns_client.chunkedgraph.session.get_adapter("https://x").timeout == 120.0
+    sf.sources.CAVESource(microns_client, timeout=None)
+    assert microns_client.materialize.session.get_adapter("https://x").timeout is None
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, 0.0, float("nan"), float("inf"), True, "10", [5]])
+def test_bad_timeouts_are_refused(microns_client, timeout):
+    with pytest.raises(sf.OptionError, match="timeout must be a finite number of seconds > 0"):
+        sf.sources.CAVESource(microns_client, timeout=timeout)

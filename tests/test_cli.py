@@ -273,7 +273,7 @@ def test_an_unexpected_error_is_one_line_unless_asked(monkeypatch, capsys):
     def broken(args):
         raise KeyError("boom")
 
-    monkeypatch.setattr(cli, "_demo", broken)
+    monkeypatch.setattr(cli._em, "_demo", broken)
     monkeypatch.delenv("SYNFRAME_TRACEBACK", raising=False)
     assert cli.main(["demo"]) == 1
     err = capsys.readouterr().err
@@ -314,3 +314,85 @@ def test_circuit_command_from_a_store(tmp_path):
     res = _synframe("circuit", "--source", str(store), "--output", str(tmp_path / "x"),
                     "--stats", str(stats))  # fmt: skip
     assert res.returncode == 2 and "--stats needs --neurons" in res.stderr
+
+
+def test_resolution_scales_a_voxel_dump_like_the_python_api(tmp_path, capsys):
+    """``--resolution`` is LocalStore(resolution=): one value for x, y, z or three."""
+    import numpy as np
+
+    from synframe.cli import main
+    from synframe.synthetic import SyntheticDump
+
+    dump = SyntheticDump(3_000, n_neurons=30, seed=4)
+    dump.write_parquet(tmp_path / "dump.parquet")
+    ids = [str(i) for i in dump.neuron_ids[:3]]
+    raw = pd.read_parquet(tmp_path / "dump.parquet").set_index("id")
+    for res in (["4", "4", "40"], ["8"], ["0.5", "2", "33.3"]):
+        out = tmp_path / f"{'_'.join(res)}.parquet"
+        assert main(["fetch", *ids, "--source", str(tmp_path / "dump.parquet"),
+                     "--resolution", *res, "--output", str(out)]) == 0  # fmt: skip
+        got = pd.read_parquet(out).set_index("id")
+        want = sf.fetch(
+            [int(i) for i in ids],
+            source=sf.sources.LocalStore(
+                tmp_path / "dump.parquet", resolution=[float(r) for r in res]
+            ),
+        ).set_index("id")
+        pd.testing.assert_frame_equal(got, want, check_like=True)
+        scale = np.broadcast_to([float(r) for r in res], (3,))
+        for k, axis in enumerate("xyz"):
+            voxels = raw.loc[got.index, f"post_pt_position_{axis}"].to_numpy()
+            np.testing.assert_allclose(got[f"post_{axis}"].to_numpy(), voxels * scale[k])
+    store = tmp_path / "store"
+    sf.sources.LocalStore.build(tmp_path / "dump.parquet", store, resolution=dump.resolution)
+    out = tmp_path / "from_store.parquet"
+    args = ["fetch", *ids, "--source", str(store), "--output", str(out)]
+    assert main(args) == 0 and main([*args, "--resolution", "4", "4", "40"]) == 0
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out).set_index("id"),
+        pd.read_parquet(tmp_path / "4_4_40.parquet").set_index("id"),
+        check_like=True,
+    )
+    capsys.readouterr()
+    assert main([*args, "--resolution", "1"]) == 2
+    assert "--resolution 1: --source" in capsys.readouterr().err
+
+
+def test_synaptome_max_distance_reaches_clean(tmp_path):
+    """``synframe synaptome --max-distance`` is clean(max_distance=): a tighter one keeps fewer."""
+    from synframe.cli import main
+
+    counts = {}
+    for d in ("10 um", "1 um", "none"):
+        out = tmp_path / d.replace(" ", "")
+        assert main(["synaptome", str(ROOT), "--output", str(out), "--max-distance", d]) == 0
+        counts[d] = len(sf.read_edges(out / "circuit_config.json"))
+    neuron = sf.datasets.example_neuron()
+    syn = sf.fetch(ROOT)
+    for d, n in counts.items():
+        want = sf.clean(syn, neurons=neuron, max_distance=None if d == "none" else d)
+        assert n == (want.post == ROOT).sum(), d
+    assert counts["1 um"] < counts["10 um"] <= counts["none"]
+
+
+def test_workers_start_while_another_cluster_holds_port_8787(tmp_path, capsys):
+    """``--workers``: the local dask cluster takes a free port for its HTTP server, so a cluster
+    of another process on 8787 (a shared machine) costs no warning (pytest runs -W error)."""
+    import contextlib
+    import socket
+
+    from synframe.cli import main
+    from synframe.synthetic import SyntheticDump
+
+    dump = SyntheticDump(2_000, n_neurons=30, seed=6)
+    dump.write_parquet(tmp_path / "dump.parquet")
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # already held by someone else: just as good
+            held.bind(("", 8787))
+            held.listen()
+        code = main(["circuit", "--source", str(tmp_path / "dump.parquet"), "--resolution", "4",
+                     "4", "40", "--output", str(tmp_path / "net"), "--workers", "1",
+                     "--memory-limit", "1GiB"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert len(sf.read_edges(tmp_path / "net" / "circuit_config.json")) > 1_900

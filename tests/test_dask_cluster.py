@@ -35,7 +35,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
         memory_limit="2GiB",
     ) as cluster, distributed.Client(cluster) as c:  # fmt: skip
         yield c

@@ -5,10 +5,13 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 
 from conftest import DATA, ROOT
 from synframe.cli import main
+from synframe.synthetic import SyntheticDump
 
 OBI = DATA / "sonata" / "obi_nbS1_O1_E2Sst_L5"
 LOCAL = "S1nonbarrel_neurons__S1nonbarrel_neurons__chemical"
@@ -29,6 +32,16 @@ def work(tmp_path, monkeypatch):
     (tmp_path / "bad.swc").write_text("this is not an swc file\n")
     (tmp_path / "exists").mkdir()
     (tmp_path / "exists" / "mine.txt").write_text("keep")
+    dump = SyntheticDump(500, n_neurons=20, seed=1)
+    dump.write_parquet(tmp_path / "voxels.parquet")
+    ids = dump.neuron_ids
+    pd.DataFrame({"name": ids, "cls": "E"}).to_csv(tmp_path / "noid.csv", index=False)
+    pd.DataFrame({"root_id": [*ids[:-1], None], "cls": "E"}).to_csv(tmp_path / "nanid.csv")
+    pd.DataFrame({"root_id": ids[:1], "cls": "E"}).to_csv(tmp_path / "one.csv", index=False)
+    with duckdb.connect(str(tmp_path / "two.duckdb")) as con:
+        con.register("frame", dump.frame())
+        con.execute("CREATE TABLE a AS SELECT * FROM frame")
+        con.execute("CREATE TABLE b AS SELECT * FROM frame")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -49,6 +62,7 @@ def run(capsys, *argv):
 
 C = "c/circuit_config.json"
 PAR = ("parameterize", C, "--by", "synapse_class")
+NET = ("circuit", "--source", "voxels.parquet", "--resolution", "4", "4", "40", "--output", "net")
 
 CASES = [
     # (argv, exit code, text the one-line error must contain)
@@ -71,6 +85,54 @@ CASES = [
     (("fetch", "1", "--output", "a.parquet", "--no-pre", "--no-post"), 2, "--no-pre and --no-post"),
     (("fetch", "1", "--output", "a.parquet", "--bogus"), 2, "unrecognized arguments: --bogus"),
     (("fetch", "1", "--output", "a.parquet"), 1, "no synapses found"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "voxels.parquet"), 2,
+     "--source voxels.parquet: positions are in CAVE layout, usually voxels; give their size in "
+     "nm with --resolution"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "voxels.parquet", "--resolution", "4",
+      "40"), 2, "--resolution 4 40: give one size"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "voxels.parquet", "--resolution", "1",
+      "2", "3", "4"), 2, "--resolution 1 2 3 4: give one size"),
+    (("fetch", "1", "--output", "a.parquet", "--resolution", "0"), 2,
+     "argument --resolution: '0' is not a positive finite number"),
+    (("fetch", "1", "--output", "a.parquet", "--resolution", "-4"), 2, "--resolution"),
+    (("fetch", "1", "--output", "a.parquet", "--resolution", "inf"), 2, "--resolution"),
+    (("fetch", "1", "--output", "a.parquet", "--resolution", "nan"), 2, "--resolution"),
+    (("fetch", "1", "--output", "a.parquet", "--resolution", "4nm"), 2, "--resolution"),
+    (("fetch", "1", "--output", "a.parquet", "--resolution"), 2,
+     "argument --resolution: expected at least one argument"),
+    (("fetch", "1", "--output", "a.parquet", "--resolution", "4"), 2,
+     "--resolution applies to a local dump given with --source"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "flywire_fafb_public", "--resolution",
+      "4"), 2, "--resolution applies to a local dump given with --source; --source "
+     "flywire_fafb_public is no file"),
+    (("fetch", "1", "--output", "a.parquet", "--source", C, "--population", LOCAL,
+      "--resolution", "4"), 2, "; --source c/circuit_config.json is a SONATA circuit"),
+    (("circuit", "--source", "voxels.parquet", "--output", "net"), 2,
+     "--source voxels.parquet: positions are in CAVE layout"),
+    (("circuit", "--source", "voxels.parquet", "--output", "net", "--resolution", "0,4"), 2,
+     "argument --resolution: '0,4' is not a positive finite number"),
+    (("circuit", "--source", C, "--output", "net"), 2, "reads a local store or dump"),
+    ((*NET, "--neurons", "noid.csv"), 2,
+     "--neurons noid.csv: no neuron id column among ['name', 'cls']; name it one of root_id"),
+    ((*NET, "--neurons", "nanid.csv"), 2, "--neurons nanid.csv column 'root_id': 1 missing"),
+    ((*NET, "--neurons", "one.csv"), 1, "presynaptic neuron(s) of the synapses are not in --neurons"),
+    ((*NET, "--partition-size", "0"), 2, "argument --partition-size: '0' is not a positive"),
+    ((*NET, "--min-score", "nan"), 2, "argument --min-score: 'nan' is not a finite number"),
+    ((*NET, "--workers", "-1"), 2, "argument --workers: '-1' is not an integer >= 0"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "two.duckdb"), 1,
+     "two.duckdb: holds tables ['a', 'b']; choose one with --table"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "two.duckdb", "--table", "x"), 1,
+     "two.duckdb: --table: no table 'x'; it holds ['a', 'b']"),
+    (("fetch", "1", "--output", "a.parquet", "--table", "b"), 2,
+     "--table applies to a local dump given with --source"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "flywire_fafb_public", "--table", "b",
+      "--resolution", "4"), 2, "--resolution and --table apply to a local dump"),
+    (("fetch", "1", "--output", "a.parquet", "--source", C, "--population", LOCAL,
+      "--unfiltered"), 1, "cannot answer this query: --unfiltered: a SONATA circuit holds one"),
+    (("fetch", "1", "--output", "a.parquet", "--source", "voxels.parquet", "--resolution", "4",
+      "--materialization", "3"), 1, "does not record its version; pass --materialization 'auto' "
+     "or declare it (LocalStore(..., materialization=...))"),
+    ((*PAR, "--stats", "empty.json", "--inplace", "--workers", "-1"), 2, "--workers"),
     ((*PAR, "--stats", "nope.json", "--inplace"), 2, "--stats nope.json: no such file"),
     ((*PAR, "--stats", "latin1.json", "--inplace"), 1, "latin1.json"),
     ((*PAR, "--stats", "deep.json", "--inplace"), 1, "deep.json"),
@@ -114,6 +176,18 @@ CASES = [
     (("synaptome", ROOT, "--output", "s", "--stats", "latin1.json"), 1, "latin1.json"),
     (("synaptome", ROOT, "--output", "s", "--skeleton", "bad.swc"), 2, "--skeleton"),
     (("synaptome", ROOT, "--output", "s", "--skeleton-units", "um"), 2, "--skeleton-units needs"),
+    (("synaptome", ROOT, "--output", "s", "--max-distance", "um"), 2,
+     "--max-distance 'um' has no number"),
+    (("synaptome", ROOT, "--output", "s", "--max-distance", "-1 um"), 2,
+     "--max-distance must not be negative"),
+    (("synaptome", ROOT, "--output", "s", "--max-distance", "3 kg"), 2, "--max-distance"),
+    (("synaptome", ROOT, "--output", "s", "--min-score", "1"), 1,
+     "--min-score 1.0 needs a 'cleft_score' column"),
+    (("synaptome", ROOT, "--output", "s", "--min-score", "inf"), 2, "--min-score"),
+    (("synaptome", ROOT, "--output", "s", "--resolution", "4", "4", "40"), 2,
+     "--resolution applies to a local dump given with --source"),
+    (("synaptome", 1, "--output", "s", "--source", "voxels.parquet", "--types", "types.csv"), 2,
+     "give their size in nm with --resolution"),
     (("synaptome", 12345, "--output", "s", "--skeleton", "bad.swc", "--skeleton-units",
       "banana"), 2, "--skeleton"),
     (("demo", "--max-distance", "um", "--output", "d"), 2, "--max-distance 'um' has no number"),

@@ -380,6 +380,33 @@ def test_staged_dir_and_file_on_error(tmp_path):
     assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_staged_dir_interrupted_between_its_two_renames_puts_the_old_one_back(
+    tmp_path, monkeypatch
+):
+    """A signal after the old directory went aside but before the new one came in (the CLI turns
+    SIGTERM into KeyboardInterrupt): the old directory is back at its path, nothing else left."""
+    from synframe import _io
+
+    path = tmp_path / "out"
+    path.mkdir()
+    (path / "old.txt").write_text("old")
+    calls = []
+    real = os.replace
+
+    def replace(src, dst):
+        calls.append((os.path.basename(src), os.path.basename(dst)))
+        if len(calls) == 2:  # staging -> out
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt), staged_dir(path) as staging:
+        (staging / "new.txt").write_text("new")
+    assert calls[0][0] == "out" and calls[1][1] == "out"  # the window was hit
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert sorted(p.name for p in path.iterdir()) == ["old.txt"]
+
+
 # --- errors, datasets, accessors -----------------------------------------------------------------
 
 

@@ -159,12 +159,12 @@ def test_a_kill_during_write_leaves_no_circuit(parameterized, tmp_path):
         import os, signal
         import pandas as pd
         import synframe as sf
-        import synframe.sonata.network as network
-        real = network._write_nodes
+        import synframe.sonata._network_files as network
+        real = network.write_nodes
         def killer(*args, **kwargs):
             real(*args, **kwargs)
             os.kill(os.getpid(), signal.SIGKILL)  # after the nodes, before the edges
-        network._write_nodes = killer
+        network.write_nodes = killer
         sf.write_circuit(pd.read_parquet({str(table)!r}), {str(tmp_path / "net")!r})
     """)
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

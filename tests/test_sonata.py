@@ -184,10 +184,10 @@ def test_missing_pathway_value_fails_before_any_write(circuit, tmp_path):
 
 
 def test_error_between_populations_leaves_the_input_identical(circuit, monkeypatch):
-    import synframe.sonata.circuit as sonata
+    import synframe.sonata._edgefile as sonata
 
     before = hashes(circuit.parent)
-    real, calls = sonata._write_population, []
+    real, calls = sonata.write_population, []
 
     def flaky(*args, **kwargs):
         calls.append(args[1])
@@ -195,7 +195,7 @@ def test_error_between_populations_leaves_the_input_identical(circuit, monkeypat
             raise RuntimeError("disk full (injected)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sonata, "_write_population", flaky)
+    monkeypatch.setattr(sonata, "write_population", flaky)
     with pytest.raises(RuntimeError, match="injected"):
         sf.parameterize_circuit(circuit, seed_model(), by="synapse_class", seed=1,
                                 inplace=True, overwrite=True)  # fmt: skip
@@ -207,15 +207,15 @@ def test_killed_process_leaves_the_input_identical(circuit, caplog):
     before = hashes(circuit.parent)
     script = textwrap.dedent(f"""
         import os, signal
-        import synframe as sf, synframe.sonata.circuit as sonata
+        import synframe as sf, synframe.sonata._edgefile as sonata
         from test_sonata import seed_model
-        real, calls = sonata._write_population, []
+        real, calls = sonata.write_population, []
         def killer(*args, **kwargs):
             calls.append(1)
             if len(calls) == 2:  # half way: after one population was written to the temporary copy
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args, **kwargs)
-        sonata._write_population = killer
+        sonata.write_population = killer
         sf.parameterize_circuit({str(circuit)!r}, seed_model(), by="synapse_class", seed=1,
                                 inplace=True, overwrite=True)
     """)
@@ -287,3 +287,95 @@ def test_synaptome_errors(tmp_path, syn):
     plain.attrs = {}
     with pytest.raises(sf.SynframeError, match="pass neurons="):
         sf.write_synaptome(plain, tmp_path / "y")
+
+
+# --- coverage over the pathways the edges have; paths of a new circuit ------------------------------
+
+
+def exc_inh_model():
+    """A model of the EXC -> INH pathway only: the 57 local nbS1 edges are all EXC -> INH."""
+    g = {"type": "gamma", "mean": 1.0, "std": 0.5, "lower_bound": 0.0}
+    return sf.pathway_stats({"conductance": {"EXC": {"INH": g}}}, by="synapse_class")
+
+
+@pytest.mark.parametrize("chunk_size", [1_000_000, 7])
+def test_coverage_is_checked_over_the_pathways_the_edges_have(circuit, tmp_path, chunk_size):
+    """Nodes of both classes on both sides, edges EXC -> INH only: an EXC -> INH model covers them."""
+    nodes = libsonata.NodeStorage(str(OBI / "S1nonbarrel_neurons/nodes.h5"))
+    nodes = nodes.open_population("S1nonbarrel_neurons")
+    classes = nodes.get_attribute("synapse_class", nodes.select_all())
+    assert sorted(classes) == ["EXC", "INH"]
+    out = sf.parameterize_circuit(
+        circuit, exc_inh_model(), by="synapse_class", populations=[LOCAL], seed=1,
+        overwrite=True, output=tmp_path / f"out{chunk_size}", chunk_size=chunk_size,
+    )  # fmt: skip
+    pop = libsonata.CircuitConfig.from_file(str(out)).edge_population(LOCAL)
+    g = np.asarray(pop.get_attribute("conductance", pop.select_all()))
+    before = sf.read_edges(circuit, LOCAL)["conductance"].to_numpy()
+    assert len(g) == 57 and (g > 0).all() and not np.array_equal(g, before)
+    # the same model on edges that do have other pathways: refused, naming those only
+    with pytest.raises(sf.PathwayError, match=r"\('INH', 'EXC'\)") as err:
+        sf.parameterize_circuit(circuit, exc_inh_model(), by="synapse_class",
+                                populations=[EXTERNAL], seed=1, overwrite=True,
+                                output=tmp_path / "refused", chunk_size=chunk_size)  # fmt: skip
+    assert "('EXC', 'INH')" not in str(err.value)
+    assert not (tmp_path / "refused").exists()
+    # the reverse model does not cover the local edges
+    rev = {"type": "gamma", "mean": 1.0, "std": 0.5}
+    rev = sf.pathway_stats({"conductance": {"INH": {"EXC": rev}}}, by="synapse_class")
+    with pytest.raises(sf.PathwayError, match=r"\[\('EXC', 'INH'\)\]"):
+        sf.parameterize_circuit(circuit, rev, by="synapse_class", populations=[LOCAL],
+                                overwrite=True, output=tmp_path / "rev")  # fmt: skip
+
+
+def test_cli_accepts_a_model_of_the_pathways_the_edges_have(circuit, tmp_path, capsys):
+    from synframe.cli import main
+
+    stats = sf.save_pathway_stats(exc_inh_model(), tmp_path / "exc_inh.json")
+    args = ["parameterize", str(circuit), "--stats", str(stats), "--by", "synapse_class",
+            "--population", LOCAL, "--output", str(tmp_path / "p2"), "--overwrite", "--seed", "1"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    assert (tmp_path / "p2" / "circuit_config.json").exists()
+
+
+PATH_KEYS = ("morphologies_dir", "biophysical_neuron_models_dir", "mechanisms_dir",
+             "node_sets_file", "nodes_file")  # fmt: skip
+
+
+def test_a_new_circuit_keeps_every_path_pointing_where_it_pointed(circuit, tmp_path):
+    """nbS1's mechanisms_dir ('mod', not shipped) and the population's morphologies_dir stay at the
+    original circuit, checked with bluepysnap; empty strings (SONATA's "not set") stay empty; a
+    value that is not a path stays itself even when a folder of that name exists."""
+    import bluepysnap
+
+    (circuit.parent / "chemical").mkdir()  # an edge population's "type" value, as a folder
+    out = sf.parameterize_circuit(circuit, exc_inh_model(), by="synapse_class",
+                                  populations=[LOCAL], seed=1, overwrite=True,
+                                  output=tmp_path / "out")  # fmt: skip
+    old, new = bluepysnap.Circuit(str(circuit)), bluepysnap.Circuit(str(out))
+    assert new.config["components"]["mechanisms_dir"] == str(circuit.parent / "mod")
+    given = json.loads(circuit.read_text())
+    pop = "S1nonbarrel_neurons"
+    for raw_part, a, b in (
+        (given["components"], old.config["components"], new.config["components"]),
+        (given["networks"]["nodes"][0]["populations"][pop], old.nodes[pop].config,
+         new.nodes[pop].config),
+    ):  # fmt: skip
+        set_paths = [k for k in PATH_KEYS if isinstance(raw_part.get(k), str) and raw_part[k]]
+        assert set_paths
+        for key in set_paths:
+            assert b[key] == a[key], key
+    assert new.nodes["S1nonbarrel_neurons"].config["morphologies_dir"] == str(
+        circuit.parent / "morphologies" / "swc"
+    )
+    raw = json.loads(out.read_text())
+    assert raw["components"]["morphologies_dir"] == ""  # empty stays empty
+    assert raw["components"]["templates_dir"] == ""
+    assert raw["components"]["provenance"]["id_mapping"] == str(circuit.parent / "id_mapping.json")
+    types = {
+        e["populations"][p]["type"] for e in raw["networks"]["edges"] for p in e["populations"]
+    }
+    assert types == {"chemical"}
+    # untouched populations read the original files, the parameterized one the new file
+    assert new.edges[EXTERNAL].h5_filepath == str(circuit.parent / f"{EXTERNAL}.h5")
+    assert Path(new.edges[LOCAL].h5_filepath).parent == tmp_path / "out" / "edges"

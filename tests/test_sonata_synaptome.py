@@ -45,6 +45,8 @@ def segment_point(morph, section_id: int, segment: int, offset: float) -> np.nda
     if section_id == 0:
         return np.asarray(morph.soma.center, dtype=np.float64)
     pts = morph.section(section_id - 1).points.astype(np.float64)
+    if len(pts) == 1:  # a one-point section has no segment: segment 0, offset 0 is its point
+        return pts[0]
     a, b = pts[segment], pts[segment + 1]
     step = np.linalg.norm(b - a)
     return a + (b - a) * (offset / step if step > 0 else 0.0)
@@ -359,6 +361,63 @@ def test_a_soma_away_from_the_root_is_the_soma(tmp_path, syn, neuron):
     assert a.n_sections == b.n_sections
     config = sf.write_synaptome(syn, tmp_path / "s", neurons=rooted)
     assert np.median(landing_distances(config)) < 2.0
+
+
+FLYWIRE_SWC = Path(__file__).parent / "data" / "flywire" / "flywire_720575940634552750.swc"
+FLYWIRE_ID = 720575940634552750
+
+
+def flywire_synaptome(tmp_path):
+    """A real FlyWire skeleton (nm, no soma: its root is a neurite node, radius ~97 nm) with one
+    synapse beside every node (fixed offsets of ~50 nm), written as a synaptome."""
+    n = navis.read_swc(str(FLYWIRE_SWC), read_meta=True)
+    n.id = FLYWIRE_ID
+    rng = np.random.default_rng(0)
+    xyz = n.nodes[["x", "y", "z"]].to_numpy(np.float64) + rng.normal(0, 50, (n.n_nodes, 3))
+    k = n.n_nodes
+    syn = pd.DataFrame({
+        "id": np.arange(1, k + 1, dtype="int64"),
+        "pre": (np.arange(k) % 50 + 1).astype("int64"),
+        "post": np.full(k, FLYWIRE_ID, dtype="int64"),
+        **{f"{side}_{a}": xyz[:, j] for side in ("pre", "post") for j, a in enumerate("xyz")},
+    })  # fmt: skip
+    syn.attrs["units"] = "nm"
+    return n, sf.write_synaptome(syn, tmp_path / "fw", neurons=n)
+
+
+def test_a_skeleton_without_a_soma_gets_the_estimated_soma_and_no_merged_neurites(tmp_path):
+    """FlyWire: the root's 97 nm radius is not a soma radius (MorphIO would read a 0.19 µm soma),
+    and no neurite node is merged into a soma that is not there."""
+    n, config = flywire_synaptome(tmp_path)
+    assert n.soma is None and n.nodes.loc[n.nodes["parent_id"] < 0, "radius"].iloc[0] < 100
+    swc = config.parent / "morphologies" / f"{FLYWIRE_ID}.swc"
+    assert morphio_warnings(swc) == []
+    m = morphio.Morphology(str(swc))
+    assert m.soma.diameters[0] == pytest.approx(2 * DEFAULT_RADII_UM["soma"])
+    # every node but the root is a neurite sample; radii are the skeleton's own (nm -> µm)
+    assert build_morphology(n).xyz.shape[0] == n.n_nodes - 1
+    radius_um = n.nodes.loc[n.nodes["parent_id"] >= 0, "radius"].to_numpy() / 1000
+    np.testing.assert_allclose(  # MorphIO repeats a section's first point: compare the values
+        np.unique(m.diameters / 2), np.unique(radius_um.astype(np.float32)), rtol=1e-5
+    )
+    # every synapse lands beside its node: none is put on the soma from afar
+    dist = landing_distances(config)
+    sec = edge_attributes(config, ["afferent_section_id"])["afferent_section_id"]
+    assert dist.max() < 0.5, np.sort(dist)[-5:]
+    assert (sec == 0).sum() == 1  # the synapse beside the root
+
+
+def test_a_one_point_section_is_where_its_points_land():
+    """A leaf at its parent's very position (FlyWire node 1445 on node 69) is a one-point
+    section in MorphIO: a point beside it lands on it, not on the soma."""
+    n = navis.read_swc(str(FLYWIRE_SWC), read_meta=True)
+    nodes = n.nodes.set_index("node_id")
+    assert (nodes.loc[1445, ["x", "y", "z"]] == nodes.loc[69, ["x", "y", "z"]]).all()
+    assert nodes.loc[1445, "parent_id"] == 69 and 1445 not in set(nodes["parent_id"])
+    morph = build_morphology(n)
+    point = nodes.loc[[1445], ["x", "y", "z"]].to_numpy(np.float64) / 1000 + 0.05
+    loc = locate(morph, point)
+    assert loc["section_id"][0] > 0 and loc["distance"][0] < 0.1
 
 
 # --- the command line ---------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ cluster = distributed.LocalCluster(
     n_workers=2,
     threads_per_worker=1,
     processes=False,  # threads: a documentation page cannot start processes
-    dashboard_address=None,
+    dashboard_address="127.0.0.1:0",  # any free port, local only
     silence_logs=logging.ERROR,  # dask's scheduler logs each shuffle as a warning
 )
 client = distributed.Client(cluster)  # on a real cluster: distributed.Client(address)

@@ -27,18 +27,24 @@ def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = _aside(path, "staging")
     staging.mkdir()
+    old = None
     try:
         yield staging
         if path.exists() or path.is_symlink():
             old = _aside(path, "old")
             os.replace(path, old)
-            os.replace(staging, path)
-            remove(old)
-        else:
-            os.replace(staging, path)
-    except BaseException:
+        os.replace(staging, path)
+    except BaseException:  # also KeyboardInterrupt / the CLI's SIGTERM: put back what was there
+        if old is not None and (old.exists() or old.is_symlink()) and not path.exists():
+            os.replace(old, path)
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if old is not None:
+        try:
+            remove(old)
+        except BaseException:  # interrupted while deleting the old copy: finish, then go on up
+            remove(old)
+            raise
 
 
 def remove(path: Path) -> None:

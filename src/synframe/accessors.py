@@ -127,7 +127,7 @@ class SynapseAccessor(_Fetch):
         """Alias of :func:`synframe.clean`."""
         return _f("clean:clean")(self._obj, **_options(locals()))
 
-    def attach(self, neurons, *, inplace=False, max_distance=None):
+    def attach(self, neurons, *, inplace=False, max_distance=None, progress=True):
         """Alias of :func:`synframe.attach`."""
         return _f("attach:attach")(self._obj, **_options(locals()))
 
@@ -151,7 +151,7 @@ class NeuronListAccessor(_Fetch):
         """Alias of :func:`synframe.validate_connectors`."""
         return _f("_validation:validate_connectors")(self._obj)
 
-    def attach(self, syn, *, inplace=False, max_distance=None):
+    def attach(self, syn, *, inplace=False, max_distance=None, progress=True):
         """Alias of :func:`synframe.attach` (``sf.attach(syn, neurons)``)."""
         return _f("attach:attach")(neurons=self._obj, **_options(locals()))
 

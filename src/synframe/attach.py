@@ -1,4 +1,9 @@
-"""``attach``: synapses onto navis neurons as ``.connectors``, and back (``connectors_to_table``)."""
+"""``attach``: synapses onto navis neurons as ``.connectors``, and back (``connectors_to_table``).
+
+One module, though over 450 lines: ``attach`` and its inverse ``connectors_to_table`` share the
+connector layout (which columns ride along, how pre/post sides are coded); apart, that layout would
+have to be a third module both import, for two functions that must change together.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pandas as pd
 
 from . import _neurons, _spatial
 from ._ids import as_ids
+from ._progress import bar
 from ._validation import check_unique_columns, run_schema, stage_schema
 from .errors import OptionError, SchemaError
 from .schemas import POSITIONS, SynapseTable
@@ -84,7 +90,12 @@ def _connectors(
 
 
 def attach(
-    syn: pd.DataFrame, neurons, *, inplace: bool = False, max_distance: str | float | None = None
+    syn: pd.DataFrame,
+    neurons,
+    *,
+    inplace: bool = False,
+    max_distance: str | float | None = None,
+    progress: bool = True,
 ):
     """Put synapses on navis neurons as ``neuron.connectors``: each on its nearest node / vertex / point.
 
@@ -113,6 +124,9 @@ def attach(
         Attach to ``neurons`` themselves; by default they are copied first.
     max_distance
         Drop (and count) synapses farther than this from the neuron (``"5 um"`` or a number in nm).
+    progress
+        A progress bar over the neurons' presynapse and postsynapse lookups (on a terminal, after
+        two seconds; ``SYNFRAME_PROGRESS=1`` forces it).
 
     Returns
     -------
@@ -141,8 +155,9 @@ def attach(
         )
     threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
     nl = _neurons.as_neuron_list(neurons)
-    if not isinstance(inplace, (bool, np.bool_)):
-        raise OptionError(f"inplace must be True or False, got {inplace!r}")
+    for flag, value in (("inplace", inplace), ("progress", progress)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise OptionError(f"{flag} must be True or False, got {value!r}")
     extra_columns = _extra_columns(syn)
     if not inplace:
         nl = navis.NeuronList([n.copy() for n in nl])
@@ -151,11 +166,14 @@ def attach(
     xyz = _spatial.positions_nm(syn)
     parts: list[list] = [[] for _ in nl]
     boxes: list[list] = [[] for _ in nl]
-    for k, side, rows in _spatial.side_rows(syn, ids):
-        pos = xyz[side][rows]
-        dist, pid = points[k].query(pos)
-        parts[k].append((side, rows, dist, pid))
-        boxes[k].append(_neurons.bbox_side(pos))
+    with bar(2 * len(nl), "attach (pre, post)", bool(progress), unit="neuron") as pbar:
+        for k, side, rows in _spatial.side_rows(syn, ids):
+            pos = xyz[side][rows]
+            dist, pid = points[k].query(pos)
+            parts[k].append((side, rows, dist, pid))
+            boxes[k].append(_neurons.bbox_side(pos))
+            pbar.update(_spatial.SIDES.index(side) * len(nl) + k + 1 - pbar.n)
+        pbar.update(pbar.total - pbar.n)
     _neurons.check_scale(
         (
             (ids[k], [p[2] for p in parts[k]], boxes[k], points[k])

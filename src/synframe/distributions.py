@@ -1,5 +1,9 @@
 """Distribution specs, their validation, and vectorized, keyed samplers.
 
+One module, though over 450 lines: each distribution kind's validation (``spec_problems``) and its
+sampler (``ppf``) must agree on the same parameters and bounds; kept side by side, a kind is added
+or changed in one place.
+
 A spec is the ConnPropsModel dict of one (property, src, tgt) cell::
 
     {"type": "gamma", "mean": 1.0, "std": 0.5, "shared_within": True,

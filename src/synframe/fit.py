@@ -1,5 +1,9 @@
 """``fit_pathway_stats``: estimate pathway statistics from an existing synapse table.
 
+One module, though over 450 lines: the fit is one pipeline (extract per pathway, choose the
+distribution, fill sparse pathways by interpolation, build specs) whose helpers each mirror one step
+of connectome-manipulator's ``conn_props``; nothing else uses them.
+
 The estimates are connectome-manipulator 1.0.4's (``model_building/conn_props.py``): ``extract``
 computes, per pathway with enough connections, the mean, population std (``ddof=0``), min, max,
 histogram-fitted normal loc/scale, discrete values/counts and ``shared_within`` of every property

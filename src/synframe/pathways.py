@@ -1,5 +1,10 @@
 """Pathway statistics: an ``xarray.DataArray`` over ``("property", "src", "tgt")``, one spec per cell.
 
+One module, though over 450 lines: construction, validation, the ConnPropsModel JSON (to/from
+dict, load/save) and the summary all act on the one DataArray layout defined here; the JSON reader
+is the constructor's input path and must validate exactly as it does. The JSON input/output with its
+connectome-manipulator checks (``to_dict`` to ``cm_problems``) is the seam if it grows.
+
 Built from the ConnPropsModel / obi-one nested dict (:func:`pathway_stats`, or :func:`from_dict` for a
 whole model), loaded from its JSON (:func:`load_pathway_stats`), or fitted from a synapse table
 (:func:`synframe.fit_pathway_stats`). The helpers here are also methods of the ``.syn`` accessor of

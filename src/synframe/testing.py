@@ -1,5 +1,9 @@
 """hypothesis strategies and statistical assertions, so you can property-test your own code on them.
 
+One module, though over 450 lines: it is a public namespace (``synframe.testing``) users import
+from one place; the strategies and the assertions share the spec-support helpers that tie a drawn
+value to the spec it came from.
+
 Needs ``hypothesis`` (``pip install synframe[test]``). The seeded synthetic dump generator,
 :class:`~synframe.synthetic.SyntheticDump`, needs only numpy and is re-exported here.
 

@@ -6,103 +6,28 @@ in atomically (:func:`synframe._io.staged_dir` for a new circuit, ``os.replace``
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import os
-import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .. import _draw, _provenance
 from .._io import staged_dir
-from ..distributions import output_dtype
+from .._progress import bar
 from ..errors import OptionError, PathwayError, SonataError, format_problems
 from ..pathways import N_SYN_PER_CONN, WILDCARD, Cells, check_by, summary, validate
-from ..schemas import SynapseTable
 from ._circuit import LAYOUT_DATASETS, Circuit, check_chunk_size, chunk_ranges, name_problem
-from ._populations import group_names
-from .read import iter_edges
+from ._config import write_config
+from ._edgefile import check_scheduler, parameterized_copy
 
 __all__ = ["parameterize_circuit"]
 
 log = logging.getLogger("synframe")
-
-
-def _write_population(
-    h5file, name: str, values: Mapping[str, np.ndarray], start: int, sizes, dtypes
-) -> None:
-    """Write one chunk of property values (edges ``start…``) into every group of ``/edges/<name>``.
-
-    Each edge's value goes to its group (``edge_group_id``) at its row there
-    (``edge_group_index``); ``sizes`` gives each group's length, for datasets created here.
-    """
-    pop = h5file["edges"][name]
-    stop = start + len(next(iter(values.values()))) if values else start
-    gid = np.asarray(pop["edge_group_id"][start:stop], dtype=np.int64)
-    gidx = np.asarray(pop["edge_group_index"][start:stop], dtype=np.int64)
-    for g in [gid[0]] if len(gid) and gid.min() == gid.max() else np.unique(gid):
-        group = pop[str(g)]
-        mask = None if gid[0] == gid[-1] and gid.min() == gid.max() else gid == g
-        rows = gidx if mask is None else gidx[mask]
-        order = None if (np.diff(rows) > 0).all() else np.argsort(rows, kind="stable")
-        rows = rows if order is None else rows[order]
-        contiguous = len(rows) and rows[-1] - rows[0] + 1 == len(rows)
-        for prop, vals in values.items():
-            if prop not in group:  # uncompressed (libsonata)
-                group.create_dataset(prop, shape=(sizes[str(g)],), dtype=dtypes[prop])
-            ds = group[prop]
-            v = vals if mask is None else vals[mask]
-            v = (v if order is None else v[order]).astype(ds.dtype, copy=False)
-            if contiguous:
-                ds[rows[0] : rows[-1] + 1] = v
-            else:
-                ds[rows] = v
-
-
-def _cast_for(dtype: np.dtype, vals: np.ndarray, what: str) -> None:
-    """Refuse values the dataset's dtype would change: no silent narrowing, wrapping or rounding.
-
-    Integers must fit the integer range (``300`` is not a ``uint8``, ``-5`` not a ``uint32``),
-    floats written to an integer dataset must be whole, floats must stay finite in float32
-    (``1e300`` is ``inf`` there), and NaN/inf are never written.
-    """
-    dtype = np.dtype(dtype)
-    vals = np.asarray(vals)
-    if not len(vals):
-        return
-    fix = (
-        "change the stats (or redraw into a new property name), or rewrite the dataset with a "
-        "wider dtype first"
-    )
-    if vals.dtype.kind == "f" and not np.isfinite(vals).all():
-        raise SonataError(f"{what}: drew non-finite values (NaN/inf); check the distribution")
-    if dtype.kind in "iu":
-        if vals.dtype.kind == "f" and (vals != np.round(vals)).any():
-            raise SonataError(
-                f"{what}: the dataset holds integers ({dtype}) but drew fractional values (e.g. "
-                f"{vals[vals != np.round(vals)][0]}); {fix}"
-            )
-        info = np.iinfo(dtype)
-        lo, hi = vals.min(), vals.max()
-        if lo < info.min or hi > info.max:
-            raise SonataError(
-                f"{what}: drew values {lo}..{hi}, outside the range of the dataset's dtype {dtype} "
-                f"({info.min}..{info.max}); {fix}"
-            )
-    elif dtype.kind == "f":
-        big = np.abs(vals.astype(np.float64)).max()
-        if big > np.finfo(dtype).max:
-            raise SonataError(
-                f"{what}: drew values up to {big:.3g} in magnitude, which {dtype} cannot hold "
-                f"(largest {np.finfo(dtype).max:.3g}); {fix}"
-            )
-    else:
-        raise SonataError(f"{what}: the dataset is stored as {dtype}, not numbers; {fix}")
 
 
 def parameterize_circuit(
@@ -117,22 +42,28 @@ def parameterize_circuit(
     inplace: bool = False,
     chunk_size: int = 1_000_000,
     scheduler=None,
+    progress: bool = True,
 ) -> Path:
     """Draw synapse properties for a SONATA circuit's edge populations (the obi-one task), atomically.
 
     Semantics of the reference task (obi-one's synapse parameterization on connectome-manipulator's
     ``ConnPropsModel``; its ``pathway_property`` is ``by`` here, its ``overwrite_if_exists`` is
-    ``overwrite``): every value of ``by`` among the nodes of the populations must be covered by
-    ``stats`` (else an error, before anything is written); populations whose source or target nodes
-    lack the property are skipped with a warning; existing properties need ``overwrite`` (then
-    logged as re-parameterization). Values are drawn as :func:`synframe.parameterize` draws them
+    ``overwrite``): every pathway of ``by`` must be covered by ``stats`` (else an error, before
+    anything is written); populations whose source or target nodes lack the property are skipped
+    with a warning; existing properties need ``overwrite`` (then logged as re-parameterization).
+    ``overwrite`` means *redraw properties the edges already have*; it never replaces a circuit
+    (``output=`` must be a new directory). The pathways checked are those the edges connect (one
+    pass over their source and target node ids, ``chunk_size`` at a time), as
+    :func:`synframe.parameterize` checks a table: a model of EXC->INH covers a population whose
+    edges are all EXC->INH even if its nodes have other classes too. Values are drawn as :func:`synframe.parameterize` draws them
     (keyed on population, property, source and target node ids, edge id), connection by connection
     where ``shared_within``.
 
     Improvements over the reference: everything is validated before any write; files are written as
     temporary copies and moved into place with ``os.replace`` (an error or a kill leaves the input
     byte-identical); ``output=`` writes a new circuit directory (config rewritten to the new edge
-    files, everything else referenced where it is) — in place only with ``inplace=True``; dtypes of
+    files; every other path -- existing or not, ``mechanisms_dir`` too -- made absolute against the
+    original folder so that it points where it pointed; empty strings stay empty) — in place only with ``inplace=True``; dtypes of
     existing properties are kept (new ones: float32, or int32 for ``dtype: "int"``); no compression;
     populations are processed in chunks of ``chunk_size`` edges; populations with several groups
     (bmtk) get every edge's value in its own group, at its ``edge_group_index``; a property defined
@@ -152,6 +83,9 @@ def parameterize_circuit(
     circuit's files) -- while this process writes them in order; at most two chunks per worker are
     held at once, so populations larger than memory work. The output is identical to the
     single-process run (keyed randomness).
+
+    ``progress``: a progress bar over the edges drawn and written (on a terminal, after two
+    seconds; ``SYNFRAME_PROGRESS=1`` forces it, ``False`` turns it off).
 
     Returns
     -------
@@ -208,7 +142,7 @@ def parameterize_circuit(
     out_dir = None if output is None else Path(output).expanduser().resolve()
     if out_dir is not None and out_dir.exists():
         raise SonataError(f"{out_dir} exists; choose a new output directory")
-    todo = _check_populations(circuit, pops, stats, props, by, overwrite)
+    todo = _check_populations(circuit, pops, stats, props, by, overwrite, chunk_size)
     log.info("%s", summary(stats))
     log.info("Running synapse parameterization for %d edge population(s)...", len(todo))
 
@@ -216,32 +150,34 @@ def parameterize_circuit(
     for name, existing in todo:
         by_file.setdefault(circuit.edge_files[name], []).append((name, existing))
     provenance = _provenance.record(stats, seed=seed, by=by, properties=props, timestamp=True)
-    _check_scheduler(scheduler)
-    draw_args = (circuit, stats, props, by, seed, chunk_size, provenance, scheduler)
-    if out_dir is not None:
-        with staged_dir(out_dir) as staging:
-            new_edges = {}
-            used: set[str] = set()
-            for path, members in sorted(by_file.items()):
-                tmp = staging / "edges" / _new_name(path, circuit.path.parent, used)
-                tmp.parent.mkdir(exist_ok=True)
-                _parameterized_copy(path, tmp, members, *draw_args)
-                new_edges[path] = tmp.relative_to(staging)
-            _write_config(circuit, staging, new_edges, provenance)
-        result = out_dir / "circuit_config.json"
-    else:
-        _warn_leftovers(by_file)
-        temps: dict[Path, Path] = {}
-        try:
-            for path, members in sorted(by_file.items()):
-                temps[path] = path.with_name(f".{path.name}.synframe-{uuid.uuid4().hex[:8]}")
-                _parameterized_copy(path, temps[path], members, *draw_args)
-            for path, tmp in temps.items():
-                os.replace(tmp, path)
-        finally:
-            for tmp in temps.values():
-                tmp.unlink(missing_ok=True)
-        result = circuit.path
+    check_scheduler(scheduler)
+    total = sum(circuit.edges(name).size for name, _ in todo)
+    with bar(total, "parameterize_circuit", progress, unit="edge") as pbar:
+        draw_args = (circuit, stats, props, by, seed, chunk_size, provenance, scheduler, pbar)
+        if out_dir is not None:
+            with staged_dir(out_dir) as staging:
+                new_edges = {}
+                used: set[str] = set()
+                for path, members in sorted(by_file.items()):
+                    tmp = staging / "edges" / _new_name(path, circuit.path.parent, used)
+                    tmp.parent.mkdir(exist_ok=True)
+                    parameterized_copy(path, tmp, members, *draw_args)
+                    new_edges[path] = tmp.relative_to(staging)
+                write_config(circuit, staging, new_edges, provenance)
+            result = out_dir / "circuit_config.json"
+        else:
+            _warn_leftovers(by_file)
+            temps: dict[Path, Path] = {}
+            try:
+                for path, members in sorted(by_file.items()):
+                    temps[path] = path.with_name(f".{path.name}.synframe-{uuid.uuid4().hex[:8]}")
+                    parameterized_copy(path, temps[path], members, *draw_args)
+                for path, tmp in temps.items():
+                    os.replace(tmp, path)
+            finally:
+                for tmp in temps.values():
+                    tmp.unlink(missing_ok=True)
+            result = circuit.path
     log.info("Synapse parameterization done: %s", result)
     return result
 
@@ -265,9 +201,20 @@ def _new_name(path: Path, base: Path, used: set[str]) -> str:
 
 
 def _check_populations(
-    circuit: Circuit, pops: Sequence[str], stats: xr.DataArray, props, by: str, overwrite: bool
+    circuit: Circuit,
+    pops: Sequence[str],
+    stats: xr.DataArray,
+    props,
+    by: str,
+    overwrite: bool,
+    chunk_size: int,
 ) -> list[tuple[str, list[str]]]:
-    """(population, existing properties) to parameterize; every problem raised at once, before writing."""
+    """(population, existing properties) to parameterize; every problem raised at once, before writing.
+
+    Coverage is checked over the pathways the edges have (one pass over their source and target
+    node ids, ``chunk_size`` edges at a time), not over every pair of node types: a model of
+    EXC->INH covers a population whose edges are all EXC->INH, whatever else its nodes are.
+    """
     cells = Cells(stats)
     src_types = [s for s in stats["src"].values.tolist() if s != WILDCARD]
     tgt_types = [t for t in stats["tgt"].values.tolist() if t != WILDCARD]
@@ -286,13 +233,8 @@ def _check_populations(
             )
             node_props.update(*(n.attribute_names for n in (src_nodes, tgt_nodes) if n is not None))
             continue
-        sv, tv = (
-            np.unique(np.asarray(nodes_.get(by), dtype=object).astype(str))
-            for nodes_ in (src_nodes, tgt_nodes)
-        )
-        missing = sorted(
-            {(str(s), str(t)) for s in sv for t in tv for p in props if cells(p, s, t) is None}
-        )
+        pathways = edge_pathways(pop, src_nodes, tgt_nodes, by, chunk_size)
+        missing = sorted({(s, t) for s, t in pathways for p in props if cells(p, s, t) is None})
         if missing:
             problems.append(
                 f"edge population {name!r}: {by!r} pathways {missing} are not covered by the stats "
@@ -315,6 +257,31 @@ def _check_populations(
     return todo
 
 
+def edge_pathways(pop, src_nodes, tgt_nodes, by: str, chunk_size: int) -> set[tuple[str, str]]:
+    """The ``(source type, target type)`` pairs of ``by`` that the edges of ``pop`` connect.
+
+    Node values are coded once per population; the edges are read ``chunk_size`` at a time, so a
+    population of any size is scanned in bounded memory. Node ids outside the node populations
+    are a :class:`SonataError` (the edge file does not belong to these nodes).
+    """
+    src_codes, src_types = pd.factorize(np.asarray(src_nodes.get(by), dtype=object).astype(str))
+    tgt_codes, tgt_types = pd.factorize(np.asarray(tgt_nodes.get(by), dtype=object).astype(str))
+    width = max(len(tgt_types), 1)
+    seen: set[int] = set()
+    for start, stop in chunk_ranges(pop.size, chunk_size):
+        s, t = pop.source_nodes(start, stop), pop.target_nodes(start, stop)
+        for ids, codes, nodes_, side in ((s, src_codes, src_nodes, "source"),
+                                         (t, tgt_codes, tgt_nodes, "target")):  # fmt: skip
+            if len(ids) and (ids.min() < 0 or ids.max() >= len(codes)):
+                raise SonataError(
+                    f"edge population {pop.name!r}: {side} node ids up to {int(ids.max())} but "
+                    f"node population {nodes_.name!r} has {len(codes)} nodes; the edges do not "
+                    "belong to these nodes (check the circuit config)"
+                )
+        seen.update(np.unique(src_codes[s] * width + tgt_codes[t]).tolist())
+    return {(str(src_types[k // width]), str(tgt_types[k % width])) for k in seen}
+
+
 def _warn_leftovers(by_file) -> None:
     """A killed in-place run leaves its temporary copy beside the (untouched) original: say so."""
     for path in by_file:
@@ -326,157 +293,3 @@ def _warn_leftovers(by_file) -> None:
                 path.name,
                 ", ".join(p.name for p in stale),
             )
-
-
-def _parameterized_copy(
-    path: Path, tmp: Path, members, circuit, stats, props, by, seed, chunk, provenance, scheduler
-):
-    """Copy the edge file ``path`` to ``tmp`` and draw every member population's properties into it.
-
-    Each population records what drew its values (HDF5 attribute ``synframe_provenance``).
-    """
-    import h5py
-
-    shutil.copyfile(path, tmp)
-    with h5py.File(tmp, "r+") as h5:
-        for name, existing in members:
-            _parameterize_population(
-                circuit, name, existing, h5, stats, props, by, seed, chunk, scheduler
-            )
-            h5["edges"][name].attrs["synframe_provenance"] = json.dumps(provenance)
-
-
-def _parameterize_population(
-    circuit, name, existing, h5, stats, props, by, seed, chunk_size, scheduler=None
-) -> None:
-    """Draw every property for one population, chunk by chunk, into the open (temporary) h5 file."""
-    import h5py
-
-    for p in existing:
-        log.info(
-            "Synapse property '%s' already exists in edge population '%s': Re-parameterizing synapses.",
-            p,
-            name,
-        )
-    pop = h5["edges"][name]
-    groups = group_names(pop)
-    gid = np.asarray(pop["edge_group_id"][()], dtype=np.int64)
-    sizes = {g: int((gid == int(g)).sum()) for g in groups}
-    for g in groups:  # a group's datasets fix its length (rows may be unused)
-        lengths = [ds.shape[0] for ds in pop[g].values() if isinstance(ds, h5py.Dataset)]
-        sizes[g] = max([sizes[g], *lengths])
-    n = int(pop["source_node_id"].shape[0])
-    dtypes = {}
-    for p in props:
-        have = [pop[g][p].dtype for g in groups if p in pop[g]]
-        if have:
-            dtypes[p] = have[0]  # kept when overwriting
-        else:
-            specs = [c for c in stats.sel(property=p).values.ravel() if c is not None]
-            kinds = {output_dtype(c).kind for c in specs}
-            dtypes[p] = np.dtype("int32") if kinds == {"i"} else np.dtype("float32")
-    ranges = list(chunk_ranges(n, chunk_size))
-    draw_one = functools.partial(_draw_chunk, str(circuit.path), name, by, stats, props, seed)
-    done = 0
-    for values in _in_order(draw_one, ranges, scheduler):
-        start = done
-        for p, v in values.items():
-            _cast_for(dtypes[p], v, f"{name}/{p}")
-        _write_population(h5, name, values, start, sizes, dtypes)
-        done += len(next(iter(values.values()))) if values else 0
-        log.info("Edge population '%s': %d / %d edges parameterized", name, done, n)
-
-
-def _draw_chunk(config, name, by, stats, props, seed, edges: tuple[int, int]) -> dict:
-    """The values of the edges ``[start, stop)`` of one population (run where the scheduler says)."""
-    start, stop = edges
-    chunk = next(
-        iter_edges(
-            config,
-            name,
-            properties=[],
-            node_properties=(by,),
-            positions=False,
-            edge_ranges=[edges],
-        )
-    )
-    chunk = chunk.assign(**{
-        SynapseTable.pre: chunk.get("pre_node_id", chunk[SynapseTable.pre]),
-        SynapseTable.post: chunk.get("post_node_id", chunk[SynapseTable.post]),
-        SynapseTable.id: np.arange(start, stop, dtype=np.int64),
-    })  # fmt: skip
-    src, tgt = _draw.pathway_types(chunk, by)
-    plan = _draw.plan(chunk, src, tgt)
-    return _draw.draw(stats, props, plan, seed, stream=f"{name}/")
-
-
-def _in_order(func, items: list, scheduler):
-    """``func(item)`` for each item, yielded in order; on a dask scheduler, a few at a time.
-
-    At most twice as many results as the scheduler has workers are held at once, so that a
-    population larger than memory is drawn in bounded memory.
-    """
-    if scheduler is None:
-        for item in items:
-            yield func(item)
-        return
-    import dask
-
-    window = 2 * _workers(scheduler)
-    for first in range(0, len(items), window):
-        batch = [dask.delayed(func)(item) for item in items[first : first + window]]
-        get = scheduler if not isinstance(scheduler, str) else None
-        if get is not None:
-            results = get.gather(get.compute(batch))
-        else:
-            results = dask.compute(*batch, scheduler=scheduler)
-        yield from results
-
-
-def _check_scheduler(scheduler) -> None:
-    if scheduler is None or scheduler in ("processes", "threads", "synchronous"):
-        return
-    if not (hasattr(scheduler, "compute") and hasattr(scheduler, "nthreads")):
-        raise OptionError(
-            "scheduler must be None, 'processes', 'threads', 'synchronous' or a "
-            f"dask.distributed Client, got {scheduler!r}"
-        )
-
-
-def _workers(scheduler) -> int:
-    if isinstance(scheduler, str):
-        return os.cpu_count() or 1
-    return max(1, sum(scheduler.nthreads().values()))
-
-
-def _write_config(
-    circuit: Circuit, staging: Path, new_edges: Mapping[Path, Path], provenance: Mapping
-) -> None:
-    """A circuit config for ``staging``: new edge files, everything else by absolute path."""
-    cfg = json.loads(circuit.config.expanded_json)
-    base = circuit.path.parent
-
-    def absolute(value):
-        if (
-            isinstance(value, str)
-            and value
-            and not os.path.isabs(value)
-            and (base / value).exists()
-        ):
-            return str((base / value).resolve())
-        if isinstance(value, dict):
-            return {k: absolute(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [absolute(v) for v in value]
-        return value
-
-    cfg = absolute(cfg)
-    for entry in cfg.get("networks", {}).get("edges", []):
-        if not isinstance(entry.get("edges_file"), str):
-            continue
-        old = Path(entry["edges_file"]).resolve()
-        if old in new_edges:
-            entry["edges_file"] = "$BASE_DIR/" + str(new_edges[old])
-    cfg["manifest"] = {"$BASE_DIR": "./"}
-    cfg["synframe"] = {"parameterize_circuit": dict(provenance), "from": str(circuit.path)}
-    (staging / "circuit_config.json").write_text(json.dumps(cfg, indent=2))

@@ -4,10 +4,14 @@ What MorphIO (and so neurodamus, bluepysnap, BlueCelluLab) reads from an SWC fil
 :func:`build_morphology` makes sure of:
 
 - **one soma** (SWC type 1, a single point at the origin: the morphology is written relative to
-  the soma, the node's ``x``/``y``/``z`` place it). Skeleton nodes inside the soma are part of it:
-  nodes labelled 1 (SWC soma) when the skeleton has SWC labels, otherwise the nodes within the
-  soma radius that connect to the soma through nodes within it (as pcg_skel collapses level-2
-  skeletons), and one-node neurites hanging off the soma;
+  the soma, the node's ``x``/``y``/``z`` place it). When the skeleton has a soma (navis'
+  ``neuron.soma``, or an SWC root labelled 1), skeleton nodes inside it are part of it: nodes
+  labelled 1 when the skeleton has SWC labels, otherwise the nodes within the soma radius that
+  connect to the soma through nodes within it (as pcg_skel collapses level-2 skeletons), and
+  one-node neurites hanging off the soma; its radius is the soma node's ``radius`` (navis' soma
+  radius) where positive, else the estimate. A skeleton without a soma (FlyWire skeletons, whose
+  root is a neurite node) gets a soma of the estimated radius at its root, and no node is
+  merged into it: every other node stays a neurite sample;
 - **neurite types that change only at a bifurcation** (MorphIO refuses a type change inside an
   unbranched section): the skeleton's SWC labels 2/3/4 when every neurite node has one, otherwise
   one type per neurite tree leaving the soma -- axon (2) when the neuron's own presynapses on it
@@ -65,6 +69,7 @@ class Morphology:
     segment: np.ndarray  # (n,) index of the polyline segment ending at the sample, -1: none
     node_xyz: np.ndarray  # (nodes, 3) every skeleton node, world µm
     node_sample: np.ndarray  # (nodes,) sample row of each skeleton node, -1: in the soma
+    has_soma: bool = True  # False: the skeleton has none; the soma is placed at its root
 
     @property
     def n_sections(self) -> int:
@@ -84,7 +89,7 @@ def _radii(radii: Mapping[str, float] | None) -> dict[str, float]:
 
 
 def _skeleton(neuron):
-    """(nodes table rooted at the soma, parent rows, world µm xyz, radius µm or None)."""
+    """(nodes table rooted at the soma, parent rows, world µm xyz, radius µm or None, has soma)."""
     import navis
 
     if not isinstance(neuron, navis.TreeNeuron):
@@ -103,7 +108,8 @@ def _skeleton(neuron):
         )
     soma = neuron.soma
     soma = None if soma is None else np.atleast_1d(soma)
-    if soma is not None and len(soma) and soma[0] != neuron.root[0]:
+    has_soma = soma is not None and len(soma) > 0
+    if has_soma and soma[0] != neuron.root[0]:
         neuron = navis.reroot_skeleton(neuron, soma[0], inplace=False)
     nodes = neuron.nodes
     index = pd.Index(nodes["node_id"].to_numpy())
@@ -119,7 +125,7 @@ def _skeleton(neuron):
         # written as float32: a radius that is not a positive float32 counts as missing
         usable = np.isfinite(radius) & (radius > 0) & (radius < np.finfo(np.float32).max)
         radius = np.where(usable, radius, np.nan)
-    return nodes, parent, xyz, radius
+    return nodes, parent, xyz, radius, has_soma
 
 
 def _depth_first(parent: np.ndarray) -> np.ndarray:
@@ -203,14 +209,20 @@ def build_morphology(
     postsynapses, used to tell its axon from its dendrites when the skeleton has no SWC labels.
     """
     radii_um = _radii(radii)
-    nodes, parent, node_xyz, node_radius = _skeleton(neuron)
+    nodes, parent, node_xyz, node_radius, has_soma = _skeleton(neuron)
     root = int(np.flatnonzero(parent < 0)[0])
-    soma_r = radii_um["soma"]
-    if node_radius is not None and np.isfinite(node_radius[root]) and node_radius[root] > 0:
-        soma_r = float(node_radius[root])
     order = _depth_first(parent)
     labels = _swc_labels(nodes, root)
-    merged = _soma_rows(parent, node_xyz, labels, soma_r)
+    has_soma = has_soma or labels is not None  # navis' soma, or an SWC root labelled soma
+    soma_r = radii_um["soma"]
+    measured = node_radius is not None and np.isfinite(node_radius[root]) and node_radius[root] > 0
+    if has_soma and measured:  # the root's radius is a soma radius only if the root is a soma
+        soma_r = float(node_radius[root])
+    if has_soma:
+        merged = _soma_rows(parent, node_xyz, labels, soma_r)
+    else:  # a root on a neurite: no node is part of a soma that is not there
+        merged = np.zeros(len(parent), dtype=bool)
+        merged[root] = True
     if labels is not None and (labels[~merged] == SOMA).any():
         labels = None  # soma-labelled nodes away from the soma: not a usable labelling
     samples = order[~merged[order]]
@@ -250,6 +262,7 @@ def build_morphology(
         segment=segment,
         node_xyz=node_xyz,
         node_sample=node_sample,
+        has_soma=bool(has_soma),
     )
 
 
@@ -309,7 +322,8 @@ def locate(morph: Morphology, points: np.ndarray) -> dict[str, np.ndarray]:
     Returns arrays ``section_id`` (0 = soma), ``section_pos`` (fraction of the section polyline's
     length), ``section_type``, ``segment_id``, ``segment_offset`` (µm from the segment's start) and
     ``distance`` (µm from each point to its location). A point nearest to a soma node lies on
-    the soma (section 0, position 0.5, its centre).
+    the soma (section 0, position 0.5, its centre); a point nearest to a sample that ends or
+    starts no segment (a one-point section) lies on that sample.
     """
     from scipy.spatial import cKDTree
 
@@ -346,6 +360,21 @@ def locate(morph: Morphology, points: np.ndarray) -> dict[str, np.ndarray]:
     out["segment_id"][p] = morph.segment[e]
     out["segment_offset"][p] = tt * sl
     out["distance"][p] = dist[best]
+    # a point whose nearest sample ends no segment and starts none (a one-point section: a leaf
+    # at its parent's very position, a one-node neurite at the soma) lies on that sample
+    alone = sample >= 0
+    alone[p] = False
+    s = sample[alone]
+    sec = morph.section[s]
+    total = morph.length[sec]
+    out["section_id"][alone] = sec
+    out["section_pos"][alone] = np.where(
+        total > 0, np.clip(morph.arc[s] / np.where(total > 0, total, 1), 0, 1), 0
+    )
+    out["section_type"][alone] = morph.kind[s]
+    out["segment_id"][alone] = np.maximum(morph.segment[s], 0)
+    out["segment_offset"][alone] = 0.0
+    out["distance"][alone] = np.linalg.norm(local[alone] - morph.xyz[s], axis=1)
     return out
 
 

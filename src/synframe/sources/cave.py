@@ -1,5 +1,9 @@
 """``CAVESource``: synapses from a CAVE datastack (FlyWire, MICrONS …) through caveclient.
 
+One module, though over 450 lines: one class (the query planning, batching, row-limit splitting and
+provenance of a CAVE fetch) and the small session helpers (one retry layer, request timeout) only it
+installs on its client.
+
 Compared to fafbseg 3.2.3's ``flywire.get_synapses`` (which walks materialization versions newest
 first with two requests each, queries batches one after another, and returns a truncated table
 silently when the server's row limit is hit):
@@ -9,8 +13,9 @@ silently when the server's row limit is hit):
   that names the ids;
 - batches run concurrently (a bounded thread pool); failed requests are retried by one layer only,
   the client's own HTTP sessions (urllib3 ``Retry``, which synframe configures: connection errors,
-  429 honouring ``Retry-After``, and 5xx, with exponential back-off capped per wait), so a request
-  is tried at most ``retries + 1`` times in a bounded time;
+  timeouts, 429 honouring ``Retry-After``, and 5xx, with exponential back-off capped per wait),
+  and every attempt has a ``timeout``, so a request is tried at most ``retries + 1`` times in a
+  bounded time (a stalled connection is given up, never waited on forever);
 - a result at the server's row limit (its ``Warning: … Limited query to N rows`` header, which
   caveclient only logs, or ``row_limit`` rows) is split and re-queried, down to single ids; a single
   id over the limit, or a persistent failure, raises :class:`~synframe.errors.FetchError` naming the
@@ -24,6 +29,7 @@ truncation, cache -- whose parts share its state.)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -80,12 +86,23 @@ class CAVESource:
     max_workers
         Concurrent queries.
     retries, backoff, backoff_max
-        How the client's HTTP sessions retry a failed request (connection errors, 429, 500, 502,
-        503, 504): at most ``retries`` times after the first attempt, waiting ``0, 2 * backoff,
-        4 * backoff …`` seconds, each wait (and a server's ``Retry-After``) capped at
+        How the client's HTTP sessions retry a failed request (connection errors, timeouts, 429,
+        500, 502, 503, 504): at most ``retries`` times after the first attempt, waiting ``0,
+        2 * backoff, 4 * backoff …`` seconds, each wait (and a server's ``Retry-After``) capped at
         ``backoff_max``. This replaces the client's own retry policy (caveclient retries 502-504
         three times) on its ``materialize`` and ``chunkedgraph`` sessions, so that there is one
-        retry layer; ``retries=None`` keeps the client's policy as it is.
+        retry layer; ``retries=None`` keeps the client's policy as it is (the timeout still
+        applies).
+    timeout
+        Seconds an attempt may wait for the server: to connect, and between two pieces of the
+        answer (requests' connect and read timeouts). Applied to every request of the client's
+        ``materialize`` and ``chunkedgraph`` sessions that sets none itself. A server that stalls
+        is given up after ``timeout`` seconds and the attempt retried, so one request takes at
+        most about ``(retries + 1) * timeout`` seconds plus the back-off waits (with the
+        defaults: ``5 * 120 + 0 + 1 + 2 + 4`` s ~ 10 minutes for a server that accepts the
+        connection and never answers); an answer still arriving is not cut off (large query
+        results stream for longer than ``timeout``, as long as bytes keep coming).
+        ``None``: wait forever (not recommended).
     row_limit
         The server's row limit, if known (FlyWire 500,000; CAVE's default 200,000): a result with
         this many rows is treated as truncated even without the ``Warning`` header.
@@ -104,6 +121,7 @@ class CAVESource:
         retries: int | None = 4,
         backoff: float = 0.5,
         backoff_max: float = 30.0,
+        timeout: float | None = 120.0,
         row_limit: int | None = None,
         cache: str | os.PathLike | None = None,
     ) -> None:
@@ -144,9 +162,9 @@ class CAVESource:
         self.retries = None if retries is None else _positive_int(retries, "retries", zero=True)
         self.backoff = _non_negative(backoff, "backoff")
         self.backoff_max = _non_negative(backoff_max, "backoff_max")
-        if self.retries is not None:
-            for api in (client.materialize, client.chunkedgraph):
-                self._configure_retries(getattr(api, "session", None))
+        self.timeout = None if timeout is None else _positive_seconds(timeout, "timeout")
+        for api in (client.materialize, client.chunkedgraph):
+            self._configure_session(getattr(api, "session", None))
         self.row_limit = None if row_limit is None else _positive_int(row_limit, "row_limit")
         if cache is not None and not isinstance(cache, (str, os.PathLike)):
             raise OptionError(f"cache must be a directory path, got {type(cache).__name__}")
@@ -164,23 +182,24 @@ class CAVESource:
     def __repr__(self) -> str:
         return f"CAVESource({self.datastack!r}, table={self.table!r}, view={self.view!r})"
 
-    def _configure_retries(self, session) -> None:
-        """Mount one retry policy on a client's requests session (see ``retries``)."""
-        if session is None:
+    def _configure_session(self, session) -> None:
+        """Mount one retry policy and the timeout on a client's requests session."""
+        if session is None or not hasattr(session, "mount"):
             return
-        import requests
-
-        retry = _retry_class()(
-            total=self.retries,
-            backoff_factor=self.backoff,
-            backoff_max=self.backoff_max,
-            status_forcelist=sorted(_RETRY_STATUS),
-            allowed_methods=frozenset(["GET", "POST"]),
-            respect_retry_after_header=True,
-            raise_on_status=False,  # caveclient raises HTTPError with the server's message
-        )
-        adapter = requests.adapters.HTTPAdapter(
-            max_retries=retry, pool_maxsize=max(10, self.max_workers)
+        if self.retries is None:  # the client's own policy, kept
+            retry = session.get_adapter("https://").max_retries
+        else:
+            retry = _retry_class()(
+                total=self.retries,
+                backoff_factor=self.backoff,
+                backoff_max=self.backoff_max,
+                status_forcelist=sorted(_RETRY_STATUS),
+                allowed_methods=frozenset(["GET", "POST"]),
+                respect_retry_after_header=True,
+                raise_on_status=False,  # caveclient raises HTTPError with the server's message
+            )
+        adapter = _adapter_class()(
+            timeout=self.timeout, max_retries=retry, pool_maxsize=max(10, self.max_workers)
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
@@ -360,15 +379,15 @@ class CAVESource:
         self.requests = {}
         self._check(query)
         ids = as_ids(query.ids)
-        version, timestamp = self.resolve(ids, query.materialization)
+        with self._unanswered("the materialization versions"):
+            version, timestamp = self.resolve(ids, query.materialization)
         use_view = bool(query.filtered and self.view) and timestamp is None
-        if (
-            version is not None and not use_view
-        ):  # warm caveclient's metadata cache before threads start
+        if version is not None and not use_view:  # warm caveclient's cache before threads start
             self._count("metadata")
-            self.client.materialize.get_table_metadata(
-                self.table, version=version, log_warning=False
-            )
+            with self._unanswered(f"the metadata of table {self.table!r}"):
+                self.client.materialize.get_table_metadata(
+                    self.table, version=version, log_warning=False
+                )
         size = query.batch_size or 10
         sides = [s for s, on in (("pre", query.pre), ("post", query.post)) if on]
         tasks = [
@@ -417,6 +436,21 @@ class CAVESource:
         }
         return out
 
+    @contextlib.contextmanager
+    def _unanswered(self, what: str):
+        """A request the server did not answer (after the retries) as a :class:`FetchError`."""
+        import requests
+
+        try:
+            yield
+        except requests.RequestException as exc:
+            raise FetchError(
+                f"{self!r}: the server did not answer for {what} ({type(exc).__name__}: {exc}); "
+                f"each attempt waits at most {self.timeout} s and is retried "
+                f"{self.retries if self.retries is not None else 'as the client does'} times -- "
+                "try again later, or raise timeout= / retries="
+            ) from exc
+
     def _version_time(self, version) -> str | None:
         try:
             return str(self.client.materialize.get_timestamp(version))
@@ -459,6 +493,16 @@ def _positive_int(value, name: str, *, zero: bool = False) -> int:
     return int(value)
 
 
+def _positive_seconds(value, name: str) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or value <= 0:
+        raise OptionError(
+            f"{name} must be a finite number of seconds > 0 (or None to wait forever), "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
 def _non_negative(value, name: str) -> float:
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if not ok or not np.isfinite(value) or value < 0:
@@ -479,6 +523,25 @@ def _retry_class():
             return None if after is None else min(after, self.backoff_max)
 
     return CappedRetry
+
+
+@functools.cache
+def _adapter_class():
+    """requests' ``HTTPAdapter`` with a default timeout (built on first use: requests loads lazily)."""
+    from requests.adapters import HTTPAdapter
+
+    class TimeoutAdapter(HTTPAdapter):
+        """An ``HTTPAdapter`` that gives every request without a timeout of its own ``timeout``."""
+
+        def __init__(self, *args, timeout: float | None = None, **kwargs) -> None:
+            self.timeout = timeout
+            super().__init__(*args, **kwargs)
+
+        def send(self, request, timeout=None, **kwargs):
+            return super().send(request, timeout=self.timeout if timeout is None else timeout,
+                                **kwargs)  # fmt: skip
+
+    return TimeoutAdapter
 
 
 def _utc(t) -> datetime:

@@ -1,5 +1,9 @@
 """``LocalStore``: synapses from a local dump, queried with DuckDB without loading the dump.
 
+One module, though over 450 lines: one class, whose reading and :meth:`LocalStore.build` share the
+store's on-disk format (its metadata, sort orders and row groups); the SQL layout lives in
+``_sql.py`` and dask partitions in ``_partitions.py``.
+
 A dump can be used as it is (a parquet or feather file, a directory of parquet files, a DuckDB
 database) or indexed once with :meth:`LocalStore.build`: two copies of the table, sorted by ``pre``
 and by ``post``, written as parquet with small row groups. DuckDB prunes row groups with their
