@@ -83,6 +83,8 @@ def parameterize(
     check_by(stats, by)
     if not isinstance(overwrite, (bool, np.bool_)):
         raise OptionError(f"overwrite must be True or False, got {overwrite!r}")
+    if isinstance(progress, np.bool_):
+        progress = bool(progress)
     props = _draw.select_properties(stats, properties)
     if N_SYN_PER_CONN in props:
         raise PathwayError(

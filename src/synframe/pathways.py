@@ -763,11 +763,11 @@ def summary(stats: xr.DataArray) -> str:
     """A readable description of the model, as connectome-manipulator logs it.
 
     It describes what the cells hold, valid or not (it is the stats' repr): invalid cells show
-    as ``<invalid>``; :func:`validate` says what is wrong with them.
+    as ``<invalid>``; :func:`validate` says what is wrong with them. The ``"*"`` wildcard counts
+    as one type on its side (and the text says what it stands for).
     """
     _structure(stats)
-    src = [s for s in stats["src"].values.tolist() if s != WILDCARD]
-    tgt = [t for t in stats["tgt"].values.tolist() if t != WILDCARD]
+    src, tgt = stats["src"].values.tolist(), stats["tgt"].values.tolist()
     parts = []
     for i, p in enumerate(stats["property"].values.tolist()):
         cells = [c for c in np.ravel(stats.values[i]) if c is not None]
@@ -778,7 +778,12 @@ def summary(stats: xr.DataArray) -> str:
         dtypes = "/".join(sorted({str(c["dtype"]) for c in good if c.get("dtype") is not None}))
         parts.append(f"{p} <{'/'.join(sorted(kinds))}{f' ({dtypes})' if dtypes else ''}>")
     what = stats.attrs.get("by") or "type"
-    text = f"Connection/synapse property distributions between {len(src)}x{len(tgt)} '{what}' pathways:\n  "
+    text = (
+        f"Connection/synapse property distributions between {len(src)}x{len(tgt)} '{what}' pathways"
+    )
+    if WILDCARD in src or WILDCARD in tgt:  # counted as one type each: the fallback of any type
+        text += f" ('{WILDCARD}' stands for any type without its own entry)"
+    text += ":\n  "
     text += "; ".join(parts)
     cov = stats.attrs.get("prop_cov") or {}
     if cov:
