@@ -644,3 +644,95 @@ def test_malformed_history_is_shown_not_raised(syn):
     assert str(h["rows_in"].dtype) == "Int64"
     assert df.attrs["history"][1] == before["history"][1]
     sf.reports.describe(df)  # does not raise
+
+
+# --- by ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("by", [None, 5, "", ["synapse_class"]])
+def test_by_must_be_a_name(by, syn, classed):
+    """``by`` names the node property whose values are the types: there is no meaningful
+    ``by=None`` (even a wildcard-only model needs to know the pathway property)."""
+    before = frame_hash(syn)
+    with pytest.raises(sf.OptionError, match="these stats were made for by='synapse_class'"):
+        sf.parameterize(syn, model(), by=by, types=classed)
+    bare = sf.pathway_stats({"g": {"*": {"*": GAMMA}}})  # no by recorded
+    with pytest.raises(sf.OptionError, match=r"e\.g\. by='synapse_class'"):
+        sf.parameterize(syn, bare, by=by, types=classed)
+    assert frame_hash(syn) == before
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(sf.OptionError, match="by must be the pathway property"):  # eagerly
+        sf.dask.parameterize(dd.from_pandas(syn, npartitions=2), model(), by=by)
+    with pytest.raises(sf.OptionError, match="by must be"):
+        syn.syn.parameterize(model(), by=by, types=classed)
+
+
+# --- truncnorm far out or on a tiny interval (found by the property test) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "near"),
+    [  # the normal's centre far below / above [min, max]: draws pile up at the near end
+        ({"type": "truncnorm", "norm_loc": -1.0, "norm_scale": 3.4e-192, "min": 0.0, "max": 1.0},
+         0.0),
+        ({"type": "truncnorm", "norm_loc": 2.0, "norm_scale": 3.4e-192, "min": 0.0, "max": 1.0},
+         1.0),
+        ({"type": "truncnorm", "norm_loc": -1.0, "norm_scale": 1e-9, "min": 0.0, "max": 1.0}, 0.0),
+    ],
+)  # fmt: skip
+def test_truncnorm_far_in_the_tail_is_at_the_near_end(spec, near):
+    x = sample(spec, keyed_uniforms(0, "t", np.arange(1000)))
+    assert np.isfinite(x).all() and np.abs(x - near).max() < 1e-6
+    sf.testing.assert_drawn_from(x, spec)
+
+
+def test_truncnorm_far_tail_quantiles_are_exact():
+    """Beyond 1e4 standard units the truncated normal is an exponential of rate |b| below b
+    (scipy's own ppf gives inf or NaN there, and is off by ~1e-10 at 2e4). Checked against the
+    exact quantile (mpmath, 60 digits) at 2e4 and 2e5 standard units."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 60
+    for b in (-2e4, -2e5):
+        r = mp.mpf(-b)
+        for u in (0.1, 0.3, 0.7, 0.99):
+            exact = mp.findroot(
+                lambda y, r=r, u=u: mp.erfc((r + y) / mp.sqrt(2)) / mp.erfc(r / mp.sqrt(2)) - u,
+                (mp.mpf(1e-9) / r, mp.mpf(10) / r), solver="illinois", tol=1e-50,
+            )  # fmt: skip
+            x = distributions._truncnorm_std_ppf(np.array([u]), 1.5 * b, b)[0]
+            assert abs((b - x) - float(exact)) <= 4 * np.spacing(abs(b)), (b, u)
+    from scipy import stats
+
+    u = keyed_uniforms(1, "t", np.arange(200))
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(stats.truncnorm.ppf(u[:3], 1e9, 1e9 + 1e-8)).any()
+    x = distributions._truncnorm_std_ppf(u, 1e9, 1e9 + 1e-8)
+    assert ((x >= 1e9) & (x <= 1e9 + 1e-8)).all()
+    back = distributions._truncnorm_std_cdf(distributions._truncnorm_std_ppf(u, 2e5, 3e5), 2e5, 3e5)
+    np.testing.assert_allclose(back, u, atol=1e-5)  # float resolution of x near 2e5: ~3e-11
+
+
+def test_truncnorm_on_a_tiny_interval_is_uniform_there():
+    spec = {"type": "truncnorm", "norm_loc": 0.0, "norm_scale": 632.5, "min": 4e-249,
+            "max": 3.1e-65}  # fmt: skip
+    x = sample(spec, keyed_uniforms(2, "t", np.arange(2000)))
+    assert (x >= spec["min"]).all() and (x <= spec["max"]).all()
+    sf.testing.assert_drawn_from(x, spec)
+    assert abs(x.mean() / spec["max"] - 0.5) < 4 / np.sqrt(12 * len(x))  # a uniform's mean
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"type": "truncnorm", "norm_loc": 0.3, "norm_scale": 0.0, "min": 0.0, "max": 1.0},
+     {"type": "truncnorm", "norm_loc": 0.3, "norm_scale": 2.0, "min": 0.5, "max": 0.5},
+     {"type": "truncnorm", "norm_loc": 0.3, "norm_scale": 2.0, "min": 0.0, "max": 1.0,
+      "lower_bound": 0.25, "upper_bound": 0.25},
+     {"type": "truncnorm", "norm_loc": 0.5, "norm_scale": 1e-300, "min": 0.0, "max": 1.0}],
+)  # fmt: skip
+def test_point_mass_truncnorm_per_synapse_passes_assert_parameterized(spec, syn, classed):
+    """One value for every synapse of a connection is all a point mass can give: not taken for a
+    per-connection draw where per-synapse was asked (shared_within false)."""
+    stats = model({"g": {"*": {"*": {**spec, "shared_within": False}}}})
+    out = sf.parameterize(syn, stats, by="synapse_class", types=classed, seed=4, progress=False)
+    assert out["g"].nunique() == 1
+    sf.testing.assert_parameterized(out, stats, by="synapse_class", types=classed)

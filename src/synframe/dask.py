@@ -47,6 +47,8 @@ from .clean import clean as _clean
 from .connectivity import connectivity as _connectivity
 from .errors import OptionError
 from .parameterize import parameterize as _parameterize
+from .pathways import check_by as _check_by
+from .pathways import validate as _validate_stats
 from .schemas import SynapseTable
 
 __all__ = ["annotate", "clean", "connectivity", "parameterize", "validate"]
@@ -87,6 +89,8 @@ def parameterize(
     _check_dask(ddf, "parameterize")
     if not isinstance(progress, bool):
         raise OptionError(f"progress must be True or False, got {progress!r}")
+    _validate_stats(stats)  # now, not when the graph is computed
+    _check_by(stats, by)
     seed = _draw.resolve_seed(
         seed
     )  # one seed for all partitions (None would draw one per partition)

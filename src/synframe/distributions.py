@@ -387,12 +387,57 @@ def keyed_uniforms(seed: int, name: str, *keys: np.ndarray, streams: int = 1) ->
 # --- samplers ---------------------------------------------------------------------------------------
 
 
+#: beyond this many standard units the truncated normal is an exponential to float precision
+_FAR_TAIL = 1e4
+
+
+def _far_tail_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Quantiles of the standard normal truncated to [a, b] with b << 0 (far in the left tail).
+
+    There ``exp(-x**2 / 2)`` is ``exp(-b**2 / 2) * exp(|b| (x - b))`` up to a factor
+    ``exp(-(x - b)**2 / 2)`` that is 1 to float precision (``x - b`` is about ``1 / |b|``): the
+    distance below ``b`` is an exponential of rate ``|b|`` truncated to ``b - a``. Inverted in
+    logs, so nothing overflows (scipy's ``truncnorm.ppf`` gives infinities for |b| >~ 1e154).
+    """
+    rate, width = -b, b - a
+    u = np.asarray(u, dtype="float64")
+    with np.errstate(divide="ignore"):
+        y = -np.logaddexp(np.log(u), np.log1p(-u) - rate * width) / rate
+    return np.clip(b - y, a, b)
+
+
+def _far_tail_cdf(z: np.ndarray, a: float, b: float) -> np.ndarray:
+    """The CDF that :func:`_far_tail_ppf` inverts (``b << 0``), at standard units ``z``."""
+    rate, width = -b, b - a
+    y = b - np.clip(z, a, b)
+    with np.errstate(over="ignore"):
+        return (np.exp(-rate * y) - np.exp(-rate * width)) / -np.expm1(-rate * width)
+
+
+def _truncnorm_flat(a: float, b: float) -> bool:
+    """True when the normal density is constant to ~1e-12 over [a, b] (standard units): the
+    truncated normal is then a uniform on [min, max] (scipy loses all precision there)."""
+    return not b > a or (b - a) * max(abs(a), abs(b)) < 1e-12
+
+
+def _truncnorm_std_cdf(z: np.ndarray, a: float, b: float) -> np.ndarray:
+    """P(X <= z) of the standard normal truncated to [a, b] (not flat)."""
+    from scipy import stats
+
+    if b < -_FAR_TAIL:
+        return _far_tail_cdf(z, a, b)
+    if a > _FAR_TAIL:  # mirrored: P(X <= z) = 1 - P(-X < -z)
+        return 1.0 - _far_tail_cdf(-z, -b, -a)
+    return stats.truncnorm.cdf(z, a, b)
+
+
 def _truncnorm_std_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
     """Quantiles of the standard normal truncated to [a, b], exactly (by inverting the CDF).
 
     Works on the side of the mode where the normal CDF keeps its precision (mirroring when the
     interval lies right of 0); intervals so far out that the CDF difference underflows use
-    scipy's tail-aware implementation.
+    scipy's tail-aware implementation, and beyond ``_FAR_TAIL`` standard units (where scipy
+    loses precision, then overflows) the exponential limit :func:`_far_tail_ppf`.
     """
     from scipy import special, stats
 
@@ -400,8 +445,10 @@ def _truncnorm_std_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
     if flip:
         a, b, u = -b, -a, 1.0 - u
     pa, pb = special.ndtr(a), special.ndtr(b)
-    if pb - pa < 1e-12 * max(pb, 1e-300):
-        x = stats.truncnorm.ppf(u, a, b)
+    if b < -_FAR_TAIL:  # scipy overflows (a**2) past ~1e154; exact to ~1/b**2 here
+        x = _far_tail_ppf(u, a, b)
+    elif pb - pa < 1e-12 * max(pb, 1e-300):
+        x = np.clip(stats.truncnorm.ppf(u, a, b), a, b)
     else:
         x = np.clip(special.ndtri(pa + u * (pb - pa)), a, b)
     return -x if flip else x
@@ -451,7 +498,7 @@ def ppf(spec: Mapping, u: np.ndarray, *, exact_gamma: bool = False) -> np.ndarra
         if scale == 0 or lo == hi:
             return np.full(n, float(np.clip(loc, lo, hi)))
         a, b = (lo - loc) / scale, (hi - loc) / scale
-        if not b > a:  # [min, max] narrower than float resolution in standard units: flat there
+        if _truncnorm_flat(a, b):  # [min, max] so narrow in standard units that it is flat
             return lo + (hi - lo) * u
         return np.clip(loc + scale * _truncnorm_std_ppf(u, a, b), lo, hi)
     if kind == "gamma":
@@ -626,9 +673,9 @@ def _base_cdf(spec: Mapping, t: np.ndarray, strict: np.ndarray) -> np.ndarray:
     if kind == "truncnorm":
         loc, scale = g("norm_loc"), g("norm_scale")
         a, b = (g("min") - loc) / scale, (g("max") - loc) / scale
-        if not b > a:  # as ppf: flat on [min, max]
+        if _truncnorm_flat(a, b):  # as ppf: flat on [min, max]
             return np.clip((t - g("min")) / (g("max") - g("min")), 0.0, 1.0)
-        return stats.truncnorm.cdf(t, a, b, loc=loc, scale=scale)
+        return _truncnorm_std_cdf((np.asarray(t, dtype="float64") - loc) / scale, a, b)
     if kind == "gamma":
         mean, std = g("mean"), g("std")
         if std < 1e-4 * mean:  # as ppf: normal to float precision (and std**2 may underflow)

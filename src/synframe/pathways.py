@@ -357,12 +357,18 @@ class Cells:
 
 def check_by(stats: xr.DataArray, by: str) -> None:
     """Refuse ``by`` when the stats record another pathway property (their types are its values)."""
+    stored = stats.attrs.get("by")
     if not isinstance(by, str) or not by:
+        hint = (
+            f"these stats were made for by={stored!r}"
+            if isinstance(stored, str) and stored
+            else "e.g. by='synapse_class'"
+        )
         raise OptionError(
             f"by must be the pathway property: the name (a str) of the node property whose values "
-            f"are the types, e.g. by='synapse_class', got {by!r}"
+            f"are the types ({hint}), got {by!r}; the types are read from the table's "
+            "pre_<by> / post_<by> columns or from types="
         )
-    stored = stats.attrs.get("by")
     if stored is not None and by != stored:
         raise PathwayError(
             f"the stats are for pathways by {stored!r} (their types are {stored} values), not "
