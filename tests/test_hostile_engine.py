@@ -678,12 +678,22 @@ def test_by_must_be_a_name(by, syn, classed):
         ({"type": "truncnorm", "norm_loc": 2.0, "norm_scale": 3.4e-192, "min": 0.0, "max": 1.0},
          1.0),
         ({"type": "truncnorm", "norm_loc": -1.0, "norm_scale": 1e-9, "min": 0.0, "max": 1.0}, 0.0),
+        # draws ~1e-79 above min = 0: measured from min, they keep their precision
+        ({"type": "truncnorm", "norm_loc": -1000.0, "norm_scale": 1.1754943508222875e-38,
+          "min": 0.0, "max": 179.2}, 0.0),
+        # (min - loc) / scale and (max - loc) / scale both overflow: every draw at min
+        ({"type": "truncnorm", "norm_loc": -1e300, "norm_scale": 1e-300, "min": 5.0, "max": 6.0},
+         5.0),
+        ({"type": "truncnorm", "norm_loc": 1e300, "norm_scale": 1.0, "min": 5.0, "max": 5.0000001},
+         5.0000001),
     ],
 )  # fmt: skip
 def test_truncnorm_far_in_the_tail_is_at_the_near_end(spec, near):
     x = sample(spec, keyed_uniforms(0, "t", np.arange(1000)))
     assert np.isfinite(x).all() and np.abs(x - near).max() < 1e-6
     sf.testing.assert_drawn_from(x, spec)
+    if spec["norm_loc"] == -1000.0:
+        assert (x > 0).all() and len(np.unique(x)) == len(x)  # not lumped at min
 
 
 def test_truncnorm_far_tail_quantiles_are_exact():
@@ -736,3 +746,26 @@ def test_point_mass_truncnorm_per_synapse_passes_assert_parameterized(spec, syn,
     out = sf.parameterize(syn, stats, by="synapse_class", types=classed, seed=4, progress=False)
     assert out["g"].nunique() == 1
     sf.testing.assert_parameterized(out, stats, by="synapse_class", types=classed)
+
+
+@pytest.mark.skipif(
+    not __import__("os").environ.get("SYNFRAME_CM_PYTHON"),
+    reason="set SYNFRAME_CM_PYTHON to a Python with connectome-manipulator 1.0.4",
+)
+def test_connectome_manipulator_loads_a_wildcard_only_model_but_has_no_pathway(tmp_path):
+    """What the warning says: CM 1.0.4 loads the file, with no types to draw from."""
+    import os
+    import subprocess
+
+    with pytest.warns(sf.SynframeWarning, match="src_types and tgt_types are empty"):
+        sf.save_pathway_stats(model(), tmp_path / "m.json")
+    code = (
+        "import sys\n"
+        "from connectome_manipulator.model_building import model_types\n"
+        "m = model_types.AbstractModel.model_from_file(sys.argv[1])\n"
+        "print(m.get_src_types(), m.get_tgt_types())\n"
+    )
+    res = subprocess.run([os.environ["SYNFRAME_CM_PYTHON"], "-c", code, str(tmp_path / "m.json")],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["[]", "[]"]

@@ -16,7 +16,14 @@ import pandas as pd
 import xarray as xr
 
 from ._ids import as_ids, id_column_of
-from .distributions import keyed_uniforms, output_dtype, sample, shared_within
+from .distributions import (  # noqa: F401 - resolve_seed, SEED_LIMIT: used from here too
+    SEED_LIMIT,
+    keyed_uniforms,
+    output_dtype,
+    resolve_seed,
+    sample,
+    shared_within,
+)
 from .errors import OptionError, PathwayError, format_problems
 from .pathways import N_SYN_PER_CONN, Cells
 from .schemas import SynapseTable
@@ -505,25 +512,3 @@ def check_property_names(props: Sequence[str]) -> None:
             + "\n  rename them in the stats (e.g. stats.assign_coords(property=[...])) or leave "
             "them out with properties=[...]"
         )
-
-
-#: seeds are ints in [0, SEED_LIMIT): they are recorded in attrs, JSON and HDF5 attributes as int64
-SEED_LIMIT = 2**63
-
-
-def resolve_seed(seed) -> int:
-    """A seed in ``[0, 2**63)``; ``None`` draws one from the OS (and it is recorded in attrs).
-
-    Raises :class:`~synframe.errors.OptionError` (a ``ValueError`` and ``TypeError``) for anything
-    else: negative, too large, floats (``1.5``, but also ``1.0``), text, booleans.
-    """
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % SEED_LIMIT)
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise OptionError(
-            f"seed must be an int in [0, 2**63) or None (a seed is drawn and recorded), "
-            f"got {seed!r} ({type(seed).__name__})"
-        )
-    if not 0 <= int(seed) < SEED_LIMIT:
-        raise OptionError(f"seed must be an int in [0, 2**63) or None, got {seed!r}")
-    return int(seed)

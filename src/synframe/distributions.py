@@ -55,7 +55,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._gamma import gamma_ppf
-from .errors import PathwayError
+from .errors import OptionError, PathwayError
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -414,6 +414,36 @@ def _far_tail_cdf(z: np.ndarray, a: float, b: float) -> np.ndarray:
         return (np.exp(-rate * y) - np.exp(-rate * width)) / -np.expm1(-rate * width)
 
 
+def _far_truncnorm(x, a: float, b: float, lo: float, hi: float, scale: float, *, cdf: bool):
+    """Quantiles (``cdf=False``: ``x`` are uniforms) or the CDF (``x`` are values) of a
+    truncated normal whose [min, max] lies beyond ``_FAR_TAIL`` standard units, in the units of
+    min and max.
+
+    The draws then lie within about ``scale / |a|`` of the end nearer the normal's centre: an
+    exponential of rate ``|a|`` (or ``|b|``) standard units truncated to the interval, measured
+    from that end. Measuring from the end (not from ``norm_loc``) keeps the precision of
+    values that differ from it by less than the float resolution of ``norm_loc``.
+    """
+    near_hi = b < -_FAR_TAIL
+    rate, width = (-b, b - a) if near_hi else (a, b - a)
+    x = np.asarray(x, dtype="float64")
+    end = hi if near_hi else lo
+    if not width > 0:  # [min, max] below the resolution of standard units (or both infinite)
+        return (x >= end).astype("float64") if cdf else np.full(x.shape, float(end))
+    with np.errstate(all="ignore"):
+        rest = np.exp(-rate * width)  # the mass the exponential puts beyond the far end
+        rest = float(rest) if np.isfinite(rest) else 0.0
+        if cdf:
+            y = np.clip(((hi - x) if near_hi else (x - lo)) / scale, 0.0, width)
+            ry = np.where(y > 0, rate * y, 0.0)
+            total = -np.expm1(-rate * width) if rest > 0 else 1.0
+            return ((np.exp(-ry) - rest) if near_hi else -np.expm1(-ry)) / total
+        v = x if near_hi else 1.0 - x  # P(distance from the near end >= y) = v
+        y = -np.logaddexp(np.log(v), np.log1p(-v) + np.log(rest)) / rate
+        d = np.where(np.isfinite(y), y * scale, 0.0)
+        return hi - d if near_hi else lo + d
+
+
 def _truncnorm_flat(a: float, b: float) -> bool:
     """True when the normal density is constant to ~1e-12 over [a, b] (standard units): the
     truncated normal is then a uniform on [min, max] (scipy loses all precision there)."""
@@ -498,6 +528,8 @@ def ppf(spec: Mapping, u: np.ndarray, *, exact_gamma: bool = False) -> np.ndarra
         if scale == 0 or lo == hi:
             return np.full(n, float(np.clip(loc, lo, hi)))
         a, b = (lo - loc) / scale, (hi - loc) / scale
+        if b < -_FAR_TAIL or a > _FAR_TAIL:  # at the near end: in original units (precision)
+            return np.clip(_far_truncnorm(u, a, b, lo, hi, scale, cdf=False), lo, hi)
         if _truncnorm_flat(a, b):  # [min, max] so narrow in standard units that it is flat
             return lo + (hi - lo) * u
         return np.clip(loc + scale * _truncnorm_std_ppf(u, a, b), lo, hi)
@@ -673,6 +705,9 @@ def _base_cdf(spec: Mapping, t: np.ndarray, strict: np.ndarray) -> np.ndarray:
     if kind == "truncnorm":
         loc, scale = g("norm_loc"), g("norm_scale")
         a, b = (g("min") - loc) / scale, (g("max") - loc) / scale
+        if b < -_FAR_TAIL or a > _FAR_TAIL:  # as ppf
+            far = _far_truncnorm(t, a, b, g("min"), g("max"), scale, cdf=True)
+            return np.clip(far, 0.0, 1.0)
         if _truncnorm_flat(a, b):  # as ppf: flat on [min, max]
             return np.clip((t - g("min")) / (g("max") - g("min")), 0.0, 1.0)
         return _truncnorm_std_cdf((np.asarray(t, dtype="float64") - loc) / scale, a, b)
@@ -763,3 +798,25 @@ def cdf(spec: Mapping, x, *, left: bool = False, n_syn_per_conn: bool = False) -
         out = _base_cdf(spec, t, strict)
     out = np.where(never_inner, 0.0, out)
     return np.where(always, 1.0, np.where(never, 0.0, out))
+
+
+#: seeds are ints in [0, SEED_LIMIT): they are recorded in attrs, JSON and HDF5 attributes as int64
+SEED_LIMIT = 2**63
+
+
+def resolve_seed(seed) -> int:
+    """A seed in ``[0, 2**63)``; ``None`` draws one from the OS (and it is recorded in attrs).
+
+    Raises :class:`~synframe.errors.OptionError` (a ``ValueError`` and ``TypeError``) for anything
+    else: negative, too large, floats (``1.5``, but also ``1.0``), text, booleans.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % SEED_LIMIT)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise OptionError(
+            f"seed must be an int in [0, 2**63) or None (a seed is drawn and recorded), "
+            f"got {seed!r} ({type(seed).__name__})"
+        )
+    if not 0 <= int(seed) < SEED_LIMIT:
+        raise OptionError(f"seed must be an int in [0, 2**63) or None, got {seed!r}")
+    return int(seed)

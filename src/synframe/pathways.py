@@ -857,8 +857,6 @@ def sample(
     >>> bool(0 <= x.min() and x.max() <= 1), round(float(x.mean()), 1)
     (True, 0.5)
     """
-    from ._draw import resolve_seed
-
     _structure(stats)
     props = stats["property"].values.tolist()
     if not isinstance(prop, str) or prop not in props:
@@ -868,7 +866,7 @@ def sample(
             raise OptionError(f"{name} must be a type name (str), got {value!r}")
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
         raise OptionError(f"n must be a non-negative int (how many values), got {n!r}")
-    seed = resolve_seed(seed)
+    seed = distributions.resolve_seed(seed)
     spec = lookup(stats, prop, src, tgt)
     if spec is None:
         raise PathwayError(
