@@ -230,7 +230,8 @@ def test_drawn_seed_is_printed_and_recorded(circuit, tmp_path):
     model = sf.pathway_stats(
         {"g": {"*": {"*": {"type": "gamma", "mean": 1.0, "std": 0.5}}}}, by="synapse_class"
     )
-    sf.save_pathway_stats(model, stats)
+    with pytest.warns(sf.SynframeWarning, match="only '\\*' wildcard types"):
+        sf.save_pathway_stats(model, stats)
     res = _synframe("parameterize", str(circuit), "--stats", str(stats), "--by", "synapse_class",
                     "--output", str(tmp_path / "a"))  # fmt: skip
     assert res.returncode == 0, res.stderr
@@ -294,9 +295,10 @@ def test_circuit_command_from_a_store(tmp_path):
     neurons = pd.DataFrame({"root_id": dump.neuron_ids, "synapse_class": "EXC"})
     neurons.to_csv(tmp_path / "neurons.csv", index=False)
     stats = tmp_path / "stats.json"
-    sf.save_pathway_stats(
-        sf.pathway_stats({"g": {"*": {"*": {"type": "gamma", "mean": 1.0, "std": 0.2}}}}), stats
-    )
+    with pytest.warns(sf.SynframeWarning, match="only '\\*' wildcard types"):
+        sf.save_pathway_stats(
+            sf.pathway_stats({"g": {"*": {"*": {"type": "gamma", "mean": 1.0, "std": 0.2}}}}), stats
+        )
     res = _synframe("circuit", "--source", str(store), "--output", str(tmp_path / "net"),
                     "--neurons", str(tmp_path / "neurons.csv"), "--stats", str(stats),
                     "--by", "synapse_class", "--seed", "3", "--workers", "2",

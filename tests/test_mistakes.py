@@ -103,7 +103,8 @@ def test_parameterize_circuit_with_an_unknown_property_is_an_error(circuit, any_
 
 
 def test_cli_parameterize_with_an_unknown_property_exits_2(circuit, any_stats, tmp_path):
-    sf.save_pathway_stats(any_stats, tmp_path / "s.json")
+    with pytest.warns(sf.SynframeWarning, match="only '\\*' wildcard types"):
+        sf.save_pathway_stats(any_stats, tmp_path / "s.json")
     res = _synframe("parameterize", str(circuit), "--stats", str(tmp_path / "s.json"),
                     "--pathway-property", "cell_type", "--output", str(tmp_path / "out"))  # fmt: skip
     assert res.returncode == 2, res.stdout

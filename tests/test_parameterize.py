@@ -164,7 +164,7 @@ def test_overwrite_and_properties(syn, classed, notebook_stats):
     assert twice.attrs["history"][-1]["overwritten"] == ["conductance"]
     with pytest.raises(sf.PathwayError, match="not in the stats"):
         sf.parameterize(syn, notebook_stats, by="synapse_class", types=classed, properties=["nope"])
-    with pytest.raises(sf.PathwayError, match="seed"):
+    with pytest.raises(sf.OptionError, match="seed"):
         sf.parameterize(syn, notebook_stats, by="synapse_class", types=classed, seed=-1)
 
 

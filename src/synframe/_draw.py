@@ -8,7 +8,7 @@ only on (seed, stream, property, pre, post[, synapse id]).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -16,8 +16,15 @@ import pandas as pd
 import xarray as xr
 
 from ._ids import as_ids, id_column_of
-from .distributions import keyed_uniforms, output_dtype, sample, shared_within
-from .errors import PathwayError
+from .distributions import (  # noqa: F401 - resolve_seed, SEED_LIMIT: used from here too
+    SEED_LIMIT,
+    keyed_uniforms,
+    output_dtype,
+    resolve_seed,
+    sample,
+    shared_within,
+)
+from .errors import OptionError, PathwayError, format_problems
 from .pathways import N_SYN_PER_CONN, Cells
 from .schemas import SynapseTable
 
@@ -313,7 +320,12 @@ class _Uniforms:
 
 
 def draw(
-    stats: xr.DataArray, props: Sequence[str], plan: Plan, seed: int, stream: str = ""
+    stats: xr.DataArray,
+    props: Sequence[str],
+    plan: Plan,
+    seed: int,
+    stream: str = "",
+    tick: Callable[[int], object] | None = None,
 ) -> dict[str, np.ndarray]:
     """Values of ``props`` for every synapse of ``plan``: vectorized per (property, pathway).
 
@@ -326,6 +338,8 @@ def draw(
     synapses per connection, where grouping costs more than the draws it saves); see
     :data:`MIN_SYNAPSES_PER_CONNECTION`. Properties are drawn one at a time, so temporary memory
     is a few arrays of the table's length whatever the number of properties.
+
+    ``tick(1)`` is called after each (property, pathway) draw (a progress bar's ``update``).
     """
     n = len(plan.pre)
     n_path = len(plan.pathways)
@@ -345,6 +359,31 @@ def draw(
         if by_conn is None:
             by_conn = plan.synapses_per_connection() >= MIN_SYNAPSES_PER_CONNECTION
         return by_conn
+
+    def values(p: str, k: int, u: np.ndarray) -> np.ndarray:
+        """``sample`` of property ``p`` on pathway ``k``: errors name both; never inf/NaN, and
+        integers go into a float column only while float64 holds them exactly."""
+        s, t = plan.pathways[k]
+        try:
+            vals = sample(specs[p][k], u)
+        except PathwayError as exc:
+            raise PathwayError(f"{p} [{s} -> {t}]: {exc}") from None
+        if vals.dtype.kind == "f" and not np.isfinite(vals).all():  # pragma: no cover - guard
+            raise PathwayError(
+                f"{p} [{s} -> {t}]: {specs[p][k]} gave {int((~np.isfinite(vals)).sum())} "
+                "non-finite values; please report this spec"
+            )
+        if out[p].dtype.kind == "f" and vals.dtype.kind in "iu" and len(vals):
+            big = max(abs(int(vals.min())), abs(int(vals.max())))
+            if big > 2**53:
+                raise PathwayError(
+                    f"{p} [{s} -> {t}]: integers up to {big} "
+                    f"go into a float64 column (the cells of {p!r} give different dtypes), which "
+                    "cannot hold them exactly; give every cell of the property the same dtype"
+                )
+        if tick is not None:
+            tick(1)
+        return vals
 
     def spread(p: str, conn_vals: np.ndarray, ks: list[int]) -> None:
         """Copy per-connection values of pathways ``ks`` to their synapses."""
@@ -372,8 +411,7 @@ def draw(
             conn_vals = np.empty(len(plan.conn_pre), dtype=col.dtype)
             for k in shared:
                 crow = plan.conn_rows[k]
-                vals = sample(specs[p][k], u(k) if k in drawn else _placeholder(len(crow)))
-                conn_vals[crow] = vals
+                conn_vals[crow] = values(p, k, u(k) if k in drawn else _placeholder(len(crow)))
             del u
             spread(p, conn_vals, shared)
             del conn_vals
@@ -383,13 +421,13 @@ def draw(
             )
             for k in shared:
                 rows = plan.syn_rows[k]
-                col[rows] = sample(specs[p][k], u(k) if k in drawn else _placeholder(len(rows)))
+                col[rows] = values(p, k, u(k) if k in drawn else _placeholder(len(rows)))
             del u
         if own:
             u = _Uniforms(seed, stream + p, own_keys, plan.syn_rows, [k for k in own if k in drawn])
             for k in own:
                 rows = plan.syn_rows[k]
-                col[rows] = sample(specs[p][k], u(k) if k in drawn else _placeholder(len(rows)))
+                col[rows] = values(p, k, u(k) if k in drawn else _placeholder(len(rows)))
             del u
 
     # correlated properties: a Gaussian copula per pathway (shared draws per connection)
@@ -408,7 +446,7 @@ def draw(
             np.stack([keyed_uniforms(seed, stream + p, *keys) for p in corr_here]), mats[k]
         )
         for i, p in enumerate(corr_here):
-            vals = sample(specs[p][k], u[i])
+            vals = values(p, k, u[i])
             if shared_within(specs[corr_here[0]][k]):
                 if p not in joint_conn:
                     joint_conn[p] = np.empty(len(plan.conn_pre), dtype=out[p].dtype)
@@ -420,21 +458,57 @@ def draw(
 
 
 def select_properties(stats: xr.DataArray, properties: Sequence[str] | str | None) -> list[str]:
-    """The properties to draw: the given ones (checked), or all but ``n_syn_per_conn``."""
+    """The properties to draw: the given ones (checked; each once), or all but ``n_syn_per_conn``."""
     all_props = [str(p) for p in stats["property"].values]
     if properties is None:
         return [p for p in all_props if p != N_SYN_PER_CONN]
-    props = [properties] if isinstance(properties, str) else list(properties)
+    if isinstance(properties, str):
+        props = [properties]
+    elif isinstance(properties, (Mapping, bytes)) or not hasattr(properties, "__iter__"):
+        raise OptionError(
+            f"properties must be a property name or a list of them, got {properties!r}"
+        )
+    else:
+        props = list(properties)
+    odd = [p for p in props if not isinstance(p, str)]
+    if odd:
+        raise OptionError(f"properties must be names (str), got {odd[:5]}")
+    if not props:
+        raise OptionError("properties is empty: name the properties to draw, or pass None for all")
     unknown = [p for p in props if p not in all_props]
     if unknown:
         raise PathwayError(f"properties {unknown} are not in the stats (it has {all_props})")
-    return props
+    return list(dict.fromkeys(props))
 
 
-def resolve_seed(seed) -> int:
-    """A non-negative int seed; ``None`` draws one from the OS (and it is recorded in attrs)."""
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise PathwayError(f"seed must be a non-negative int or None, got {seed!r}")
-    return int(seed)
+def reserved_names() -> frozenset[str]:
+    """Column names a property may not have: the canonical columns of a synapse table."""
+    from .schemas import NEUROTRANSMITTERS, POSITIONS
+
+    return frozenset(
+        {SynapseTable.id, SynapseTable.pre, SynapseTable.post, *POSITIONS,
+         SynapseTable.cleft_score, SynapseTable.connection_score, SynapseTable.size,
+         SynapseTable.neuropil, *NEUROTRANSMITTERS}
+    )  # fmt: skip
+
+
+def check_property_names(props: Sequence[str]) -> None:
+    """Refuse properties named like a canonical column or an annotation (``pre_<a>``/``post_<a>``).
+
+    Drawn into such a column they would replace the table's keys or positions (``overwrite=True``)
+    or be taken for a neuron annotation by the stages after (``write_synaptome`` writes
+    ``pre_<a>`` columns as node attributes).
+    """
+    reserved = reserved_names()
+    problems = []
+    for p in props:
+        if p in reserved:
+            problems.append(f"{p!r} is a column of every synapse table (ids, positions, scores)")
+        elif p.startswith((f"{SynapseTable.pre}_", f"{SynapseTable.post}_")):
+            problems.append(f"{p!r} is named like a neuron annotation (pre_<name> / post_<name>)")
+    if problems:
+        raise PathwayError(
+            format_problems("these properties cannot be drawn into the table", problems)
+            + "\n  rename them in the stats (e.g. stats.assign_coords(property=[...])) or leave "
+            "them out with properties=[...]"
+        )

@@ -131,7 +131,9 @@ class SynapseAccessor(_Fetch):
         """Alias of :func:`synframe.attach`."""
         return _f("attach:attach")(self._obj, **_options(locals()))
 
-    def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
+    def parameterize(
+        self, stats, *, by, types=None, seed=None, properties=None, overwrite=False, progress=True
+    ):
         """Alias of :func:`synframe.parameterize`."""
         return _f("parameterize:parameterize")(self._obj, **_options(locals()))
 
@@ -172,7 +174,9 @@ class NeuronListAccessor(_Fetch):
         """Alias of :func:`synframe.clean_connectors`."""
         return _f("connectors:clean_connectors")(self._obj, **_options(locals()))
 
-    def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
+    def parameterize(
+        self, stats, *, by, types=None, seed=None, properties=None, overwrite=False, progress=True
+    ):
         """Alias of :func:`synframe.parameterize_connectors`."""
         return _f("connectors:parameterize_connectors")(self._obj, **_options(locals()))
 
@@ -253,7 +257,9 @@ class DaskAccessor(_Accessor):
         """Alias of :func:`synframe.dask.connectivity`."""
         return _f("dask:connectivity")(self._obj, **_options(locals()))
 
-    def parameterize(self, stats, *, by, types=None, seed=None, properties=None, overwrite=False):
+    def parameterize(
+        self, stats, *, by, types=None, seed=None, properties=None, overwrite=False, progress=True
+    ):
         """Alias of :func:`synframe.dask.parameterize`."""
         return _f("dask:parameterize")(self._obj, **_options(locals()))
 

@@ -63,6 +63,7 @@ def parameterize_connectors(
     seed: int | None = None,
     properties: Sequence[str] | None = None,
     overwrite: bool = False,
+    progress: bool = True,
 ):
     """:func:`synframe.parameterize` for neurons whose synapses are their ``.connectors``; returns the NeuronList.
 
@@ -70,6 +71,13 @@ def parameterize_connectors(
     """
     table = connectors_to_table(neurons)
     out = parameterize(
-        table, stats, by=by, types=types, seed=seed, properties=properties, overwrite=overwrite
+        table,
+        stats,
+        by=by,
+        types=types,
+        seed=seed,
+        properties=properties,
+        overwrite=overwrite,
+        progress=progress,
     )
     return attach(out, neurons)

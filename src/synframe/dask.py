@@ -47,6 +47,8 @@ from .clean import clean as _clean
 from .connectivity import connectivity as _connectivity
 from .errors import OptionError
 from .parameterize import parameterize as _parameterize
+from .pathways import check_by as _check_by
+from .pathways import validate as _validate_stats
 from .schemas import SynapseTable
 
 __all__ = ["annotate", "clean", "connectivity", "parameterize", "validate"]
@@ -76,9 +78,19 @@ def parameterize(
     seed: int | None = None,
     properties: Sequence[str] | None = None,
     overwrite: bool = False,
+    progress: bool = True,
 ):
-    """:func:`synframe.parameterize` partition by partition (lazy); the seed is fixed once."""
+    """:func:`synframe.parameterize` partition by partition (lazy); the seed is fixed once.
+
+    ``progress`` is passed to every partition's :func:`synframe.parameterize` (a bar for each
+    partition that takes more than 2 seconds); for one bar over the whole computation use dask's
+    (``dask.diagnostics.ProgressBar``) and ``progress=False``.
+    """
     _check_dask(ddf, "parameterize")
+    if not isinstance(progress, bool):
+        raise OptionError(f"progress must be True or False, got {progress!r}")
+    _validate_stats(stats)  # now, not when the graph is computed
+    _check_by(stats, by)
     seed = _draw.resolve_seed(
         seed
     )  # one seed for all partitions (None would draw one per partition)
@@ -94,6 +106,7 @@ def parameterize(
         seed=seed,
         properties=props,
         overwrite=overwrite,
+        progress=progress,
         meta=meta,
     )
 

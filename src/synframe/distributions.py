@@ -59,7 +59,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._gamma import gamma_ppf
-from .errors import PathwayError
+from .errors import OptionError, PathwayError
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -192,7 +192,110 @@ def spec_problems(spec) -> list[str]:
             out.append(
                 f"'dtype' must be a numeric numpy dtype name like 'int', 'int32' or 'float', got {dt!r}"
             )
+    if not out:
+        out += _range_problems(spec)
     return out
+
+
+#: the smallest and largest uniforms :func:`keyed_uniforms` gives: the extreme quantiles drawn
+U_EXTREMES = (2.0**-54, 1.0 - 2.0**-53)
+#: the standard normal's quantiles there (``scipy.special.ndtri``)
+_Z = (-8.292361075813597, 8.209536151601387)
+#: the standard exponential's largest quantile there (``-log(2**-53)``)
+_E_MAX = 36.7368005696771
+#: ``-log`` of the tail probability beyond the extremes, for tail bounds (e**-37.5 < 2**-54)
+_T = 37.5
+#: the largest Poisson mean drawn: scipy's Poisson quantile gives NaN above ~1e11
+POISSON_MAX_MEAN = 1e9
+
+
+def _outer_range(spec: Mapping) -> tuple[float, float]:
+    """Values that enclose every draw of ``spec`` before bounds and dtype, cheaply (no scipy).
+
+    Exact for most types; for gamma and Poisson an upper tail bound (Bernstein / Chernoff:
+    ``P(X > k + 2 sqrt(k t) + 2 t) <= e**-t`` for a gamma of shape ``k``, scale 1), so a range
+    that fits proves the draws fit; one that does not is checked exactly.
+    """
+    kind, g = spec["type"], spec.get
+    with np.errstate(all="ignore"):
+        if kind in ("constant", "zero", "discrete"):
+            vals = np.asarray(g("val") if kind == "discrete" else [g("mean", 0)], dtype="float64")
+            return float(vals.min()), float(vals.max())
+        if kind == "normal":
+            return tuple(float(np.float64(g("mean")) + np.float64(g("std")) * z) for z in _Z)
+        if kind == "lognormal":
+            return tuple(
+                float(np.exp(np.float64(g("mean")) + np.float64(g("std")) * z)) for z in _Z
+            )
+        if kind == "exponential":
+            return 0.0, float(np.float64(g("mean")) * _E_MAX)
+        if kind in ("uniform", "truncnorm"):
+            return float(g("min")), float(g("max"))
+        if kind == "gamma":
+            mean, std = np.float64(g("mean")), np.float64(g("std"))
+            if std == 0 or std < 1e-4 * mean:
+                return float(mean + std * _Z[0]), float(mean + std * _Z[1])
+            k, scale = gamma_shape_scale(mean, std)
+            return 0.0, float(scale * (k + 2.0 * np.sqrt(k * _T) + 2.0 * _T))
+        mean = np.float64(g("mean"))  # poisson, ztpoisson
+        return 0.0, float(mean + 2.0 * np.sqrt(mean * _T) + 2.0 * _T)
+
+
+def _range_problems(spec: Mapping) -> list[str]:
+    """Parameters that pass their checks but cannot be drawn in float64 / the asked dtype.
+
+    The quantile functions are monotone, so the values at the extreme uniforms the sampler can
+    give enclose every draw: they must be finite (no overflow to ``inf``, no ``NaN`` from
+    ``inf - inf``), fit int64 where the sampler gives integers, and, after bounds, fit the
+    spec's ``dtype``. Checked on a cheap enclosing range first (:func:`_outer_range`), exactly
+    only where that range does not fit.
+    """
+    kind = spec["type"]
+    if kind in ("poisson", "ztpoisson") and spec["mean"] > POISSON_MAX_MEAN:
+        return [
+            f"{kind} 'mean' {spec['mean']!r} is above {POISSON_MAX_MEAN:g}, where its quantiles "
+            "cannot be computed reliably; use a normal with mean m and std sqrt(m) (what a "
+            "Poisson of that mean is to float precision)"
+        ]
+    if kind == "gamma" and spec["std"] > 0 and not spec["std"] < 1e-4 * spec["mean"]:
+        shape, scale = gamma_shape_scale(spec["mean"], spec["std"])
+        if not (shape > 0 and np.isfinite(scale) and scale > 0):
+            return [
+                f"gamma mean {spec['mean']!r} and std {spec['std']!r} give shape "
+                f"mean**2/std**2 = {shape:.3g} and scale std**2/mean = {scale:.3g}, which "
+                "float64 cannot hold (they under- or overflow); rescale the property "
+                "(e.g. other units) or use another distribution"
+            ]
+    base = base_dtype(spec)
+
+    def problems(lo: float, hi: float) -> list[str]:
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return [
+                f"{kind} with these parameters cannot be drawn in float64: its quantiles at "
+                f"2**-54 and 1 - 2**-53 (the extreme uniforms the sampler uses) are "
+                f"{lo:.6g} and {hi:.6g}; use parameters whose values float64 can hold "
+                "(rescale the property, e.g. other units"
+                + (
+                    "; a lognormal's mean and std are those of log x)"
+                    if kind == "lognormal"
+                    else ")"
+                )
+            ]
+        if base.kind in "iu" and not (lo >= -(2.0**63) and hi < 2.0**63):
+            return [f"{kind} gives values up to {hi:.6g}, beyond int64; use a smaller mean"]
+        if spec.get("dtype") is not None:
+            try:
+                finish(spec, np.array([lo, hi]).astype(base))
+            except PathwayError as exc:
+                return [str(exc)]
+        return []
+
+    found = problems(*_outer_range(spec))
+    if found and kind in ("gamma", "poisson", "ztpoisson", "truncnorm"):  # bounds: exactly
+        with np.errstate(all="ignore"):
+            exact = ppf(spec, np.array(U_EXTREMES), exact_gamma=True)
+        found = problems(float(exact[0]), float(exact[-1]))
+    return found
 
 
 def validate_spec(spec, where: str = "spec") -> Mapping:
@@ -288,12 +391,87 @@ def keyed_uniforms(seed: int, name: str, *keys: np.ndarray, streams: int = 1) ->
 # --- samplers ---------------------------------------------------------------------------------------
 
 
+#: beyond this many standard units the truncated normal is an exponential to float precision
+_FAR_TAIL = 1e4
+
+
+def _far_tail_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Quantiles of the standard normal truncated to [a, b] with b << 0 (far in the left tail).
+
+    There ``exp(-x**2 / 2)`` is ``exp(-b**2 / 2) * exp(|b| (x - b))`` up to a factor
+    ``exp(-(x - b)**2 / 2)`` that is 1 to float precision (``x - b`` is about ``1 / |b|``): the
+    distance below ``b`` is an exponential of rate ``|b|`` truncated to ``b - a``. Inverted in
+    logs, so nothing overflows (scipy's ``truncnorm.ppf`` gives infinities for |b| >~ 1e154).
+    """
+    rate, width = -b, b - a
+    u = np.asarray(u, dtype="float64")
+    with np.errstate(divide="ignore"):
+        y = -np.logaddexp(np.log(u), np.log1p(-u) - rate * width) / rate
+    return np.clip(b - y, a, b)
+
+
+def _far_tail_cdf(z: np.ndarray, a: float, b: float) -> np.ndarray:
+    """The CDF that :func:`_far_tail_ppf` inverts (``b << 0``), at standard units ``z``."""
+    rate, width = -b, b - a
+    y = b - np.clip(z, a, b)
+    with np.errstate(over="ignore"):
+        return (np.exp(-rate * y) - np.exp(-rate * width)) / -np.expm1(-rate * width)
+
+
+def _far_truncnorm(x, a: float, b: float, lo: float, hi: float, scale: float, *, cdf: bool):
+    """Quantiles (``cdf=False``: ``x`` are uniforms) or the CDF (``x`` are values) of a
+    truncated normal whose [min, max] lies beyond ``_FAR_TAIL`` standard units, in the units of
+    min and max.
+
+    The draws then lie within about ``scale / |a|`` of the end nearer the normal's centre: an
+    exponential of rate ``|a|`` (or ``|b|``) standard units truncated to the interval, measured
+    from that end. Measuring from the end (not from ``norm_loc``) keeps the precision of
+    values that differ from it by less than the float resolution of ``norm_loc``.
+    """
+    near_hi = b < -_FAR_TAIL
+    rate, width = (-b, b - a) if near_hi else (a, b - a)
+    x = np.asarray(x, dtype="float64")
+    end = hi if near_hi else lo
+    if not width > 0:  # [min, max] below the resolution of standard units (or both infinite)
+        return (x >= end).astype("float64") if cdf else np.full(x.shape, float(end))
+    with np.errstate(all="ignore"):
+        rest = np.exp(-rate * width)  # the mass the exponential puts beyond the far end
+        rest = float(rest) if np.isfinite(rest) else 0.0
+        if cdf:
+            y = np.clip(((hi - x) if near_hi else (x - lo)) / scale, 0.0, width)
+            ry = np.where(y > 0, rate * y, 0.0)
+            total = -np.expm1(-rate * width) if rest > 0 else 1.0
+            return ((np.exp(-ry) - rest) if near_hi else -np.expm1(-ry)) / total
+        v = x if near_hi else 1.0 - x  # P(distance from the near end >= y) = v
+        y = -np.logaddexp(np.log(v), np.log1p(-v) + np.log(rest)) / rate
+        d = np.where(np.isfinite(y), y * scale, 0.0)
+        return hi - d if near_hi else lo + d
+
+
+def _truncnorm_flat(a: float, b: float) -> bool:
+    """True when the normal density is constant to ~1e-12 over [a, b] (standard units): the
+    truncated normal is then a uniform on [min, max] (scipy loses all precision there)."""
+    return not b > a or (b - a) * max(abs(a), abs(b)) < 1e-12
+
+
+def _truncnorm_std_cdf(z: np.ndarray, a: float, b: float) -> np.ndarray:
+    """P(X <= z) of the standard normal truncated to [a, b] (not flat)."""
+    from scipy import stats
+
+    if b < -_FAR_TAIL:
+        return _far_tail_cdf(z, a, b)
+    if a > _FAR_TAIL:  # mirrored: P(X <= z) = 1 - P(-X < -z)
+        return 1.0 - _far_tail_cdf(-z, -b, -a)
+    return stats.truncnorm.cdf(z, a, b)
+
+
 def _truncnorm_std_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
     """Quantiles of the standard normal truncated to [a, b], exactly (by inverting the CDF).
 
     Works on the side of the mode where the normal CDF keeps its precision (mirroring when the
     interval lies right of 0); intervals so far out that the CDF difference underflows use
-    scipy's tail-aware implementation.
+    scipy's tail-aware implementation, and beyond ``_FAR_TAIL`` standard units (where scipy
+    loses precision, then overflows) the exponential limit :func:`_far_tail_ppf`.
     """
     from scipy import special, stats
 
@@ -301,8 +479,10 @@ def _truncnorm_std_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
     if flip:
         a, b, u = -b, -a, 1.0 - u
     pa, pb = special.ndtr(a), special.ndtr(b)
-    if pb - pa < 1e-12 * max(pb, 1e-300):
-        x = stats.truncnorm.ppf(u, a, b)
+    if b < -_FAR_TAIL:  # scipy overflows (a**2) past ~1e154; exact to ~1/b**2 here
+        x = _far_tail_ppf(u, a, b)
+    elif pb - pa < 1e-12 * max(pb, 1e-300):
+        x = np.clip(stats.truncnorm.ppf(u, a, b), a, b)
     else:
         x = np.clip(special.ndtri(pa + u * (pb - pa)), a, b)
     return -x if flip else x
@@ -318,7 +498,23 @@ def _ztpoisson_lambda(mean: float) -> float:
     return float(optimize.brentq(lambda lam: lam / -np.expm1(-lam) - mean, 1e-10, mean + 10))
 
 
-def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
+def gamma_shape_scale(mean: float, std: float) -> tuple[float, float]:
+    """Shape ``mean**2 / std**2`` and scale ``std**2 / mean`` of a gamma, without overflow.
+
+    The plain formulas where their squares stay in float64's range; else from ``std / mean``
+    (e.g. mean and std 1e200: shape 1, scale 1e200). A shape of 0 or an infinite scale means the
+    distribution cannot be represented (:func:`spec_problems` refuses it).
+    """
+    mean, std = np.float64(mean), np.float64(std)
+    with np.errstate(all="ignore"):
+        shape, scale = mean**2 / std**2, std**2 / mean
+        if not (np.isfinite(shape) and shape > 0 and np.isfinite(scale) and scale > 0):
+            cv = std / mean
+            shape, scale = (1.0 / cv) ** 2, std * cv
+    return float(shape), float(scale)
+
+
+def ppf(spec: Mapping, u: np.ndarray, *, exact_gamma: bool = False) -> np.ndarray:
     """The spec's quantile function at ``u`` (before bounds and dtype)."""
     from scipy import special, stats
 
@@ -336,7 +532,9 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
         if scale == 0 or lo == hi:
             return np.full(n, float(np.clip(loc, lo, hi)))
         a, b = (lo - loc) / scale, (hi - loc) / scale
-        if not b > a:  # [min, max] narrower than float resolution in standard units: flat there
+        if b < -_FAR_TAIL or a > _FAR_TAIL:  # at the near end: in original units (precision)
+            return np.clip(_far_truncnorm(u, a, b, lo, hi, scale, cdf=False), lo, hi)
+        if _truncnorm_flat(a, b):  # [min, max] so narrow in standard units that it is flat
             return lo + (hi - lo) * u
         return np.clip(loc + scale * _truncnorm_std_ppf(u, a, b), lo, hi)
     if kind == "gamma":
@@ -345,7 +543,9 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
             return np.full(n, float(mean))
         if std < 1e-4 * mean:  # shape > 1e8: the gamma is normal to float precision
             return mean + std * special.ndtri(u)
-        shape, scale = mean**2 / std**2, std**2 / mean
+        shape, scale = gamma_shape_scale(mean, std)
+        if exact_gamma:  # a few values (validation): scipy's, no table built for this shape
+            return special.gammaincinv(shape, u) * scale
         return gamma_ppf(shape, u) * scale  # tabulated: ~1e-11 of scipy's gammaincinv
     if kind == "poisson":
         return stats.poisson.ppf(u, g("mean")) if g("mean") > 0 else np.zeros(n)
@@ -364,7 +564,12 @@ def ppf(spec: Mapping, u: np.ndarray) -> np.ndarray:
     if kind == "lognormal":
         return np.exp(g("mean") + g("std") * special.ndtri(u))
     if kind == "uniform":
-        return g("min") + (g("max") - g("min")) * u
+        lo, hi = g("min"), g("max")
+        with np.errstate(over="ignore"):
+            span = np.float64(hi) - np.float64(lo)
+        if np.isfinite(span):
+            return lo + span * u
+        return lo * (1.0 - u) + hi * u  # max - min overflows (e.g. -1e308 .. 1e308)
     if kind == "exponential":
         return -g("mean") * np.log1p(-u)
     raise PathwayError(f"unknown distribution type {kind!r}")  # pragma: no cover - validated before
@@ -386,17 +591,35 @@ def base_dtype(spec: Mapping) -> np.dtype:
 
 
 def _cast(values: np.ndarray, dt) -> np.ndarray:
-    """``values.astype(dt)`` as CM does it (``"int"`` rounds first), refusing what does not fit."""
+    """``values.astype(dt)`` as CM does it (``"int"`` rounds first), refusing what does not fit.
+
+    CM (numpy's ``astype``) would wrap integers silently (300 -> uint8 44, -5 -> uint32
+    4294967291, 2**63 -> int64 -2**63) and turn floats beyond float32's range into ``inf``;
+    here the whole range is checked exactly (Python integers, no float rounding) first.
+    """
     target = np.dtype(dt)
     if dt == "int":
         values = np.round(values)
-    if target.kind in "iu" and len(values) and values.dtype != target:
+    if not len(values) or values.dtype == target:
+        return values.astype(target)
+    lo, hi = np.min(values), np.max(values)
+    if target.kind in "iu":
         info = np.iinfo(target)
-        lo, hi = np.min(values), np.max(values)
-        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < info.min or hi > info.max:
+        # after truncation toward zero (what astype does); int() of a float is exact
+        fits = bool(np.isfinite(lo) and np.isfinite(hi)) and (
+            info.min <= int(np.trunc(lo)) and int(np.trunc(hi)) <= info.max
+        )
+        if not fits:
             raise PathwayError(
                 f"values {lo}..{hi} do not fit dtype {dt!r} ({info.min}..{info.max}); "
                 "bound them (lower_bound / upper_bound) or use a wider dtype"
+            )
+    elif target.kind == "f" and target.itemsize < values.dtype.itemsize:
+        big = np.finfo(target).max
+        if np.isfinite(lo) and np.isfinite(hi) and (lo < -big or hi > big):
+            raise PathwayError(
+                f"values {lo}..{hi} do not fit dtype {dt!r} (+-{float(big):.6g}: they would "
+                "become infinite); bound them (lower_bound / upper_bound) or use 'float64'"
             )
     return values.astype(target)
 
@@ -486,14 +709,17 @@ def _base_cdf(spec: Mapping, t: np.ndarray, strict: np.ndarray) -> np.ndarray:
     if kind == "truncnorm":
         loc, scale = g("norm_loc"), g("norm_scale")
         a, b = (g("min") - loc) / scale, (g("max") - loc) / scale
-        if not b > a:  # as ppf: flat on [min, max]
+        if b < -_FAR_TAIL or a > _FAR_TAIL:  # as ppf
+            far = _far_truncnorm(t, a, b, g("min"), g("max"), scale, cdf=True)
+            return np.clip(far, 0.0, 1.0)
+        if _truncnorm_flat(a, b):  # as ppf: flat on [min, max]
             return np.clip((t - g("min")) / (g("max") - g("min")), 0.0, 1.0)
-        return stats.truncnorm.cdf(t, a, b, loc=loc, scale=scale)
+        return _truncnorm_std_cdf((np.asarray(t, dtype="float64") - loc) / scale, a, b)
     if kind == "gamma":
         mean, std = g("mean"), g("std")
         if std < 1e-4 * mean:  # as ppf: normal to float precision (and std**2 may underflow)
             return special.ndtr((t - mean) / std)
-        shape, scale = mean**2 / std**2, std**2 / mean
+        shape, scale = gamma_shape_scale(mean, std)
         x = np.clip(t, 0, None) / scale
         tiny = (t > 0) & (x < 1e-300)  # x^a / Gamma(a + 1) there, in logs (x may underflow)
         with np.errstate(divide="ignore"):
@@ -572,7 +798,29 @@ def cdf(spec: Mapping, x, *, left: bool = False, n_syn_per_conn: bool = False) -
         k = np.where(strict, np.ceil(t) - 1, np.floor(t))
         never_inner = k < 1
         t, strict = k + 0.5, (k % 2) != 0
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # far tails: 0 or 1
         out = _base_cdf(spec, t, strict)
     out = np.where(never_inner, 0.0, out)
     return np.where(always, 1.0, np.where(never, 0.0, out))
+
+
+#: seeds are ints in [0, SEED_LIMIT): they are recorded in attrs, JSON and HDF5 attributes as int64
+SEED_LIMIT = 2**63
+
+
+def resolve_seed(seed) -> int:
+    """A seed in ``[0, 2**63)``; ``None`` draws one from the OS (and it is recorded in attrs).
+
+    Raises :class:`~synframe.errors.OptionError` (a ``ValueError`` and ``TypeError``) for anything
+    else: negative, too large, floats (``1.5``, but also ``1.0``), text, booleans.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % SEED_LIMIT)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise OptionError(
+            f"seed must be an int in [0, 2**63) or None (a seed is drawn and recorded), "
+            f"got {seed!r} ({type(seed).__name__})"
+        )
+    if not 0 <= int(seed) < SEED_LIMIT:
+        raise OptionError(f"seed must be an int in [0, 2**63) or None, got {seed!r}")
+    return int(seed)

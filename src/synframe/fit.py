@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import _draw
+from . import _draw, _progress
 from ._validation import run_schema, stage_schema
 from .distributions import DISTRIBUTIONS, N_SYN_PER_CONN
 from .errors import OptionError, PathwayError, format_problems
@@ -44,16 +44,19 @@ _MEANS = ("mean", "std", "norm_loc", "norm_scale", "log_mean", "log_std")
 # --- extract: statistics of one pathway --------------------------------------------------------------
 
 
-def _cm_norm_fit(x: np.ndarray, mean: float, std: float) -> tuple[float, float]:
+def _cm_norm_fit(
+    x: np.ndarray, mean: float, std: float, w: np.ndarray | None = None
+) -> tuple[float, float]:
     """Normal loc/scale fitted to the histogram of ``x`` as CM's ``_norm_fitting`` does.
 
     A least-squares fit of ``scale_factor * N(loc, scale).pdf`` to the counts of a 51-bin
     histogram (bin centres; loc within their range; at most 30 evaluations); ``mean``/``std``
-    when the fit fails or a coefficient's relative standard error exceeds 0.5.
+    when the fit fails or a coefficient's relative standard error exceeds 0.5. ``w``: synapses
+    per value (rows of bmtk edges with ``nsyns``), counted as that many values.
     """
     from scipy import optimize, stats
 
-    counts, edges = np.histogram(x, bins=HIST_BINS)  # in x's own dtype, as CM
+    counts, edges = np.histogram(x, bins=HIST_BINS, weights=w)  # in x's own dtype, as CM
     centers = [np.mean(edges[i : i + 2]) for i in range(len(counts))]
 
     def pdf(v, loc, scale, factor):
@@ -75,20 +78,25 @@ def _cm_norm_fit(x: np.ndarray, mean: float, std: float) -> tuple[float, float]:
     return float(popt[0]), float(popt[1])
 
 
-def _truncnorm_mle(x: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
-    """Maximum-likelihood loc/scale of a normal truncated to [lo, hi] (bounds fixed)."""
+def _truncnorm_mle(
+    x: np.ndarray, lo: float, hi: float, w: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Maximum-likelihood loc/scale of a normal truncated to [lo, hi] (bounds fixed); ``w``:
+    each value counted that many times."""
     from scipy import optimize, special
 
-    m, sd = float(np.mean(x)), float(np.std(x))
+    m, sd = _mean_std(x, w)
     if sd == 0 or lo == hi:
         return m, 0.0
+    total = float(len(x) if w is None else w.sum())
 
     def nll(theta):
         loc, log_scale = theta
         scale = np.exp(log_scale)
         a, b = (lo - loc) / scale, (hi - loc) / scale
         z = special.log_ndtr(b) + np.log1p(-np.exp(special.log_ndtr(a) - special.log_ndtr(b)))
-        return -np.sum(-0.5 * ((x - loc) / scale) ** 2 - np.log(scale)) + len(x) * z
+        terms = -0.5 * ((x - loc) / scale) ** 2 - np.log(scale)
+        return -(np.sum(terms) if w is None else np.dot(terms, w)) + total * z
 
     res = optimize.minimize(
         nll,
@@ -99,11 +107,27 @@ def _truncnorm_mle(x: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     return float(res.x[0]), float(np.exp(res.x[1]))
 
 
-def _extract(v: np.ndarray, shared: bool | None, kind: str, truncnorm_fit: str) -> dict:
-    """CM's statistics of one pathway's values ``v`` (one per connection when shared)."""
+def _mean_std(v: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
+    """Mean and population std (``ddof=0``) of ``v``, each value counted ``w`` times."""
+    if w is None:
+        return float(np.mean(v, dtype=np.float64)), float(np.std(v, dtype=np.float64))
+    x = v.astype("float64", copy=False)
+    mean = float(np.average(x, weights=w))
+    return mean, float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
+
+
+def _extract(
+    v: np.ndarray, shared: bool | None, kind: str, truncnorm_fit: str, w: np.ndarray | None = None
+) -> dict:
+    """CM's statistics of one pathway's values ``v`` (one per connection when shared).
+
+    ``w``: how many synapses each value stands for (bmtk edges with ``nsyns``): every statistic
+    is that of the values repeated ``w`` times, without repeating them.
+    """
+    mean, std = _mean_std(v, w)
     out = {
-        "mean": float(np.mean(v, dtype=np.float64)),
-        "std": float(np.std(v, dtype=np.float64)),
+        "mean": mean,
+        "std": std,
         "min": float(np.min(v)),
         "max": float(np.max(v)),
         "shared_within": np.nan if shared is None else float(shared),
@@ -111,15 +135,18 @@ def _extract(v: np.ndarray, shared: bool | None, kind: str, truncnorm_fit: str) 
     if kind == "truncnorm":
         if truncnorm_fit == "mle":
             x = v.astype("float64")
-            out["norm_loc"], out["norm_scale"] = _truncnorm_mle(x, out["min"], out["max"])
+            out["norm_loc"], out["norm_scale"] = _truncnorm_mle(x, out["min"], out["max"], w)
         else:
-            out["norm_loc"], out["norm_scale"] = _cm_norm_fit(v, out["mean"], out["std"])
+            out["norm_loc"], out["norm_scale"] = _cm_norm_fit(v, out["mean"], out["std"], w)
     if kind == "discrete":
-        val, cnt = np.unique(v, return_counts=True)
+        val, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
+        if w is not None:
+            cnt = np.bincount(inv.ravel(), weights=w, minlength=len(val)).astype(np.int64)
         out["val"], out["cnt"] = (val, cnt) if len(val) <= MAX_DISCRETE else ([], [])
     if kind == "lognormal":
         lv = np.log(v.astype("float64")) if out["min"] > 0 else np.array([np.nan])
-        out["log_mean"], out["log_std"] = float(np.mean(lv)), float(np.std(lv))
+        lw = w if out["min"] > 0 else None
+        out["log_mean"], out["log_std"] = _mean_std(lv, lw)
     return out
 
 
@@ -259,16 +286,20 @@ def _auto_kind(x: np.ndarray, is_int: bool) -> tuple[str, str, bool]:
     return "normal", "values of both signs", True
 
 
-def _stats_of(values, varies, rows, crow, conns, kind: str, truncnorm_fit: str) -> dict:
-    """CM's extract for one pathway (``values`` None: synapses per connection)."""
+def _stats_of(values, varies, rows, crow, conns, kind: str, truncnorm_fit: str, weights) -> dict:
+    """CM's extract for one pathway (``values`` None: synapses per connection).
+
+    ``weights``: synapses per row (None: one each); a shared value counts once per connection.
+    """
     conn_size, first_row = conns
     if values is None:
         return _extract(conn_size[crow], None, kind, truncnorm_fit)
     x = values[rows]
     # one constant over a pathway of several connections is not taken as shared (CM's rule)
     shared = False if len(crow) > 1 and x.min() == x.max() else not varies[crow].any()
-    v = values[first_row[crow]] if shared else x
-    return _extract(v, shared, kind, truncnorm_fit)
+    if shared:
+        return _extract(values[first_row[crow]], shared, kind, truncnorm_fit)
+    return _extract(x, shared, kind, truncnorm_fit, None if weights is None else weights[rows])
 
 
 def _arrays(cells: list[tuple[int, int, dict]], shape: tuple[int, int]) -> dict:
@@ -334,6 +365,44 @@ def _group_table(syn, by, types, groups, src_types, tgt_types) -> tuple[np.ndarr
     return out[0], out[1]
 
 
+def _synapse_counts(syn: pd.DataFrame, nsyns, props) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows that stand for synapses and how many each (None: one each), from ``nsyns``."""
+    if nsyns is None:
+        return syn, None
+    if not isinstance(nsyns, str):
+        raise OptionError(f"nsyns must be a column name or None, got {nsyns!r}")
+    if nsyns not in syn.columns:
+        if nsyns == "nsyns":  # the default: a table of synapses
+            return syn, None
+        raise OptionError(
+            f"nsyns={nsyns!r} is not a column of the table; pass None if every row is one synapse"
+        )
+    if nsyns in props:
+        raise OptionError(
+            f"{nsyns!r} counts the synapses each row stands for; fit {N_SYN_PER_CONN!r} (synapses "
+            f"per connection) instead, or pass nsyns=None to fit {nsyns!r} as a property"
+        )
+    col = syn[nsyns]
+    if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
+        raise PathwayError(
+            f"column {nsyns!r} (synapses per row) must hold numbers, got {col.dtype}"
+        )
+    w = col.to_numpy(dtype="float64", na_value=1.0)  # bmtk: an edge without nsyns is 1 synapse
+    bad = ~np.isfinite(w) | (w < 0) | (w != np.round(w)) | (w >= 2**53)
+    if bad.any():
+        raise PathwayError(
+            f"column {nsyns!r} (synapses per row) must hold counts (integers >= 0); "
+            f"{int(bad.sum())} rows do not, e.g. {w[bad][:3].tolist()}"
+        )
+    w = w.astype(np.int64)
+    if (w == 1).all():
+        return syn, None
+    keep = w > 0
+    if not keep.all():  # rows that stand for no synapse
+        syn, w = syn[keep], w[keep]
+    return syn, w
+
+
 def fit_pathway_stats(
     syn: pd.DataFrame,
     *,
@@ -348,6 +417,8 @@ def fit_pathway_stats(
     src_types: Sequence[str] | None = None,
     tgt_types: Sequence[str] | None = None,
     truncnorm_fit: str = "histogram",
+    nsyns: str | None = "nsyns",
+    progress: bool = True,
 ) -> xr.DataArray:
     """Estimate pathway statistics from an existing, parameterized synapse table.
 
@@ -403,6 +474,19 @@ def fit_pathway_stats(
         ``"histogram"``: CM's least-squares normal fit to a 51-bin histogram (with its fallback
         to mean/std); ``"mle"``: maximum likelihood of the normal truncated to the observed range
         (more accurate; a deliberate difference from CM).
+    nsyns
+        The column saying how many synapses each row stands for: bmtk's edges (one row per
+        edge, ``nsyns`` synapses with the edge's values; :func:`synframe.read_edges` keeps it as
+        a column). Each row then counts ``nsyns`` times: ``n_syn_per_conn`` is the sum of
+        ``nsyns`` over a connection's rows, and every statistic of a per-synapse property is that
+        of the rows repeated ``nsyns`` times (weighted, nothing is repeated in memory); a shared
+        value counts once per connection. A missing value is 1 (as bmtk reads edges without
+        ``nsyns``), rows with 0 stand for no synapse and are left out. Default: ``"nsyns"`` if
+        the table has that column (recorded in ``attrs["fit"]["nsyns"]``); ``None``: every row
+        is one synapse.
+    progress
+        A progress bar over the properties, on a terminal, for fits that take more than
+        2 seconds (``SYNFRAME_PROGRESS=1`` forces it elsewhere).
 
     Examples
     --------
@@ -426,7 +510,7 @@ def fit_pathway_stats(
         raise OptionError(f"min_connections must be an int >= 1, got {min_connections!r}")
     if min_connections < 1:
         raise OptionError(f"min_connections must be >= 1, got {min_connections}")
-    props = [properties] if isinstance(properties, str) else list(properties)
+    props = [properties] if isinstance(properties, str) else list(dict.fromkeys(properties))
     if not props:
         raise OptionError("properties is empty: name the columns to fit")
     missing_cols = [p for p in props if p != N_SYN_PER_CONN and p not in syn.columns]
@@ -449,6 +533,13 @@ def fit_pathway_stats(
         )
     if not (bounds is None or bounds == "data" or isinstance(bounds, Mapping)):
         raise OptionError(f"bounds must be None, 'data' or {{property: (lo, hi)}}, got {bounds!r}")
+    if not isinstance(by, str) or not by:
+        raise OptionError(
+            f"by must be the pathway property (a column name such as 'synapse_class'), got {by!r}"
+        )
+    if isinstance(progress, np.bool_):
+        progress = bool(progress)
+    syn, weights = _synapse_counts(syn, nsyns, props)
     if len(syn) == 0:
         raise PathwayError("no synapses to fit")
 
@@ -470,6 +561,8 @@ def fit_pathway_stats(
 
     n_conn = len(plan.conn_pre)
     conn_size = np.bincount(plan.conn, minlength=n_conn)
+    if weights is not None:  # synapses, not rows, per connection
+        conn_size = np.bincount(plan.conn, weights=weights, minlength=n_conn).astype(np.int64)
     first_row = np.zeros(n_conn, dtype=np.int64)
     uniq_c, first_idx = np.unique(plan.conn, return_index=True)
     first_row[uniq_c] = first_idx
@@ -493,90 +586,96 @@ def fit_pathway_stats(
     chosen: dict[str, str] = {}
     auto: dict[str, str] = {}
     filled: dict = {}
-    for p in props:
-        structural = p == N_SYN_PER_CONN
-        if structural:
-            values = conn_size[plan.conn]
-            is_int = True
-        else:
-            values = syn[p].to_numpy()
-            if values.dtype.kind not in "iuf":
-                problems.append(f"{p}: values must be numbers (dtype {values.dtype})")
-                continue
-            if not np.isfinite(values).all():
-                problems.append(f"{p}: values must be finite (no NaN / inf)")
-                continue
-            is_int = values.dtype.kind in "iu"
-        use_bounds = False
-        if p in given:
-            kind = given[p]
-        else:
-            pooled = conn_size if structural else values
-            kind, reason, use_bounds = _auto_kind(pooled, is_int)
-            auto[p] = f"{kind} ({reason})" + (", bounds from the data" if use_bounds else "")
-        chosen[p] = kind
-        if bounds == "data":
-            use_bounds = True
-        elif isinstance(bounds, Mapping):
+    with _progress.bar(len(props), "fit_pathway_stats", progress, unit="property") as bar:
+        for i, p in enumerate(props):
+            if i:
+                bar.update(1)
+            structural = p == N_SYN_PER_CONN
+            if structural:
+                values = conn_size[plan.conn]
+                is_int = True
+            else:
+                values = syn[p].to_numpy()
+                if values.dtype.kind not in "iuf":
+                    problems.append(f"{p}: values must be numbers (dtype {values.dtype})")
+                    continue
+                if not np.isfinite(values).all():
+                    problems.append(f"{p}: values must be finite (no NaN / inf)")
+                    continue
+                is_int = values.dtype.kind in "iu"
             use_bounds = False
+            if p in given:
+                kind = given[p]
+            else:
+                pooled = conn_size if structural else values
+                kind, reason, use_bounds = _auto_kind(pooled, is_int)
+                auto[p] = f"{kind} ({reason})" + (", bounds from the data" if use_bounds else "")
+            chosen[p] = kind
+            if bounds == "data":
+                use_bounds = True
+            elif isinstance(bounds, Mapping):
+                use_bounds = False
 
-        if structural:
-            values, varies = None, None
-        else:  # per-connection variability, once per property
-            vs = values[order]
-            varies = np.minimum.reduceat(vs, starts) != np.maximum.reduceat(vs, starts)
-        conns = (conn_size, first_row)
-        data = _arrays(
-            [(i, j, _stats_of(values, varies, rows, crow, conns, kind, truncnorm_fit))
-             for i, j, rows, crow in cells],
-            shape,
-        )  # fmt: skip
-        cell_stats: dict = {}
-        if interpolate is not None:
-            if not present.any():
-                problems.append(
-                    f"{p}: no pathway has {min_connections} or more connections; lower "
-                    "min_connections"
-                )
-                continue
-            model, used = _interpolate(data, present, g_src, g_tgt, quirk_vals=not structural)
-            filled.update({(p, src_list[a], tgt_list[b]): lv for (a, b), lv in used.items()})
-            for i in range(shape[0]):
-                for j in range(shape[1]):
-                    cell_stats[(src_list[i], tgt_list[j])] = {k: a[i, j] for k, a in model.items()}
-        else:
-            for i, j, _, _ in cells:
-                cell_stats[(src_list[i], tgt_list[j])] = {k: a[i, j] for k, a in data.items()}
-            if not present.all():
-                everything = np.arange(len(syn))
-                crow_all = np.arange(n_conn)[np.lexsort((plan.conn_post, plan.conn_pre))]
-                rows_all = everything[np.lexsort((plan.post, plan.pre))]
-                cell_stats[(WILDCARD, WILDCARD)] = _stats_of(
-                    values, varies, rows_all, crow_all, conns, kind, truncnorm_fit
-                )
-                for a, b in np.argwhere(~present):
-                    filled[(p, src_list[a], tgt_list[b])] = "*"
-        dt = (dtypes or {}).get(p) if dtypes is not None else ("int" if is_int else None)
-        if structural and dtypes is None:
-            dt = None  # the n_syn_per_conn rule makes integers already
-        lo_hi = bounds.get(p) if isinstance(bounds, Mapping) else None
-        prop_stats[p] = {}
-        for (s, t), st in cell_stats.items():
-            try:
-                spec = _spec(kind, st, structural=structural)
-            except PathwayError as exc:
-                problems.append(f"{p} [{s} -> {t}]: {exc}")
-                continue
-            if dt is not None:
-                spec["dtype"] = dt
-            if lo_hi is not None and hasattr(lo_hi, "__iter__") and len(lo_hi) == 2:
-                if lo_hi[0] is not None:
-                    spec["lower_bound"] = lo_hi[0]
-                if lo_hi[1] is not None:
-                    spec["upper_bound"] = lo_hi[1]
-            elif use_bounds and kind not in ("constant", "zero"):
-                spec["lower_bound"], spec["upper_bound"] = st["min"], st["max"]
-            prop_stats[p].setdefault(s, {})[t] = spec
+            if structural:
+                values, varies = None, None
+            else:  # per-connection variability, once per property
+                vs = values[order]
+                varies = np.minimum.reduceat(vs, starts) != np.maximum.reduceat(vs, starts)
+            conns = (conn_size, first_row)
+            data = _arrays(
+                [(i, j, _stats_of(values, varies, rows, crow, conns, kind, truncnorm_fit, weights))
+                 for i, j, rows, crow in cells],
+                shape,
+            )  # fmt: skip
+            cell_stats: dict = {}
+            if interpolate is not None:
+                if not present.any():
+                    problems.append(
+                        f"{p}: no pathway has {min_connections} or more connections; lower "
+                        "min_connections"
+                    )
+                    continue
+                model, used = _interpolate(data, present, g_src, g_tgt, quirk_vals=not structural)
+                filled.update({(p, src_list[a], tgt_list[b]): lv for (a, b), lv in used.items()})
+                for i in range(shape[0]):
+                    for j in range(shape[1]):
+                        cell_stats[(src_list[i], tgt_list[j])] = {
+                            k: a[i, j] for k, a in model.items()
+                        }
+            else:
+                for i, j, _, _ in cells:
+                    cell_stats[(src_list[i], tgt_list[j])] = {k: a[i, j] for k, a in data.items()}
+                if not present.all():
+                    everything = np.arange(len(syn))
+                    crow_all = np.arange(n_conn)[np.lexsort((plan.conn_post, plan.conn_pre))]
+                    rows_all = everything[np.lexsort((plan.post, plan.pre))]
+                    cell_stats[(WILDCARD, WILDCARD)] = _stats_of(
+                        values, varies, rows_all, crow_all, conns, kind, truncnorm_fit, weights
+                    )
+                    for a, b in np.argwhere(~present):
+                        filled[(p, src_list[a], tgt_list[b])] = "*"
+            dt = (dtypes or {}).get(p) if dtypes is not None else ("int" if is_int else None)
+            if structural and dtypes is None:
+                dt = None  # the n_syn_per_conn rule makes integers already
+            lo_hi = bounds.get(p) if isinstance(bounds, Mapping) else None
+            prop_stats[p] = {}
+            for (s, t), st in cell_stats.items():
+                try:
+                    spec = _spec(kind, st, structural=structural)
+                except PathwayError as exc:
+                    problems.append(f"{p} [{s} -> {t}]: {exc}")
+                    continue
+                if dt is not None:
+                    spec["dtype"] = dt
+                if lo_hi is not None and hasattr(lo_hi, "__iter__") and len(lo_hi) == 2:
+                    if lo_hi[0] is not None:
+                        spec["lower_bound"] = lo_hi[0]
+                    if lo_hi[1] is not None:
+                        spec["upper_bound"] = lo_hi[1]
+                elif use_bounds and kind not in ("constant", "zero"):
+                    spec["lower_bound"], spec["upper_bound"] = st["min"], st["max"]
+                prop_stats[p].setdefault(s, {})[t] = spec
+        bar.update(1)
     if problems:
         raise PathwayError(format_problems("cannot fit", problems))
     stats = pathway_stats(prop_stats, src_list, tgt_list, by=by)
@@ -589,8 +688,10 @@ def fit_pathway_stats(
         if interpolate is None
         else (list(interpolate.columns) if isinstance(interpolate, pd.DataFrame) else interpolate),
         "truncnorm_fit": truncnorm_fit,
-        "synapses": len(syn),
+        "synapses": len(syn) if weights is None else int(weights.sum()),
+        "rows": len(syn),
         "connections": n_conn,
+        "nsyns": None if weights is None else nsyns,
     }
     for p, what in auto.items():
         log.info("fit_pathway_stats: %s: no distribution given, chose %s", p, what)

@@ -6,12 +6,13 @@ import copy
 import logging
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import _draw, _provenance
+from . import _draw, _progress, _provenance
 from ._validation import run_schema, stage_schema
-from .errors import PathwayError, format_problems
+from .errors import OptionError, PathwayError, format_problems
 from .pathways import N_SYN_PER_CONN, check_by, summary, validate
 
 __all__ = ["parameterize"]
@@ -28,6 +29,7 @@ def parameterize(
     seed: int | None = None,
     properties: Sequence[str] | None = None,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Give every synapse values of physiological properties drawn from pathway-specific distributions.
 
@@ -52,7 +54,12 @@ def parameterize(
     properties
         Which properties to draw (default: all in ``stats`` except ``n_syn_per_conn``).
     overwrite
-        Replace existing property columns (otherwise an error).
+        Replace existing property columns (otherwise an error). Never the table's own columns:
+        a property may not be named like a canonical column (``id``, ``pre``, ``post_x``,
+        ``cleft_score`` ...) nor like an annotation (``pre_<name>`` / ``post_<name>``).
+    progress
+        A progress bar over the (property, pathway) draws, on a terminal, for calls that take
+        more than 2 seconds (``SYNFRAME_PROGRESS=1`` forces it elsewhere).
 
     Returns
     -------
@@ -74,6 +81,10 @@ def parameterize(
     run_schema(syn, stage_schema("synapses"), "SynapseTable (input of parameterize)")
     validate(stats)
     check_by(stats, by)
+    if not isinstance(overwrite, (bool, np.bool_)):
+        raise OptionError(f"overwrite must be True or False, got {overwrite!r}")
+    if isinstance(progress, np.bool_):
+        progress = bool(progress)
     props = _draw.select_properties(stats, properties)
     if N_SYN_PER_CONN in props:
         raise PathwayError(
@@ -81,6 +92,7 @@ def parameterize(
             "connectome-manipulator uses it), not a property drawn per synapse: leave it out of "
             "properties (stats.syn.sample draws it)"
         )
+    _draw.check_property_names(props)
     existing = [p for p in props if p in syn.columns]
     if existing and not overwrite:
         raise PathwayError(
@@ -95,7 +107,9 @@ def parameterize(
             format_problems(f"pathways missing from the stats for {by!r}", missing)
             + "\n  add them to the stats, or a '*' wildcard entry as an explicit fallback"
         )
-    values = _draw.draw(stats, props, plan, seed)
+    total = len(props) * len(plan.pathways)
+    with _progress.bar(total, "parameterize", progress, unit="draw") as bar:
+        values = _draw.draw(stats, props, plan, seed, tick=bar.update)
     pathways = {f"{s}->{t}": len(r) for (s, t), r in zip(plan.pathways, plan.syn_rows, strict=True)}
     del plan, src, tgt  # their arrays, before the copy of the table (peak memory)
     out = syn.copy()

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 from . import distributions
 from ._io import staged_file
 from .distributions import CM_TYPES, COPULA_TYPES, N_SYN_PER_CONN, shared_within, spec_problems
-from .errors import PathwayError, SynframeWarning, format_problems
+from .errors import OptionError, PathwayError, SynframeWarning, format_problems
 
 __all__ = [
     "DIMS",
@@ -85,6 +85,50 @@ def _plain(x):
     if hasattr(x, "tolist"):
         return x.tolist()
     return x
+
+
+def _str_keys(prop_stats: Mapping, problems: list[str]) -> dict:
+    """``{property: {src: {tgt: spec}}}`` with str keys (types may be given as numbers: their
+    text is what tables' types become); levels that are not dicts and keys that collide once
+    made text are problems."""
+    out: dict = {}
+    for p, by_src in prop_stats.items():
+        if str(p) in out:
+            problems.append(f"property {p!r} is given twice (as {str(p)!r} and another key)")
+            continue
+        out[str(p)] = {}
+        if not isinstance(by_src, Mapping):
+            problems.append(
+                f"property {str(p)!r}: expected {{src: {{tgt: spec}}}}, got {type(by_src).__name__}"
+            )
+            continue
+        for s, by_tgt in by_src.items():
+            if str(s) in out[str(p)]:
+                problems.append(f"property {str(p)!r}: src type {s!r} is given twice")
+                continue
+            out[str(p)][str(s)] = row = {}
+            if not isinstance(by_tgt, Mapping):
+                problems.append(f"property {str(p)!r}, src {str(s)!r}: expected {{tgt: spec}}")
+                continue
+            for t, spec in by_tgt.items():
+                if str(t) in row:
+                    problems.append(f"property {str(p)!r}, src {str(s)!r}: tgt type {t!r} twice")
+                    continue
+                row[str(t)] = spec
+    return out
+
+
+def _type_list(types, name: str, problems: list[str]) -> list[str] | None:
+    """``src_types`` / ``tgt_types`` as a list of distinct str (None, with a problem, if not)."""
+    if isinstance(types, (str, bytes, Mapping)) or not hasattr(types, "__iter__"):
+        problems.append(f"{name} must be a list of type names, got {types!r}")
+        return None
+    out = [str(t) for t in types]
+    twice = sorted({t for t in out if out.count(t) > 1})
+    if twice:
+        problems.append(f"{name} lists {twice} more than once")
+        return None
+    return out
 
 
 def pathway_stats(
@@ -138,36 +182,24 @@ def pathway_stats(
     """
     if not isinstance(prop_stats, Mapping) or not prop_stats:
         raise PathwayError("prop_stats must be a non-empty dict {property: {src: {tgt: spec}}}")
+    if by is not None and (not isinstance(by, str) or not by):
+        raise OptionError(f"by must be the pathway property's name (a str) or None, got {by!r}")
     problems: list[str] = []
-    props = [str(p) for p in prop_stats]
-    prop_stats = {str(p): v for p, v in prop_stats.items()}
+    prop_stats = _str_keys(prop_stats, problems)
+    props = list(prop_stats)
     seen_src: list[str] = []
     seen_tgt: list[str] = []
-    for p, by_src in prop_stats.items():
-        if not isinstance(by_src, Mapping):
-            problems.append(
-                f"property {p!r}: expected {{src: {{tgt: spec}}}}, got {type(by_src).__name__}"
-            )
-            continue
+    for by_src in prop_stats.values():
         for s, by_tgt in by_src.items():
-            if str(s) not in seen_src:
-                seen_src.append(str(s))
-            if not isinstance(by_tgt, Mapping):
-                problems.append(f"property {p!r}, src {s!r}: expected {{tgt: spec}}")
-                continue
+            if s not in seen_src:
+                seen_src.append(s)
             for t in by_tgt:
-                if str(t) not in seen_tgt:
-                    seen_tgt.append(str(t))
-    src = (
-        [str(s) for s in src_types]
-        if src_types is not None
-        else [s for s in seen_src if s != WILDCARD]
-    )
-    tgt = (
-        [str(t) for t in tgt_types]
-        if tgt_types is not None
-        else [t for t in seen_tgt if t != WILDCARD]
-    )
+                if t not in seen_tgt:
+                    seen_tgt.append(t)
+    src = _type_list(src_types, "src_types", problems) if src_types is not None else None
+    tgt = _type_list(tgt_types, "tgt_types", problems) if tgt_types is not None else None
+    src = src if src is not None else [s for s in seen_src if s != WILDCARD]
+    tgt = tgt if tgt is not None else [t for t in seen_tgt if t != WILDCARD]
     src_coords = src + ([WILDCARD] if WILDCARD in seen_src and WILDCARD not in src else [])
     tgt_coords = tgt + ([WILDCARD] if WILDCARD in seen_tgt and WILDCARD not in tgt else [])
     unknown_src = [s for s in seen_src if s not in src_coords]
@@ -222,51 +254,81 @@ def _coverage_problems(stats: xr.DataArray, src: Sequence[str], tgt: Sequence[st
     return out
 
 
+def _matrix_problem(mat, n: int) -> str | None:
+    """What is wrong with one ``prop_cov`` matrix for ``n`` properties (None: a correlation matrix)."""
+    try:
+        m = np.asarray(mat, dtype="float64")
+    except (TypeError, ValueError, OverflowError):
+        return f"not a matrix of numbers ({type(mat).__name__})"
+    if m.shape != (n, n):
+        return f"matrix shape {m.shape}, expected {(n, n)} (one row and column per property)"
+    if not np.isfinite(m).all():
+        return "has NaN or infinite entries"
+    if not np.all(np.diag(m) == 1.0) or not np.array_equal(m, m.T):
+        return (
+            "must be exactly symmetric with a diagonal of exactly 1.0 "
+            "(a correlation matrix; connectome-manipulator checks both exactly)"
+        )
+    if np.linalg.eigvalsh(m).min() < -1e-10:
+        return "not positive semi-definite (no joint distribution has these correlations)"
+    return None
+
+
 def _cov_problems(stats: xr.DataArray) -> list[str]:
+    """Every problem of ``attrs["prop_cov"]``: its layout, every matrix (wildcard ones too: they
+    are what pathways without their own matrix use), coverage of the listed pathways, and the
+    specs the matrices correlate."""
     cov = stats.attrs.get("prop_cov") or {}
     if not cov:
         return []
-    out = []
-    if "props" not in cov or "cov" not in cov:
+    if not isinstance(cov, Mapping) or "props" not in cov or "cov" not in cov:
         return ["prop_cov needs 'props' (property names) and 'cov' ({src: {tgt: matrix}})"]
-    names = list(cov["props"])
-    missing = [p for p in names if p not in stats["property"].values]
+    names = cov["props"]
+    if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)) or not names:
+        return [f"prop_cov 'props' must be a non-empty list of property names, got {names!r}"]
+    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        return [f"prop_cov 'props' must name distinct properties (str), got {list(names)}"]
+    names = list(names)
+    missing = [p for p in names if p not in stats["property"].values.tolist()]
     if missing:
         return [f"prop_cov properties {missing} are not in prop_stats"]
+    mats = cov["cov"]
+    if not isinstance(mats, Mapping) or not all(isinstance(v, Mapping) for v in mats.values()):
+        return ["prop_cov 'cov' must be {src: {tgt: matrix}}"]
+    out = []
     if N_SYN_PER_CONN in names:
         out.append(f"prop_cov cannot correlate '{N_SYN_PER_CONN}'")
-    src = [s for s in stats["src"].values if s != WILDCARD]
-    tgt = [t for t in stats["tgt"].values if t != WILDCARD]
-    for s in src:
-        for t in tgt:
-            mat = _cov_lookup(cov["cov"], s, t)
-            if mat is None:
-                out.append(f"prop_cov has no matrix for pathway ({s}, {t}) (nor a '*' wildcard)")
-                continue
-            m = np.asarray(mat, dtype="float64")
-            if m.shape != (len(names), len(names)):
-                out.append(
-                    f"prop_cov ({s}, {t}): matrix shape {m.shape}, expected {(len(names),) * 2}"
-                )
-                continue
-            if not np.all(np.diag(m) == 1.0) or not np.array_equal(m, m.T):
-                out.append(
-                    f"prop_cov ({s}, {t}): must be exactly symmetric with a diagonal of exactly 1.0 "
-                    "(a correlation matrix; connectome-manipulator checks both exactly)"
-                )
-            elif np.linalg.eigvalsh(m).min() < -1e-10:
-                out.append(f"prop_cov ({s}, {t}): not positive semi-definite")
-            specs = [lookup(stats, p, s, t) for p in names]
-            if any(sp is None for sp in specs):
-                continue
-            kinds = [sp["type"] for sp in specs]
-            bad = [k for k in kinds if k not in COPULA_TYPES]
-            if bad:
-                out.append(f"prop_cov ({s}, {t}): cannot correlate distribution types {bad}")
-            if len({shared_within(sp) for sp in specs}) > 1:
-                out.append(
-                    f"prop_cov ({s}, {t}): correlated properties must agree on shared_within"
-                )
+    given = [(str(a), str(b), m) for a, row in mats.items() for b, m in row.items()]
+    bad = set()
+    for a, b, m in given:
+        problem = _matrix_problem(m, len(names))
+        if problem:
+            out.append(f"prop_cov ({a}, {b}): {problem}")
+            bad.add((a, b))
+    src = [s for s in stats["src"].values.tolist() if s != WILDCARD]
+    tgt = [t for t in stats["tgt"].values.tolist() if t != WILDCARD]
+    lacking = [(s, t) for s in src for t in tgt if _cov_lookup(mats, s, t) is None]
+    if lacking:
+        shown = ", ".join(f"({s}, {t})" for s, t in lacking[:6])
+        out.append(
+            f"prop_cov has no matrix for pathway(s) {shown}"
+            + (f" and {len(lacking) - 6} more" if len(lacking) > 6 else "")
+            + " (nor a '*' wildcard)"
+        )
+    cells = Cells(stats)
+    pathways = {(s, t) for s in src for t in tgt} | {(a, b) for a, b, _ in given}
+    for s, t in sorted(pathways):
+        if (s, t) in bad or _cov_lookup(mats, s, t) is None:
+            continue
+        specs = [cells(p, s, t) for p in names]
+        if any(not isinstance(sp, Mapping) for sp in specs):
+            continue
+        kinds = [sp.get("type") for sp in specs]
+        wrong = [k for k in kinds if k not in COPULA_TYPES]
+        if wrong:
+            out.append(f"prop_cov ({s}, {t}): cannot correlate distribution types {wrong}")
+        if len({shared_within(sp) for sp in specs}) > 1:
+            out.append(f"prop_cov ({s}, {t}): correlated properties must agree on shared_within")
     return out
 
 
@@ -301,6 +363,17 @@ class Cells:
 def check_by(stats: xr.DataArray, by: str) -> None:
     """Refuse ``by`` when the stats record another pathway property (their types are its values)."""
     stored = stats.attrs.get("by")
+    if not isinstance(by, str) or not by:
+        hint = (
+            f"these stats were made for by={stored!r}"
+            if isinstance(stored, str) and stored
+            else "e.g. by='synapse_class'"
+        )
+        raise OptionError(
+            f"by must be the pathway property: the name (a str) of the node property whose values "
+            f"are the types ({hint}), got {by!r}; the types are read from the table's "
+            "pre_<by> / post_<by> columns or from types="
+        )
     if stored is not None and by != stored:
         raise PathwayError(
             f"the stats are for pathways by {stored!r} (their types are {stored} values), not "
@@ -314,12 +387,76 @@ def lookup(stats: xr.DataArray, prop: str, src: str, tgt: str):
     return Cells(stats)(prop, src, tgt)
 
 
-def validate(stats) -> xr.DataArray:
-    """``stats`` if it is a valid pathway-statistics DataArray, else a clear error."""
+def _structure_problems(stats) -> list[str]:
+    """What keeps ``stats`` from being laid out as pathway statistics (dims, coordinates)."""
     if not isinstance(stats, xr.DataArray) or tuple(stats.dims) != DIMS:
+        return [
+            "expected pathway statistics: an xarray.DataArray with dims ('property', 'src', "
+            "'tgt') made by sf.pathway_stats / sf.load_pathway_stats / sf.fit_pathway_stats"
+        ]
+    out = []
+    for dim in DIMS:
+        if dim not in stats.coords:
+            out.append(f"no {dim!r} coordinate (the {dim} names)")
+            continue
+        values = stats[dim].values.tolist()
+        odd = [v for v in values if not isinstance(v, str)]
+        if odd:
+            out.append(
+                f"{dim} coordinates must be str, got {odd[:5]} "
+                f"(stats.assign_coords({dim}=[str(v) for v in stats['{dim}'].values]))"
+            )
+        twice = sorted({str(v) for v in values if values.count(v) > 1})
+        if twice:
+            out.append(f"{dim} {twice} appear more than once: every {dim} once")
+    if stats.sizes["property"] == 0:
+        out.append("no properties")
+    return out
+
+
+def _structure(stats) -> xr.DataArray:
+    """``stats`` if laid out as pathway statistics, else a :class:`PathwayError` (views use this:
+    they show what the cells hold, valid or not)."""
+    found = _structure_problems(stats)
+    if found:
         raise PathwayError(
-            "expected pathway statistics: an xarray.DataArray with dims ('property', 'src', 'tgt') "
-            "made by sf.pathway_stats / sf.load_pathway_stats / sf.fit_pathway_stats"
+            found[0] if len(found) == 1 else format_problems("invalid pathway statistics", found)
+        )
+    return stats
+
+
+def _problems(stats) -> list[str]:
+    """Every problem of a pathway-statistics DataArray (empty when valid): its layout, every cell
+    (``None`` or a valid spec), coverage of the listed types, ``by`` and ``prop_cov``."""
+    out = _structure_problems(stats)
+    if out:
+        return out
+    by = stats.attrs.get("by")
+    if by is not None and (not isinstance(by, str) or not by):
+        out.append(f"attrs['by'] must be the pathway property's name (a str) or None, got {by!r}")
+    props = stats["property"].values.tolist()
+    src_all, tgt_all = stats["src"].values.tolist(), stats["tgt"].values.tolist()
+    values = stats.values
+    for i, p in enumerate(props):
+        for j, s in enumerate(src_all):
+            for k, t in enumerate(tgt_all):
+                cell = values[i, j, k]
+                if cell is not None:
+                    out += [f"{p} [{s} -> {t}]: {m}" for m in spec_problems(cell)]
+    if out:
+        return out
+    src = [s for s in src_all if s != WILDCARD]
+    tgt = [t for t in tgt_all if t != WILDCARD]
+    return _coverage_problems(stats, src, tgt) + _cov_problems(stats)
+
+
+def validate(stats) -> xr.DataArray:
+    """``stats`` if they are valid pathway statistics, else a :class:`PathwayError` listing every
+    problem (what :func:`pathway_stats` checks, for DataArrays made or changed by hand too)."""
+    found = _problems(stats)
+    if found:
+        raise PathwayError(
+            format_problems(f"invalid pathway statistics ({len(found)} problem(s))", found)
         )
     return stats
 
@@ -472,6 +609,12 @@ def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
     The file loads in connectome-manipulator 1.0.4 (``AbstractModel.model_from_file``). Models using
     distribution types CM 1.0.4 lacks (``lognormal``, ``uniform``, ``exponential``) are written
     with a :class:`~synframe.errors.SynframeWarning` naming them.
+
+    A model whose source or target types are only the ``"*"`` wildcard is written with
+    ``src_types`` / ``tgt_types`` empty and a :class:`~synframe.errors.SynframeWarning`: CM
+    loads it but has no pathway to draw from (it knows no wildcards), and synframe cannot
+    invent the types. Give them (``sf.pathway_stats(..., src_types=[...], tgt_types=[...])``)
+    to write every pathway out explicitly.
     """
     import warnings
 
@@ -481,6 +624,15 @@ def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
     text = json.dumps(model, indent=2)
     with staged_file(path) as tmp:
         tmp.write_text(text)
+    lacking = [k for k in ("src_types", "tgt_types") if not model.get(k)]
+    if lacking:
+        warnings.warn(
+            f"{path}: {' and '.join(lacking)} are empty (the model has only '*' wildcard types): "
+            "connectome-manipulator loads it but cannot draw any pathway from it; list the "
+            "types (sf.pathway_stats(..., src_types=[...], tgt_types=[...])) to write them out",
+            SynframeWarning,
+            stacklevel=2,
+        )
     if problems:
         warnings.warn(
             f"{path} is a valid synframe model, but connectome-manipulator 1.0.4 cannot load it: "
@@ -619,22 +771,36 @@ def _cm_cov_problems(cov, props: list, src, tgt) -> list[str]:
 
 
 def summary(stats: xr.DataArray) -> str:
-    """A readable description of the model, as connectome-manipulator logs it."""
-    validate(stats)
-    src = [s for s in stats["src"].values if s != WILDCARD]
-    tgt = [t for t in stats["tgt"].values if t != WILDCARD]
+    """A readable description of the model, as connectome-manipulator logs it.
+
+    It describes what the cells hold, valid or not (it is the stats' repr): invalid cells show
+    as ``<invalid>``; :func:`validate` says what is wrong with them. The ``"*"`` wildcard counts
+    as one type on its side (and the text says what it stands for).
+    """
+    _structure(stats)
+    src, tgt = stats["src"].values.tolist(), stats["tgt"].values.tolist()
     parts = []
-    for i, p in enumerate(stats["property"].values):
-        cells = [c for c in stats.values[i].ravel() if c is not None]
-        kinds = "/".join(sorted({c["type"] for c in cells}))
-        dtypes = "/".join(sorted({str(c["dtype"]) for c in cells if c.get("dtype") is not None}))
-        parts.append(f"{p} <{kinds}{f' ({dtypes})' if dtypes else ''}>")
+    for i, p in enumerate(stats["property"].values.tolist()):
+        cells = [c for c in np.ravel(stats.values[i]) if c is not None]
+        good = [c for c in cells if isinstance(c, Mapping)]
+        kinds = {str(c.get("type")) for c in good} | (
+            {"invalid"} if len(good) < len(cells) else set()
+        )
+        dtypes = "/".join(sorted({str(c["dtype"]) for c in good if c.get("dtype") is not None}))
+        parts.append(f"{p} <{'/'.join(sorted(kinds))}{f' ({dtypes})' if dtypes else ''}>")
     what = stats.attrs.get("by") or "type"
-    text = f"Connection/synapse property distributions between {len(src)}x{len(tgt)} '{what}' pathways:\n  "
+    text = (
+        f"Connection/synapse property distributions between {len(src)}x{len(tgt)} '{what}' pathways"
+    )
+    if WILDCARD in src or WILDCARD in tgt:  # counted as one type each: the fallback of any type
+        text += f" ('{WILDCARD}' stands for any type without its own entry)"
+    text += ":\n  "
     text += "; ".join(parts)
     cov = stats.attrs.get("prop_cov") or {}
     if cov:
-        text += f"\n  Correlated properties: {', '.join(cov['props'])}"
+        names = cov.get("props") if isinstance(cov, Mapping) else None
+        shown = ", ".join(map(str, names)) if isinstance(names, (list, tuple)) else "<invalid>"
+        text += f"\n  Correlated properties: {shown}"
     return text
 
 
@@ -643,7 +809,7 @@ def param(stats: xr.DataArray, name: str) -> xr.DataArray:
 
     A name no cell has is an error naming the parameters that exist.
     """
-    validate(stats)
+    _structure(stats)
     cells = [c for c in stats.values.ravel() if isinstance(c, Mapping)]
     numeric = sorted(
         {
@@ -673,10 +839,10 @@ def param(stats: xr.DataArray, name: str) -> xr.DataArray:
 
 def kinds(stats: xr.DataArray) -> xr.DataArray:
     """The distribution type of each cell (``""`` where absent)."""
-    validate(stats)
-    vals = np.vectorize(lambda c: c["type"] if isinstance(c, Mapping) else "", otypes=[object])(
-        stats.values
-    )
+    _structure(stats)
+    vals = np.vectorize(
+        lambda c: c.get("type", "") if isinstance(c, Mapping) else "", otypes=[object]
+    )(stats.values)
     return xr.DataArray(vals, dims=DIMS, coords=stats.coords, name="type")
 
 
@@ -696,10 +862,23 @@ def sample(
     >>> bool(0 <= x.min() and x.max() <= 1), round(float(x.mean()), 1)
     (True, 0.5)
     """
-    validate(stats)
+    _structure(stats)
+    props = stats["property"].values.tolist()
+    if not isinstance(prop, str) or prop not in props:
+        raise OptionError(f"prop {prop!r} is not a property of the stats; they have {props}")
+    for name, value in (("src", src), ("tgt", tgt)):
+        if not isinstance(value, str):
+            raise OptionError(f"{name} must be a type name (str), got {value!r}")
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise OptionError(f"n must be a non-negative int (how many values), got {n!r}")
+    seed = distributions.resolve_seed(seed)
     spec = lookup(stats, prop, src, tgt)
     if spec is None:
-        raise PathwayError(f"no spec for {prop!r} on pathway ({src}, {tgt})")
+        raise PathwayError(
+            f"no spec for {prop!r} on pathway ({src}, {tgt}): the stats have src types "
+            f"{stats['src'].values.tolist()} and tgt types {stats['tgt'].values.tolist()}"
+        )
+    distributions.validate_spec(spec, f"{prop} [{src} -> {tgt}]")
     idx = np.arange(int(n), dtype=np.int64)
     u = distributions.keyed_uniforms(seed, prop, idx)
     return distributions.sample(spec, u, n_syn_per_conn=prop == N_SYN_PER_CONN)
@@ -735,7 +914,7 @@ def table(stats: xr.DataArray) -> pd.DataFrame:
     """
     import pandas as pd
 
-    validate(stats)
+    _structure(stats)
     props = stats["property"].values.tolist()
     src, tgt = stats["src"].values.tolist(), stats["tgt"].values.tolist()
     columns = {}

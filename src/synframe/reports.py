@@ -11,6 +11,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from .errors import OptionError
 from .schemas import SynapseTable
 
 __all__ = ["describe", "describe_html", "history"]
@@ -38,13 +39,18 @@ def history(syn: pd.DataFrame) -> pd.DataFrame:
     0  fetch     <NA>      2424     <NA>     <NA>
     1  clean     2424      2019      405      405
     """
-    records = syn.attrs.get("history", []) if isinstance(syn, pd.DataFrame) else []
+    if not isinstance(syn, pd.DataFrame):
+        raise OptionError(f"history takes a DataFrame (a synapse table), got {type(syn).__name__}")
+    records = syn.attrs.get("history", [])
+    if not isinstance(records, (list, tuple)):
+        records = []
     rows = []
     for rec in records:
         if not isinstance(rec, dict):
             continue
-        rows_in, rows_out = rec.get("rows_in"), rec.get("rows_out")
+        rows_in, rows_out = _count(rec.get("rows_in")), _count(rec.get("rows_out"))
         removed = rec.get("removed") if isinstance(rec.get("removed"), dict) else {}
+        removed = {rule: _count(removed.get(rule)) for rule in _RULES}
         skip = {"stage", "rows_in", "rows_out", "removed", "options", "query_ids"}
         options = dict(rec.get("options") or {})
         options.update({k: v for k, v in rec.items() if k not in skip})
@@ -63,18 +69,36 @@ def history(syn: pd.DataFrame) -> pd.DataFrame:
     columns = ["stage", "rows_in", "rows_out", "removed", *_RULES, "options"]
     out = pd.DataFrame(rows, columns=columns)
     for c in ["rows_in", "rows_out", "removed", *_RULES]:
-        out[c] = pd.array(
-            [
-                None if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
-                for v in out[c]
-            ],
-            dtype="Int64",
-        )
+        out[c] = pd.array([_count(v) for v in out[c]], dtype="Int64")
     return out
+
+
+def _count(v) -> int | None:
+    """A row count as recorded (an int, or an integral float), else None (shown as <NA>)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return None
+    if not np.isfinite(v) or v != int(v) or abs(v) >= 2**63:
+        return None
+    return int(v)
 
 
 def _facts(df: pd.DataFrame) -> list[tuple[str, str]]:
     """(label, value) lines that describe a synapse table (or a table of neurons)."""
+    if not isinstance(df, pd.DataFrame):
+        raise OptionError(f"describe takes a DataFrame (a synapse table), got {type(df).__name__}")
+    flat = not isinstance(df.columns, pd.MultiIndex)
+    twice = sorted(map(str, pd.unique(df.columns[df.columns.duplicated()]))) if flat else []
+    if not flat or twice:
+        return [
+            ("table", f"{len(df):,} rows x {df.shape[1]} columns"),
+            (
+                "columns",
+                f"repeated column names {twice}: give each column one name "
+                "(df.loc[:, ~df.columns.duplicated()] keeps the first)"
+                if flat
+                else "several levels (a MultiIndex): not a synapse table",
+            ),
+        ]
     if not (SynapseTable.pre in df and SynapseTable.post in df):
         return [
             (
@@ -96,11 +120,13 @@ def _facts(df: pd.DataFrame) -> list[tuple[str, str]]:
             ),
         ),
         (
-            "neurons",
-            f"{len(np.union1d(pre, post)):,} ({len(np.unique(pre)):,} pre, "
-            f"{len(np.unique(post)):,} post)",
+            "neurons",  # hashed, not sorted: text or mixed ids are counted too
+            f"{len(pd.unique(np.concatenate([pre, post]))):,} ({len(pd.unique(pre)):,} pre, "
+            f"{len(pd.unique(post)):,} post)",
         ),
     ]
+    if pre.dtype != np.int64 or post.dtype != np.int64:
+        facts.append(("ids", f"pre {pre.dtype}, post {post.dtype} (synframe's ids are int64)"))
     if n <= _COUNT_LIMIT:
         connections = len(pd.MultiIndex.from_arrays([pre, post]).unique())
         facts.append(("connections", f"{connections:,}"))
@@ -117,8 +143,10 @@ def _facts(df: pd.DataFrame) -> list[tuple[str, str]]:
     if where:
         facts.append(("source", where))
     facts.append(("positions", f"{attrs.get('units', 'nm (assumed)')}"))
-    if attrs.get("properties"):
-        facts.append(("properties", ", ".join(map(str, attrs["properties"]))))
+    props = attrs.get("properties")
+    if props:
+        shown = props if isinstance(props, (list, tuple)) else [props]
+        facts.append(("properties", ", ".join(map(str, shown))))
     stages = history(df)
     if len(stages):
         facts.append(

@@ -104,6 +104,56 @@ def _pool():
     return pa.system_memory_pool()
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What DuckDB and Arrow raise on files they cannot read (empty, truncated, not theirs)."""
+    import pyarrow as pa
+
+    return (duckdb.Error, pa.ArrowException, OSError)
+
+
+def _read_meta(path: Path) -> dict:
+    """A store's ``synframe_store.json``, or a :class:`SourceError` naming it and the fix."""
+    where = path / META
+    try:
+        meta = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        meta = exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("resolution", []), list):
+        said = f" ({type(meta).__name__}: {meta})" if isinstance(meta, Exception) else ""
+        raise SourceError(
+            f"{where}: not a synframe store description{said}; the store is damaged: rebuild it "
+            f"(LocalStore.build(dump, {str(path)!r}, overwrite=True))"
+        )
+    return meta
+
+
+def _check_target(dump: Path, path: Path, overwrite: bool) -> None:
+    """Refuse to build a store at ``path`` where that would lose data: over anything but a
+    synframe store (``overwrite=True`` replaces only those), an existing path without
+    ``overwrite=True``, or a path that is, holds or lies inside the dump."""
+    exists = path.exists() or path.is_symlink()
+    src, dst = dump.resolve(), path.resolve()
+    if src == dst or dst in src.parents or src in dst.parents:
+        raise SourceError(
+            f"cannot build a store at {path}: it is, holds or lies inside the dump {dump}; "
+            "choose a path outside the dump"
+        )
+    if not exists:
+        return
+    if not overwrite:
+        raise SourceError(
+            f"{path} exists; pass overwrite=True to replace it (only a synframe store is replaced)"
+        )
+    is_store = path.is_dir() and not path.is_symlink() and (path / META).is_file()
+    empty_dir = path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+    if not (is_store or empty_dir):
+        what = "a file" if path.is_file() else "a directory that is not a synframe store"
+        raise SourceError(
+            f"{path} is {what} (no {META}); overwrite=True replaces only a store built with "
+            "LocalStore.build: remove it yourself or choose another path"
+        )
+
+
 def _sorted_unique(out: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by synapse id (stable), each id once (its first row).
 
@@ -174,7 +224,7 @@ class LocalStore:
         self.indexed = False
         meta: dict = {}
         if self.path.is_dir() and (self.path / META).exists():
-            meta = json.loads((self.path / META).read_text())
+            meta = _read_meta(self.path)
             if meta.get("version") != STORE_VERSION:
                 raise SourceError(
                     f"{self.path}: store version {meta.get('version')} is not supported; rebuild it"
@@ -186,21 +236,11 @@ class LocalStore:
             materialization if materialization is not None else meta.get("materialization")
         )
         self.filtered = filtered if filtered is not None else meta.get("filtered")
-        self._con = duckdb.connect(self._database())
-        self._lock = threading.Lock()  # one DuckDB connection, queried by one thread at a time
-        # keep parquet footers (row-group statistics) in memory between queries: halves a
-        # warm query on a 100-million-synapse store (benchmarks/README.md)
-        self._con.execute("SET parquet_metadata_cache = true")
-        self._con.execute("SET enable_progress_bar = false")  # ours is tqdm's, when asked for
-        # give memory freed after a query back to the OS within a second: DuckDB's allocator
-        # otherwise keeps a whole-table result's worth of it after the table has gone to pandas
-        with contextlib.suppress(duckdb.Error):  # a DuckDB without the setting
-            self._con.execute("SET allocator_background_threads = true")
-        self._relations = self._open()
+        try:
+            self._connect()
+        except _read_errors() as exc:
+            raise self._unreadable(exc) from None
         where = str(self.path)
-        described = self._con.execute(f"DESCRIBE SELECT * FROM {self._relations['pre']}").fetchall()
-        types = {row[0]: row[1] for row in described}
-        self._layout = Layout(types, where)
         if self.indexed:
             resolution = meta["resolution"]
         elif resolution is None:
@@ -212,6 +252,40 @@ class LocalStore:
                 )
             resolution = 1.0
         self.resolution = resolution_array(resolution)
+
+    def _connect(self) -> None:
+        """Open the DuckDB connection and the dump's relations; read the dump's columns."""
+        self._con = duckdb.connect(self._database())
+        self._lock = threading.Lock()  # one DuckDB connection, queried by one thread at a time
+        # keep parquet footers (row-group statistics) in memory between queries: halves a
+        # warm query on a 100-million-synapse store (benchmarks/README.md)
+        self._con.execute("SET parquet_metadata_cache = true")
+        self._con.execute("SET enable_progress_bar = false")  # ours is tqdm's, when asked for
+        # give memory freed after a query back to the OS within a second: DuckDB's allocator
+        # otherwise keeps a whole-table result's worth of it after the table has gone to pandas
+        with contextlib.suppress(duckdb.Error):  # a DuckDB without the setting
+            self._con.execute("SET allocator_background_threads = true")
+        self._relations = self._open()
+        for side in dict.fromkeys(self._relations.values()):  # both copies of a store
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {side}").fetchall()
+        types = {row[0]: row[1] for row in described}
+        self._layout = Layout(types, str(self.path))
+
+    def _unreadable(self, exc: BaseException) -> SourceError:
+        """A :class:`SourceError` naming the dump (or store) that DuckDB / Arrow could not read,
+        what they said (its first line: it names the file) and the fix."""
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if self.indexed:
+            fix = (
+                "the store is damaged (a file missing, truncated or corrupt); rebuild it: "
+                f"LocalStore.build(dump, {str(self.path)!r}, overwrite=True)"
+            )
+        else:
+            fix = (
+                "it is not a complete parquet / feather / DuckDB file (empty, truncated or "
+                "corrupt?); export or download it again"
+            )
+        return SourceError(f"{self.path}: cannot read the synapse dump: {said}\n  {fix}")
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -448,23 +522,32 @@ class LocalStore:
         import pyarrow.compute as pc
 
         wanted = pa.array(ids, type=pa.int64())
-        rel = self._con.sql(f"SELECT {select} FROM {self._relations['pre']} WHERE TRUE{score}")
-        reader = (
-            rel.to_arrow_reader() if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch()
-        )
-        kept = []
-        for batch in reader:
-            mask = None
-            for side in sides:
-                hit = pc.is_in(batch.column(side), value_set=wanted)
-                mask = hit if mask is None else pc.or_(mask, hit)
-            kept.append(pc.filter(batch, mask, memory_pool=_pool()))
+        try:
+            rel = self._con.sql(f"SELECT {select} FROM {self._relations['pre']} WHERE TRUE{score}")
+            reader = (
+                rel.to_arrow_reader()
+                if hasattr(rel, "to_arrow_reader")
+                else rel.fetch_record_batch()
+            )
+            kept = []
+            for batch in reader:
+                mask = None
+                for side in sides:
+                    hit = pc.is_in(batch.column(side), value_set=wanted)
+                    mask = hit if mask is None else pc.or_(mask, hit)
+                kept.append(pc.filter(batch, mask, memory_pool=_pool()))
+        except _read_errors() as exc:
+            raise self._unreadable(exc) from None
         return pa.Table.from_batches(kept, schema=reader.schema)
 
     def _arrow(self, sql: str):
-        """The result of ``sql`` as an Arrow table (DuckDB 1.x and 2.x)."""
-        rel = self._con.sql(sql)
-        return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+        """The result of ``sql`` as an Arrow table (DuckDB 1.x and 2.x); a file DuckDB cannot
+        read is a :class:`SourceError` naming it."""
+        try:
+            rel = self._con.sql(sql)
+            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+        except _read_errors() as exc:
+            raise self._unreadable(exc) from None
 
     @staticmethod
     def _frame(table) -> pd.DataFrame:
@@ -584,6 +667,12 @@ class LocalStore:
         declared ``resolution`` recorded), sorted by ``pre`` and by ``post``, in parquet files with
         ``row_group_size`` rows per row group. Written into a temporary directory and moved into
         place: an interrupted build never leaves a half-written store at ``path``.
+
+        An existing ``path`` is replaced only with ``overwrite=True``, and only if it is a store
+        built here (it holds ``synframe_store.json``) or an empty directory; a ``path`` that is,
+        holds or lies inside the dump is refused. Every refusal is a
+        :class:`~synframe.errors.SourceError` raised before anything is written; so is a dump
+        (or store) DuckDB / Arrow cannot read, naming the file.
         """
         src = cls(
             dump,
@@ -601,9 +690,10 @@ class LocalStore:
             or row_group_size < 1
         ):
             raise SourceError(f"row_group_size must be a positive int, got {row_group_size!r}")
+        if not isinstance(overwrite, (bool, np.bool_)):
+            raise SourceError(f"overwrite must be True or False, got {overwrite!r}")
         path = Path(path).expanduser()
-        if path.exists() and not overwrite:
-            raise SourceError(f"{path} exists; pass overwrite=True to replace it")
+        _check_target(Path(dump).expanduser(), path, bool(overwrite))
         with staged_dir(path) as tmp:
             con = src._con
             con.execute(f"SET temp_directory = {lit(tmp / 'spill')}")
