@@ -1,7 +1,7 @@
 """The drawing engine: which synapse is in which connection and pathway, and its keyed draws.
 
-Used by :func:`synframe.parameterize`, :func:`synframe.fit_pathway_stats`,
-:func:`synframe.parameterize_circuit` and the dask aliases. Draws are vectorized per (property,
+Used by [`synframe.parameterize`][synframe.parameterize.parameterize], [`synframe.fit_pathway_stats`][synframe.fit.fit_pathway_stats],
+[`synframe.parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit] and the dask aliases. Draws are vectorized per (property,
 pathway), made once per connection where a spec is ``shared_within``, and keyed: a value depends
 only on (seed, stream, property, pre, post[, synapse id]).
 """
@@ -235,7 +235,7 @@ def connections(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def plan(syn: pd.DataFrame, src: tuple, tgt: tuple) -> Plan:
-    """Pathways of ``syn`` and their rows, from the (codes, levels) of :func:`pathway_types`."""
+    """Pathways of ``syn`` and their rows, from the (codes, levels) of `pathway_types`."""
     pre = syn[SynapseTable.pre].to_numpy()
     post = syn[SynapseTable.post].to_numpy()
     ids = syn[SynapseTable.id].to_numpy()
@@ -336,7 +336,7 @@ def draw(
     the same value whether it is drawn once per connection and copied to the synapses (tables with
     many synapses per connection) or drawn for each synapse from the same key (EM tables, ~1-3
     synapses per connection, where grouping costs more than the draws it saves); see
-    :data:`MIN_SYNAPSES_PER_CONNECTION`. Properties are drawn one at a time, so temporary memory
+    `MIN_SYNAPSES_PER_CONNECTION`. Properties are drawn one at a time, so temporary memory
     is a few arrays of the table's length whatever the number of properties.
 
     ``tick(1)`` is called after each (property, pathway) draw (a progress bar's ``update``).

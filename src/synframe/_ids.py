@@ -20,7 +20,7 @@ _FLOAT_HINT = (
 def as_ids(values, *, what: str = "ids") -> np.ndarray:
     """A 1-d int64 array of ids from an int, a string of digits, or a list/array/Series of them.
 
-    Ids are whole numbers in ``0 … 2**63 - 1``. Refused, with an :class:`~synframe.errors.IdError`
+    Ids are whole numbers in ``0 … 2**63 - 1``. Refused, with an [`IdError`][synframe.errors.IdError]
     naming the value: floats (even integral: an id that went through float64 may already be
     wrong), booleans (also inside a list of ints: ``[0, False]``), missing values (``NaN``,
     ``None``, ``<NA>``), negative numbers, numbers of 2**63 and above, and text that is not ASCII

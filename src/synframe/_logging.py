@@ -1,4 +1,4 @@
-"""synframe's log: ``logging.getLogger("synframe")``, and :func:`set_loglevel` (as navis has)."""
+"""synframe's log: ``logging.getLogger("synframe")``, and [`set_loglevel`][synframe._logging.set_loglevel] (as navis has)."""
 
 from __future__ import annotations
 

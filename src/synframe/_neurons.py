@@ -134,7 +134,7 @@ def neuron_ids(neurons) -> np.ndarray:
 
 
 def bbox_side(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(min, max) corner of points, for :func:`check_scale` (combine parts with min / max)."""
+    """(min, max) corner of points, for `check_scale` (combine parts with min / max)."""
     if not len(xyz):
         return np.full(3, np.inf), np.full(3, -np.inf)
     return xyz.min(axis=0), xyz.max(axis=0)
@@ -146,7 +146,7 @@ def check_scale(
     """Warn when synapses and neurons cannot be in the same units (positions in µm as nm ...).
 
     ``per_neuron`` gives, per neuron, its id, the distances (nm) of its synapses to it (the KD-tree
-    answers the caller has anyway, in parts), the :func:`bbox_side` of each part of their positions
+    answers the caller has anyway, in parts), the `bbox_side` of each part of their positions
     (nm) and its points. A neuron is implausible when the median distance of its synapses exceeds
     10 µm and either the neuron's size or, for 5 or more synapses, 100 times their own spread: a
     real synapse lies on its neuron, so that happens when one of the two is in other units than it

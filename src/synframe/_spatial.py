@@ -1,7 +1,7 @@
 """Synapses per neuron and side: row positions and nm positions, for ``clean`` and ``attach``.
 
 One sort per side; each neuron's rows are a slice of it (no per-synapse Python). The neurons' own
-points and KD-trees live in :mod:`synframe._neurons`.
+points and KD-trees live in `synframe._neurons`.
 """
 
 from __future__ import annotations

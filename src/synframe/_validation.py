@@ -1,7 +1,7 @@
 """Running the stage schemas: lazy validation, one error listing every failure with its fix.
 
-:mod:`synframe.schemas` holds the models; this module picks a stage's schema
-(:func:`stage_schema`), runs it (:func:`run_schema`) and words the failures (:func:`hint`).
+`synframe.schemas` holds the models; this module picks a stage's schema
+(`stage_schema`), runs it (`run_schema`) and words the failures (`hint`).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def stage_schema(
 
 
 def check_unique_columns(df: pd.DataFrame, name: str) -> None:
-    """A :class:`SchemaError` naming the repeated column labels of ``df`` (pandas allows them;
+    """A [`SchemaError`][synframe.errors.SchemaError] naming the repeated column labels of ``df`` (pandas allows them;
     ``df[label]`` is then a table, not a column, and every stage would misread it)."""
     dup = df.columns[df.columns.duplicated()]
     if len(dup):
@@ -161,7 +161,7 @@ def check_unique_columns(df: pd.DataFrame, name: str) -> None:
 
 
 def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.DataFrame:
-    """Validate ``df`` against ``schema`` lazily; raise one :class:`SchemaError` listing every failure."""
+    """Validate ``df`` against ``schema`` lazily; raise one [`SchemaError`][synframe.errors.SchemaError] listing every failure."""
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
     check_unique_columns(df, name)
@@ -261,9 +261,9 @@ def validate(df: pd.DataFrame, stage: Stage = "synapses") -> pd.DataFrame:
 
 
 def validate_connectors(neurons) -> object:
-    """Check every neuron's ``.connectors`` against :class:`Connectors`; return ``neurons``.
+    """Check every neuron's ``.connectors`` against [`Connectors`][synframe.schemas.Connectors]; return ``neurons``.
 
-    All failing neurons are reported in one :class:`~synframe.errors.SchemaError`.
+    All failing neurons are reported in one [`SchemaError`][synframe.errors.SchemaError].
 
     Examples
     --------

@@ -3,8 +3,8 @@
 Every method is a one-line delegation (``df.syn.clean(**kw)`` is exactly ``sf.clean(df, **kw)``);
 ``tests/test_accessors.py`` keeps the signatures equal. Logic lives in the stage modules, not here.
 
-The functions are looked up when called (:data:`ALIASES` names them), so that registering the
-accessors imports nothing heavy. Registration (:func:`register`) happens when synframe is imported
+The functions are looked up when called (`ALIASES` names them), so that registering the
+accessors imports nothing heavy. Registration (`register`) happens when synframe is imported
 and, for each library, as soon as that library is imported (pandas, xarray, navis, dask).
 """
 
@@ -76,7 +76,7 @@ class _Fetch(_Accessor):
         attach=True,
         as_dask=False,
     ):
-        """Alias of :func:`synframe.fetch` (a table of neurons, or navis neurons it attaches to)."""
+        """Alias of [`synframe.fetch`][synframe.fetch.fetch] (a table of neurons, or navis neurons it attaches to)."""
         return _f("fetch:fetch")(self._obj, **_options(locals()))
 
 
@@ -92,25 +92,25 @@ class SynapseAccessor(_Fetch):
         return _describe(self._obj, "reports:describe_html", escape=html.escape)
 
     def history(self):
-        """Alias of :func:`synframe.history`."""
+        """Alias of [`synframe.history`][synframe.reports.history]."""
         return _f("reports:history")(self._obj)
 
     def plot_parameters(self, stats, *, by, types=None, properties=None, bins=40, figsize=None):
-        """Alias of :func:`synframe.plot.plot_parameters`."""
+        """Alias of [`synframe.plot.plot_parameters`][synframe.plot.plot_parameters]."""
         return _f("plot:plot_parameters")(self._obj, **_options(locals()))
 
     def plot_connectivity(
         self, *, by, types=None, weight="synapses", ax=None, figsize=None, log=True, cmap="magma"
     ):
-        """Alias of :func:`synframe.plot_connectivity`."""
+        """Alias of [`synframe.plot_connectivity`][synframe.plot.plot_connectivity]."""
         return _f("plot:plot_connectivity")(self._obj, **_options(locals()))
 
     def plot_history(self, *, ax=None, figsize=None):
-        """Alias of :func:`synframe.plot.plot_history`."""
+        """Alias of [`synframe.plot.plot_history`][synframe.plot.plot_history]."""
         return _f("plot:plot_history")(self._obj, **_options(locals()))
 
     def validate(self, stage="synapses"):
-        """Alias of :func:`synframe.validate`."""
+        """Alias of [`synframe.validate`][synframe._validation.validate]."""
         return _f("_validation:validate")(self._obj, **_options(locals()))
 
     def clean(
@@ -124,25 +124,25 @@ class SynapseAccessor(_Fetch):
         max_distance="10 um",
         return_removed=False,
     ):
-        """Alias of :func:`synframe.clean`."""
+        """Alias of [`synframe.clean`][synframe.clean.clean]."""
         return _f("clean:clean")(self._obj, **_options(locals()))
 
     def attach(self, neurons, *, inplace=False, max_distance=None, progress=True):
-        """Alias of :func:`synframe.attach`."""
+        """Alias of [`synframe.attach`][synframe.attach.attach]."""
         return _f("attach:attach")(self._obj, **_options(locals()))
 
     def parameterize(
         self, stats, *, by, types=None, seed=None, properties=None, overwrite=False, progress=True
     ):
-        """Alias of :func:`synframe.parameterize`."""
+        """Alias of [`synframe.parameterize`][synframe.parameterize.parameterize]."""
         return _f("parameterize:parameterize")(self._obj, **_options(locals()))
 
     def annotate(self, neurons, *, id_column=None, columns=None, sides=("pre", "post")):
-        """Alias of :func:`synframe.annotate`."""
+        """Alias of [`synframe.annotate`][synframe.annotate.annotate]."""
         return _f("annotate:annotate")(self._obj, **_options(locals()))
 
     def connectivity(self, *, by=None, threshold=1):
-        """Alias of :func:`synframe.connectivity`."""
+        """Alias of [`synframe.connectivity`][synframe.connectivity.connectivity]."""
         return _f("connectivity:connectivity")(self._obj, **_options(locals()))
 
 
@@ -150,15 +150,15 @@ class NeuronListAccessor(_Fetch):
     """``NeuronList.syn``: synframe's verbs on navis neurons (their ``.connectors``)."""
 
     def validate(self):
-        """Alias of :func:`synframe.validate_connectors`."""
+        """Alias of [`synframe.validate_connectors`][synframe._validation.validate_connectors]."""
         return _f("_validation:validate_connectors")(self._obj)
 
     def attach(self, syn, *, inplace=False, max_distance=None, progress=True):
-        """Alias of :func:`synframe.attach` (``sf.attach(syn, neurons)``)."""
+        """Alias of [`synframe.attach`][synframe.attach.attach] (``sf.attach(syn, neurons)``)."""
         return _f("attach:attach")(neurons=self._obj, **_options(locals()))
 
     def to_table(self):
-        """Alias of :func:`synframe.connectors_to_table`."""
+        """Alias of [`synframe.connectors_to_table`][synframe.attach.connectors_to_table]."""
         return _f("attach:connectors_to_table")(self._obj)
 
     def clean(
@@ -171,13 +171,13 @@ class NeuronListAccessor(_Fetch):
         max_distance="10 um",
         inplace=False,
     ):
-        """Alias of :func:`synframe.clean_connectors`."""
+        """Alias of [`synframe.clean_connectors`][synframe.connectors.clean_connectors]."""
         return _f("connectors:clean_connectors")(self._obj, **_options(locals()))
 
     def parameterize(
         self, stats, *, by, types=None, seed=None, properties=None, overwrite=False, progress=True
     ):
-        """Alias of :func:`synframe.parameterize_connectors`."""
+        """Alias of [`synframe.parameterize_connectors`][synframe.connectors.parameterize_connectors]."""
         return _f("connectors:parameterize_connectors")(self._obj, **_options(locals()))
 
 
@@ -194,41 +194,41 @@ class PathwayStatsAccessor(_Accessor):
         return f"<p>{summary}</p>" + _f("pathways:table")(self._obj).to_html()
 
     def table(self):
-        """Alias of :func:`synframe.pathways.table`."""
+        """Alias of [`synframe.pathways.table`][synframe.pathways.table]."""
         return _f("pathways:table")(self._obj)
 
     def plot(
         self, param="mean", *, properties=None, ax=None, figsize=None, annotate=True, cmap="viridis"
     ):
-        """Alias of :func:`synframe.plot.plot_stats`."""
+        """Alias of [`synframe.plot.plot_stats`][synframe.plot.plot_stats]."""
         return _f("plot:plot_stats")(self._obj, **_options(locals()))
 
     def to_dict(self):
-        """Alias of :func:`synframe.pathways.to_dict`."""
+        """Alias of [`synframe.pathways.to_dict`][synframe.pathways.to_dict]."""
         return _f("pathways:to_dict")(self._obj)
 
     def to_json(self, path):
-        """Alias of :func:`synframe.save_pathway_stats`."""
+        """Alias of [`synframe.save_pathway_stats`][synframe.pathways.save_pathway_stats]."""
         return _f("pathways:save_pathway_stats")(self._obj, **_options(locals()))
 
     def summary(self):
-        """Alias of :func:`synframe.pathways.summary`."""
+        """Alias of [`synframe.pathways.summary`][synframe.pathways.summary]."""
         return _f("pathways:summary")(self._obj)
 
     def param(self, name):
-        """Alias of :func:`synframe.pathways.param`."""
+        """Alias of [`synframe.pathways.param`][synframe.pathways.param]."""
         return _f("pathways:param")(self._obj, **_options(locals()))
 
     def kinds(self):
-        """Alias of :func:`synframe.pathways.kinds`."""
+        """Alias of [`synframe.pathways.kinds`][synframe.pathways.kinds]."""
         return _f("pathways:kinds")(self._obj)
 
     def sample(self, prop, src, tgt, n=1000, *, seed=0):
-        """Alias of :func:`synframe.pathways.sample`."""
+        """Alias of [`synframe.pathways.sample`][synframe.pathways.sample]."""
         return _f("pathways:sample")(self._obj, **_options(locals()))
 
     def validate(self):
-        """Alias of :func:`synframe.pathways.validate`."""
+        """Alias of [`synframe.pathways.validate`][synframe.pathways.validate]."""
         return _f("pathways:validate")(self._obj)
 
 
@@ -246,25 +246,25 @@ class DaskAccessor(_Accessor):
         max_distance="10 um",
         return_removed=False,
     ):
-        """Alias of :func:`synframe.dask.clean`."""
+        """Alias of [`synframe.dask.clean`][synframe.dask.clean]."""
         return _f("dask:clean")(self._obj, **_options(locals()))
 
     def annotate(self, neurons, *, id_column=None, columns=None, sides=("pre", "post")):
-        """Alias of :func:`synframe.dask.annotate`."""
+        """Alias of [`synframe.dask.annotate`][synframe.dask.annotate]."""
         return _f("dask:annotate")(self._obj, **_options(locals()))
 
     def connectivity(self, *, by=None, threshold=1):
-        """Alias of :func:`synframe.dask.connectivity`."""
+        """Alias of [`synframe.dask.connectivity`][synframe.dask.connectivity]."""
         return _f("dask:connectivity")(self._obj, **_options(locals()))
 
     def parameterize(
         self, stats, *, by, types=None, seed=None, properties=None, overwrite=False, progress=True
     ):
-        """Alias of :func:`synframe.dask.parameterize`."""
+        """Alias of [`synframe.dask.parameterize`][synframe.dask.parameterize]."""
         return _f("dask:parameterize")(self._obj, **_options(locals()))
 
     def validate(self, stage="synapses"):
-        """Alias of :func:`synframe.dask.validate`."""
+        """Alias of [`synframe.dask.validate`][synframe.dask.validate]."""
         return _f("dask:validate")(self._obj, **_options(locals()))
 
 
@@ -317,7 +317,7 @@ class _NeuronListDescriptor:
 
     An ``AttributeError`` escaping a descriptor makes Python fall back to
     ``NeuronList.__getattr__``, which would answer with a misleading "attribute not found in
-    NeuronList or its neurons"; any failure is therefore re-raised as :class:`AccessorError`.
+    NeuronList or its neurons"; any failure is therefore re-raised as [`AccessorError`][synframe.errors.AccessorError].
     """
 
     def __get__(self, obj, objtype=None):

@@ -107,7 +107,7 @@ def attach(
     - ``node_id`` (skeletons), ``vertex_id`` (meshes) or ``point_id`` (dotprops): the nearest one;
     - ``type`` (``'pre'`` / ``'post'``), ``x, y, z`` in the neuron's units, ``partner_id``,
       ``distance`` to the attached point (neuron's units), ``partner_x/y/z`` (the partner-side
-      position, so :func:`connectors_to_table` gives back the table), and every other column of
+      position, so [`connectors_to_table`][synframe.attach.connectors_to_table] gives back the table), and every other column of
       the table (scores, transmitters, neuropil, parameters, annotations).
 
     An autapse appears twice (once ``pre``, once ``post``). Neurons without synapses get an empty
@@ -339,11 +339,11 @@ def _nullable(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
 def connectors_to_table(neurons) -> pd.DataFrame:
     """The synapse table back from neurons' connectors: one row per synapse, pre and post merged.
 
-    Connectors join by ``connector_id`` (the synapse id, as :func:`attach` writes it). Positions
+    Connectors join by ``connector_id`` (the synapse id, as [`attach`][synframe.attach.attach] writes it). Positions
     are converted to nm with each neuron's units. A synapse seen from both sides (both neurons in
     the list) takes each side's id and position from that side's neuron; a synapse seen from one
     side takes the partner from ``partner_id`` (else 0, unknown) and the partner position from
-    ``partner_x/y/z`` when present (connectors made by :func:`attach`), else the neuron-side
+    ``partner_x/y/z`` when present (connectors made by [`attach`][synframe.attach.attach]), else the neuron-side
     position.
 
     A polyadic connector -- one presynapse, several postsynaptic neurons, as CATMAID and

@@ -56,13 +56,13 @@ def clean(
     """Drop autapses, background partners, low-confidence, duplicate and far-away synapses.
 
     Returns a new table; ``syn`` is never modified. How many rows each rule removed is logged and
-    recorded in ``attrs["history"]`` (see :func:`synframe.history`); ``return_removed=True`` also
+    recorded in ``attrs["history"]`` (see [`synframe.history`][synframe.reports.history]); ``return_removed=True`` also
     hands back the removed rows themselves, each with the rule that removed it.
 
     Parameters
     ----------
     syn
-        A synapse table (:class:`~synframe.schemas.SynapseTable`), positions in nm.
+        A synapse table ([`SynapseTable`][synframe.schemas.SynapseTable]), positions in nm.
     autapses
         Drop synapses with ``pre == post``.
     background
@@ -86,7 +86,7 @@ def clean(
     Returns
     -------
     pandas.DataFrame or (pandas.DataFrame, pandas.DataFrame)
-        The kept rows (original index), validated as :class:`~synframe.schemas.CleanSynapses`;
+        The kept rows (original index), validated as [`CleanSynapses`][synframe.schemas.CleanSynapses];
         with ``return_removed``, also the removed rows (original index) with a categorical
         ``reason`` column: the first rule, in the order ``duplicates, autapses, background,
         low_score, too_far``, that removed each.

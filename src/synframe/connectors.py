@@ -1,6 +1,6 @@
 """The stage verbs on neurons whose synapses are their ``.connectors`` (``NeuronList.syn``).
 
-Each turns the connectors back into a synapse table (:func:`synframe.connectors_to_table`), runs
+Each turns the connectors back into a synapse table ([`synframe.connectors_to_table`][synframe.attach.connectors_to_table]), runs
 the table verb, and attaches the result again: results are those of the table verbs.
 """
 
@@ -30,8 +30,8 @@ def clean_connectors(
 ):
     """``sf.clean`` for neurons whose synapses are their ``.connectors``; returns the NeuronList.
 
-    The connectors are turned back into a synapse table (:func:`connectors_to_table`), cleaned
-    against these same neurons (:func:`synframe.clean`), and attached again.
+    The connectors are turned back into a synapse table ([`connectors_to_table`][synframe.attach.connectors_to_table]), cleaned
+    against these same neurons ([`synframe.clean`][synframe.clean.clean]), and attached again.
 
     Examples
     --------
@@ -65,9 +65,9 @@ def parameterize_connectors(
     overwrite: bool = False,
     progress: bool = True,
 ):
-    """:func:`synframe.parameterize` for neurons whose synapses are their ``.connectors``; returns the NeuronList.
+    """[`synframe.parameterize`][synframe.parameterize.parameterize] for neurons whose synapses are their ``.connectors``; returns the NeuronList.
 
-    Values are identical to parameterizing the table (:func:`synframe.connectors_to_table`) itself.
+    Values are identical to parameterizing the table ([`synframe.connectors_to_table`][synframe.attach.connectors_to_table]) itself.
     """
     table = connectors_to_table(neurons)
     out = parameterize(

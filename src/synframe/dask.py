@@ -4,15 +4,15 @@ Each verb has the pandas verb's signature and is aliased as ``ddf.syn.<verb>``. 
 partition by partition on the workers (``dask.distributed`` or any dask scheduler); what crosses
 partitions is a dask reduction or shuffle, never a home-made parallel layer:
 
-- :func:`clean`: the rules that look at one row run per partition; duplicate synapse ids are found
+- [`clean`][synframe.dask.clean]: the rules that look at one row run per partition; duplicate synapse ids are found
   across partitions with a shuffle of ``(id, partition, row)`` and the first occurrence in the
   table's order is kept, as ``DataFrame.duplicated(keep="first")`` keeps it;
-- :func:`annotate`, :func:`validate`, :func:`parameterize`: per partition (keyed randomness makes a
+- [`annotate`][synframe.dask.annotate], [`validate`][synframe.dask.validate], [`parameterize`][synframe.dask.parameterize]: per partition (keyed randomness makes a
   synapse's values independent of how the table is split);
-- :func:`connectivity`: a tree reduction (dask's groupby-size with ``split_out``).
+- [`connectivity`][synframe.dask.connectivity]: a tree reduction (dask's groupby-size with ``split_out``).
 
 Results equal the pandas verb's on the computed table (``ddf.compute()``) for any partitioning:
-the same rows, in the same order (except :func:`connectivity`, see there), values and dtypes.
+the same rows, in the same order (except [`connectivity`][synframe.dask.connectivity], see there), values and dtypes.
 ``attrs`` (provenance, history) are not tracked through dask graphs.
 
 Importing synframe registers ``dask.dataframe.DataFrame.syn`` (``pip install synframe[dask]``).
@@ -80,9 +80,9 @@ def parameterize(
     overwrite: bool = False,
     progress: bool = True,
 ):
-    """:func:`synframe.parameterize` partition by partition (lazy); the seed is fixed once.
+    """[`synframe.parameterize`][synframe.parameterize.parameterize] partition by partition (lazy); the seed is fixed once.
 
-    ``progress`` is passed to every partition's :func:`synframe.parameterize` (a bar for each
+    ``progress`` is passed to every partition's [`synframe.parameterize`][synframe.parameterize.parameterize] (a bar for each
     partition that takes more than 2 seconds); for one bar over the whole computation use dask's
     (``dask.diagnostics.ProgressBar``) and ``progress=False``.
     """
@@ -112,7 +112,7 @@ def parameterize(
 
 
 def validate(ddf, stage="synapses"):
-    """:func:`synframe.validate` on every partition (lazy: errors surface at compute time)."""
+    """[`synframe.validate`][synframe._validation.validate] on every partition (lazy: errors surface at compute time)."""
     _check_dask(ddf, "validate")
     return ddf.map_partitions(_validate, stage, meta=ddf._meta)
 
@@ -125,7 +125,7 @@ def annotate(
     columns: Sequence[str] | str | None = None,
     sides: Sequence[str] = ("pre", "post"),
 ):
-    """:func:`synframe.annotate` on every partition (the neuron table goes to every worker)."""
+    """[`synframe.annotate`][synframe.annotate.annotate] on every partition (the neuron table goes to every worker)."""
     _check_dask(ddf, "annotate")
     kwargs = {"id_column": id_column, "columns": columns, "sides": sides}
     meta = _annotate(ddf._meta, neurons, **kwargs)  # checks the options now, not at compute time
@@ -202,7 +202,7 @@ def clean(
     max_distance: str | float | None = "10 um",
     return_removed: bool = False,
 ):
-    """:func:`synframe.clean` on a dask DataFrame, with duplicates found across partitions.
+    """[`synframe.clean`][synframe.clean.clean] on a dask DataFrame, with duplicates found across partitions.
 
     The kept rows (and, with ``return_removed``, the removed rows with their ``reason``) are
     exactly those of ``sf.clean(ddf.compute(), ...)``, in the same order.
@@ -246,7 +246,7 @@ def clean(
 
 
 def connectivity(ddf, *, by: str | Sequence[str] | None = None, threshold: int = 1):
-    """:func:`synframe.connectivity` as a tree reduction over partitions (lazy).
+    """[`synframe.connectivity`][synframe.connectivity.connectivity] as a tree reduction over partitions (lazy).
 
     The result has the pandas verb's rows, columns, dtypes and values, but is not globally sorted
     strongest first: in an EM connectome most connections have one synapse, so a global sort by

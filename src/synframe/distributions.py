@@ -40,13 +40,13 @@ Then, exactly as connectome-manipulator 1.0.4 (``ConnPropsModel.draw``):
   ``discrete`` with integer ``val``, ``constant`` with an integer ``mean`` (also ``gamma`` with
   ``std == 0`` and an integer ``mean``), floats otherwise; a float bound (``0.0``, ``Infinity``)
   makes integers floats, as ``np.maximum`` does;
-- ``n_syn_per_conn`` (synapses per connection, :data:`N_SYN_PER_CONN`) is rounded and made at
+- ``n_syn_per_conn`` (synapses per connection, `N_SYN_PER_CONN`) is rounded and made at
   least 1 (an integer) before bounds and ``dtype``.
 
 ``shared_within`` (default ``True``; ``null`` / ``0`` / ``False``: not shared, as CM reads it) is
-used by :func:`synframe.parameterize`.
+used by [`synframe.parameterize`][synframe.parameterize.parameterize].
 
-Sampling is by inverse CDF from keyed uniforms (:func:`keyed_uniforms`): the value for a synapse
+Sampling is by inverse CDF from keyed uniforms ([`keyed_uniforms`][synframe.distributions.keyed_uniforms]): the value for a synapse
 depends only on (seed, property, pre, post[, synapse id]), never on row order or chunking.
 """
 
@@ -197,7 +197,7 @@ def spec_problems(spec) -> list[str]:
     return out
 
 
-#: the smallest and largest uniforms :func:`keyed_uniforms` gives: the extreme quantiles drawn
+#: the smallest and largest uniforms [`keyed_uniforms`][synframe.distributions.keyed_uniforms] gives: the extreme quantiles drawn
 U_EXTREMES = (2.0**-54, 1.0 - 2.0**-53)
 #: the standard normal's quantiles there (``scipy.special.ndtri``)
 _Z = (-8.292361075813597, 8.209536151601387)
@@ -247,7 +247,7 @@ def _range_problems(spec: Mapping) -> list[str]:
     The quantile functions are monotone, so the values at the extreme uniforms the sampler can
     give enclose every draw: they must be finite (no overflow to ``inf``, no ``NaN`` from
     ``inf - inf``), fit int64 where the sampler gives integers, and, after bounds, fit the
-    spec's ``dtype``. Checked on a cheap enclosing range first (:func:`_outer_range`), exactly
+    spec's ``dtype``. Checked on a cheap enclosing range first (`_outer_range`), exactly
     only where that range does not fit.
     """
     kind = spec["type"]
@@ -299,7 +299,7 @@ def _range_problems(spec: Mapping) -> list[str]:
 
 
 def validate_spec(spec, where: str = "spec") -> Mapping:
-    """Return ``spec`` if valid, else raise :class:`~synframe.errors.PathwayError` listing all problems."""
+    """Return ``spec`` if valid, else raise [`PathwayError`][synframe.errors.PathwayError] listing all problems."""
     problems = spec_problems(spec)
     if problems:
         raise PathwayError(f"{where}: " + "; ".join(problems))
@@ -411,7 +411,7 @@ def _far_tail_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
 
 
 def _far_tail_cdf(z: np.ndarray, a: float, b: float) -> np.ndarray:
-    """The CDF that :func:`_far_tail_ppf` inverts (``b << 0``), at standard units ``z``."""
+    """The CDF that `_far_tail_ppf` inverts (``b << 0``), at standard units ``z``."""
     rate, width = -b, b - a
     y = b - np.clip(z, a, b)
     with np.errstate(over="ignore"):
@@ -471,7 +471,7 @@ def _truncnorm_std_ppf(u: np.ndarray, a: float, b: float) -> np.ndarray:
     Works on the side of the mode where the normal CDF keeps its precision (mirroring when the
     interval lies right of 0); intervals so far out that the CDF difference underflows use
     scipy's tail-aware implementation, and beyond ``_FAR_TAIL`` standard units (where scipy
-    loses precision, then overflows) the exponential limit :func:`_far_tail_ppf`.
+    loses precision, then overflows) the exponential limit `_far_tail_ppf`.
     """
     from scipy import special, stats
 
@@ -503,7 +503,7 @@ def gamma_shape_scale(mean: float, std: float) -> tuple[float, float]:
 
     The plain formulas where their squares stay in float64's range; else from ``std / mean``
     (e.g. mean and std 1e200: shape 1, scale 1e200). A shape of 0 or an infinite scale means the
-    distribution cannot be represented (:func:`spec_problems` refuses it).
+    distribution cannot be represented ([`spec_problems`][synframe.distributions.spec_problems] refuses it).
     """
     mean, std = np.float64(mean), np.float64(std)
     with np.errstate(all="ignore"):
@@ -765,7 +765,7 @@ def is_discrete(spec: Mapping, *, n_syn_per_conn: bool = False) -> bool:
 
 
 def cdf(spec: Mapping, x, *, left: bool = False, n_syn_per_conn: bool = False) -> np.ndarray:
-    """P(Y <= x) (``left=True``: P(Y < x)) for Y the values :func:`sample` gives ``spec``.
+    """P(Y <= x) (``left=True``: P(Y < x)) for Y the values [`sample`][synframe.distributions.sample] gives ``spec``.
 
     Exact, including bounds (point masses at the bounds), ``dtype`` rounding or truncation and the
     ``n_syn_per_conn`` rule: every step is monotone, so a condition on Y is a condition on the draw.
@@ -811,7 +811,7 @@ SEED_LIMIT = 2**63
 def resolve_seed(seed) -> int:
     """A seed in ``[0, 2**63)``; ``None`` draws one from the OS (and it is recorded in attrs).
 
-    Raises :class:`~synframe.errors.OptionError` (a ``ValueError`` and ``TypeError``) for anything
+    Raises [`OptionError`][synframe.errors.OptionError] (a ``ValueError`` and ``TypeError``) for anything
     else: negative, too large, floats (``1.5``, but also ``1.0``), text, booleans.
     """
     if seed is None:

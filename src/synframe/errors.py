@@ -1,4 +1,4 @@
-"""synframe's exceptions and warnings: one root, :class:`SynframeError`, a subclass per kind of problem.
+"""synframe's exceptions and warnings: one root, [`SynframeError`][synframe.errors.SynframeError], a subclass per kind of problem.
 
 Every message names the problem and the fix. Errors about bad input also derive from the built-in
 exception a Python user would expect (``ValueError``, ``TypeError`` ...), so existing
@@ -7,19 +7,19 @@ exception a Python user would expect (``ValueError``, ``TypeError`` ...), so exi
 =======================  ==========================  ===============================================
 class                    also a                      raised when
 =======================  ==========================  ===============================================
-:class:`OptionError`     ``ValueError, TypeError``   an argument (option) has a wrong type or value
-:class:`SchemaError`     ``ValueError``              a table does not match its stage's schema
-:class:`IdError`         ``ValueError, TypeError``   ids are not exact 64-bit integers
-:class:`UnitsError`      ``ValueError``              a length or a neuron's units are unusable
-:class:`NeuronTypeError` ``TypeError``               an object is not a navis neuron synframe can use
-:class:`SourceError`     ``ValueError``              a synapse source cannot be opened or asked this
-:class:`FetchError`      ``RuntimeError``            fetching failed for some ids (named)
-:class:`PathwayError`    ``ValueError``              pathway statistics are invalid or do not fit
-:class:`SonataError`     ``ValueError``              a SONATA circuit cannot be read or written
-:class:`AccessorError`   ``RuntimeError``            the ``.syn`` accessor could not be created
+[`OptionError`][synframe.errors.OptionError]     ``ValueError, TypeError``   an argument (option) has a wrong type or value
+[`SchemaError`][synframe.errors.SchemaError]     ``ValueError``              a table does not match its stage's schema
+[`IdError`][synframe.errors.IdError]         ``ValueError, TypeError``   ids are not exact 64-bit integers
+[`UnitsError`][synframe.errors.UnitsError]      ``ValueError``              a length or a neuron's units are unusable
+[`NeuronTypeError`][synframe.errors.NeuronTypeError] ``TypeError``               an object is not a navis neuron synframe can use
+[`SourceError`][synframe.errors.SourceError]     ``ValueError``              a synapse source cannot be opened or asked this
+[`FetchError`][synframe.errors.FetchError]      ``RuntimeError``            fetching failed for some ids (named)
+[`PathwayError`][synframe.errors.PathwayError]    ``ValueError``              pathway statistics are invalid or do not fit
+[`SonataError`][synframe.errors.SonataError]     ``ValueError``              a SONATA circuit cannot be read or written
+[`AccessorError`][synframe.errors.AccessorError]   ``RuntimeError``            the ``.syn`` accessor could not be created
 =======================  ==========================  ===============================================
 
-:class:`SynframeWarning` (a ``UserWarning``) flags results that are probably not what was meant,
+[`SynframeWarning`][synframe.errors.SynframeWarning] (a ``UserWarning``) flags results that are probably not what was meant,
 such as positions whose scale suggests the wrong units.
 """
 

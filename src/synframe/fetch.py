@@ -61,8 +61,8 @@ def fetch(
         explicitly given ``source`` that can return one (a local dump or store:
         ``sf.fetch(source=store)``); an empty list of ids fetches nothing.
     source
-        Where to fetch from: a :class:`~synframe.sources.Source`, a path to a local dump or store,
-        or ``None`` for the default source (:func:`synframe.set_default_source`, the
+        Where to fetch from: a [`Source`][synframe.sources._base.Source], a path to a local dump or store,
+        or ``None`` for the default source ([`synframe.set_default_source`][synframe.sources.set_default_source], the
         ``SYNFRAME_SOURCE`` environment variable, else the embedded example store).
     pre, post
         Fetch the neurons' presynapses (outputs: ``pre`` is a query neuron) and/or postsynapses
@@ -92,19 +92,19 @@ def fetch(
         ``pre_<col>`` / ``post_<col>`` (for partner neurons too, when the table has rows for them).
     attach
         When ``x`` is navis neurons: attach the fetched synapses to them, in place, as their
-        ``.connectors`` (:func:`synframe.attach`; fafbseg's ``attach=True``). Other ``x`` have
+        ``.connectors`` ([`synframe.attach`][synframe.attach.attach]; fafbseg's ``attach=True``). Other ``x`` have
         nothing to attach to.
 
     as_dask
         Return a lazy ``dask.dataframe.DataFrame`` read by the workers from a local store
-        (:meth:`~synframe.sources.LocalStore.to_dask`: partitions along the store's sorted copies)
+        ([`to_dask`][synframe.sources.local.LocalStore.to_dask]: partitions along the store's sorted copies)
         instead of a pandas table. For tables larger than memory; needs a
-        :class:`~synframe.sources.LocalStore` source.
+        [`LocalStore`][synframe.sources.local.LocalStore] source.
 
     Returns
     -------
     pandas.DataFrame
-        A :class:`~synframe.schemas.SynapseTable` (positions in nm, sorted by synapse id) with
+        A [`SynapseTable`][synframe.schemas.SynapseTable] (positions in nm, sorted by synapse id) with
         provenance in ``attrs`` (source, datastack, table, materialization, resolution).
 
     Examples
@@ -185,7 +185,7 @@ _MATERIALIZATIONS = ("auto", "latest", "live")
 
 
 def _check_options(*, min_score, materialization, batch_size, id_column, carry, **flags) -> None:
-    """Every option of :func:`fetch` of the wrong type or value, refused before any query."""
+    """Every option of [`fetch`][synframe.fetch.fetch] of the wrong type or value, refused before any query."""
     for name, value in flags.items():
         if not isinstance(value, (bool, np.bool_)):
             raise OptionError(f"{name} must be True or False, got {value!r}")

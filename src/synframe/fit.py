@@ -438,7 +438,7 @@ def fit_pathway_stats(
     syn
         A synapse table with property columns.
     by, types
-        As in :func:`synframe.parameterize`. ``by`` is recorded in the stats (``attrs["by"]``).
+        As in [`synframe.parameterize`][synframe.parameterize.parameterize]. ``by`` is recorded in the stats (``attrs["by"]``).
     properties
         Columns to fit, and/or ``"n_syn_per_conn"``.
     distributions [``distr_types``]
@@ -476,7 +476,7 @@ def fit_pathway_stats(
         (more accurate; a deliberate difference from CM).
     nsyns
         The column saying how many synapses each row stands for: bmtk's edges (one row per
-        edge, ``nsyns`` synapses with the edge's values; :func:`synframe.read_edges` keeps it as
+        edge, ``nsyns`` synapses with the edge's values; [`synframe.read_edges`][synframe.sonata.read.read_edges] keeps it as
         a column). Each row then counts ``nsyns`` times: ``n_syn_per_conn`` is the sum of
         ``nsyns`` over a connection's rows, and every statistic of a per-synapse property is that
         of the rows repeated ``nsyns`` times (weighted, nothing is repeated in memory); a shared

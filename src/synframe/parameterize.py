@@ -38,8 +38,8 @@ def parameterize(
     syn
         A synapse table.
     stats
-        Pathway statistics (:func:`synframe.pathway_stats`, :func:`synframe.load_pathway_stats`,
-        :func:`synframe.fit_pathway_stats`).
+        Pathway statistics ([`synframe.pathway_stats`][synframe.pathways.pathway_stats], [`synframe.load_pathway_stats`][synframe.pathways.load_pathway_stats],
+        [`synframe.fit_pathway_stats`][synframe.fit.fit_pathway_stats]).
     by
         The pathway property (e.g. ``"synapse_class"``): source/target types are read from
         ``pre_<by>`` / ``post_<by>`` columns, or from ``types``. Must be the property the stats
@@ -65,7 +65,7 @@ def parameterize(
     -------
     pandas.DataFrame
         A copy of ``syn`` with one column per property (``dtype`` as the specs say), validated as
-        :class:`~synframe.schemas.ParameterizedSynapses`.
+        [`ParameterizedSynapses`][synframe.schemas.ParameterizedSynapses].
 
     Examples
     --------

@@ -5,13 +5,13 @@ dict, load/save) and the summary all act on the one DataArray layout defined her
 is the constructor's input path and must validate exactly as it does. The JSON input/output with its
 connectome-manipulator checks (``to_dict`` to ``cm_problems``) is the seam if it grows.
 
-Built from the ConnPropsModel / obi-one nested dict (:func:`pathway_stats`, or :func:`from_dict` for a
-whole model), loaded from its JSON (:func:`load_pathway_stats`), or fitted from a synapse table
-(:func:`synframe.fit_pathway_stats`). The helpers here are also methods of the ``.syn`` accessor of
+Built from the ConnPropsModel / obi-one nested dict ([`pathway_stats`][synframe.pathways.pathway_stats], or [`from_dict`][synframe.pathways.from_dict] for a
+whole model), loaded from its JSON ([`load_pathway_stats`][synframe.pathways.load_pathway_stats]), or fitted from a synapse table
+([`synframe.fit_pathway_stats`][synframe.fit.fit_pathway_stats]). The helpers here are also methods of the ``.syn`` accessor of
 the DataArray: ``stats.syn.summary()`` is ``sf.pathways.summary(stats)``.
 The JSON layout is connectome-manipulator 1.0.4's (``ConnPropsModel``): what synframe writes
 loads with CM's ``AbstractModel.model_from_file`` (``"model": "ConnPropsModel"``, ``prop_cov``,
-an explicit cell for every listed (src, tgt) pair; :func:`cm_problems` lists what CM would refuse),
+an explicit cell for every listed (src, tgt) pair; [`cm_problems`][synframe.pathways.cm_problems] lists what CM would refuse),
 and what CM writes loads here. The round trip is lossless: every key of every cell and every
 top-level key (``prop_cov: {}``, ``data_keys``, ``__version_info__`` …) comes back out unchanged;
 keys CM needs (``model``, ``prop_cov``) are added when missing. The pathway property (``by``) is
@@ -145,7 +145,7 @@ def pathway_stats(
     Parameters
     ----------
     prop_stats
-        ``{property: {src_type: {tgt_type: spec}}}`` (see :mod:`synframe.distributions`).
+        ``{property: {src_type: {tgt_type: spec}}}`` (see [`synframe.distributions`][synframe.distributions]).
     src_types, tgt_types
         Type orders (default: as first seen in ``prop_stats``). Every listed type must be covered
         for every property, exactly or by a ``"*"`` wildcard entry.
@@ -415,7 +415,7 @@ def _structure_problems(stats) -> list[str]:
 
 
 def _structure(stats) -> xr.DataArray:
-    """``stats`` if laid out as pathway statistics, else a :class:`PathwayError` (views use this:
+    """``stats`` if laid out as pathway statistics, else a [`PathwayError`][synframe.errors.PathwayError] (views use this:
     they show what the cells hold, valid or not)."""
     found = _structure_problems(stats)
     if found:
@@ -451,8 +451,8 @@ def _problems(stats) -> list[str]:
 
 
 def validate(stats) -> xr.DataArray:
-    """``stats`` if they are valid pathway statistics, else a :class:`PathwayError` listing every
-    problem (what :func:`pathway_stats` checks, for DataArrays made or changed by hand too)."""
+    """``stats`` if they are valid pathway statistics, else a [`PathwayError`][synframe.errors.PathwayError] listing every
+    problem (what [`pathway_stats`][synframe.pathways.pathway_stats] checks, for DataArrays made or changed by hand too)."""
     found = _problems(stats)
     if found:
         raise PathwayError(
@@ -479,7 +479,7 @@ def to_dict(stats: xr.DataArray) -> dict:
 
     connectome-manipulator needs a cell for every listed (src, tgt) pair: cells covered by a ``"*"``
     wildcard are written out explicitly (the wildcard entries are kept too, for types not listed;
-    CM ignores them). A dict read with :func:`from_dict` comes back with every key unchanged.
+    CM ignores them). A dict read with [`from_dict`][synframe.pathways.from_dict] comes back with every key unchanged.
 
     Examples
     --------
@@ -580,7 +580,7 @@ def load_pathway_stats(path: str | os.PathLike, *, by: str | None = None) -> xr.
 
     Models written by connectome-manipulator load unchanged (``shared_within`` as 1.0/0.0 or null,
     ``dtype``, one-sided bounds as ``±Infinity``, and any other keys, kept for
-    :func:`save_pathway_stats`). The pathway property is read from the file (synframe writes it);
+    [`save_pathway_stats`][synframe.pathways.save_pathway_stats]). The pathway property is read from the file (synframe writes it);
     ``by`` gives it for files without it (e.g. CM's own).
     """
     path = Path(path)
@@ -608,10 +608,10 @@ def save_pathway_stats(stats: xr.DataArray, path: str | os.PathLike) -> Path:
 
     The file loads in connectome-manipulator 1.0.4 (``AbstractModel.model_from_file``). Models using
     distribution types CM 1.0.4 lacks (``lognormal``, ``uniform``, ``exponential``) are written
-    with a :class:`~synframe.errors.SynframeWarning` naming them.
+    with a [`SynframeWarning`][synframe.errors.SynframeWarning] naming them.
 
     A model whose source or target types are only the ``"*"`` wildcard is written with
-    ``src_types`` / ``tgt_types`` empty and a :class:`~synframe.errors.SynframeWarning`: CM
+    ``src_types`` / ``tgt_types`` empty and a [`SynframeWarning`][synframe.errors.SynframeWarning]: CM
     loads it but has no pathway to draw from (it knows no wildcards), and synframe cannot
     invent the types. Give them (``sf.pathway_stats(..., src_types=[...], tgt_types=[...])``)
     to write every pathway out explicitly.
@@ -774,7 +774,7 @@ def summary(stats: xr.DataArray) -> str:
     """A readable description of the model, as connectome-manipulator logs it.
 
     It describes what the cells hold, valid or not (it is the stats' repr): invalid cells show
-    as ``<invalid>``; :func:`validate` says what is wrong with them. The ``"*"`` wildcard counts
+    as ``<invalid>``; [`validate`][synframe.pathways.validate] says what is wrong with them. The ``"*"`` wildcard counts
     as one type on its side (and the text says what it stands for).
     """
     _structure(stats)

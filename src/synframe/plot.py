@@ -4,9 +4,9 @@ Every function returns a matplotlib ``Figure``, takes ``figsize=`` (and ``ax=`` 
 panel), and works headless: figures are built with ``matplotlib.figure.Figure``, never pyplot, so
 no display and no backend setting is needed (in a notebook they show as any figure does).
 
-Aliases: ``stats.syn.plot(...)`` is :func:`plot_stats`; ``syn.syn.plot_parameters(...)``,
-``syn.syn.plot_connectivity(...)``, ``syn.syn.plot_history()`` are :func:`plot_parameters`,
-:func:`plot_connectivity`, :func:`plot_history`.
+Aliases: ``stats.syn.plot(...)`` is [`plot_stats`][synframe.plot.plot_stats]; ``syn.syn.plot_parameters(...)``,
+``syn.syn.plot_connectivity(...)``, ``syn.syn.plot_history()`` are [`plot_parameters`][synframe.plot.plot_parameters],
+[`plot_connectivity`][synframe.plot.plot_connectivity], [`plot_history`][synframe.plot.plot_history].
 """
 
 from __future__ import annotations
@@ -245,7 +245,7 @@ def plot_connectivity(
     Parameters
     ----------
     syn
-        A synapse table, or an edge table from :func:`synframe.connectivity` (``pre, post,
+        A synapse table, or an edge table from [`synframe.connectivity`][synframe.connectivity.connectivity] (``pre, post,
         weight``).
     by
         The type of each neuron: read from ``pre_<by>`` / ``post_<by>`` columns, or from ``types``.

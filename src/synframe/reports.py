@@ -1,7 +1,7 @@
-"""What a table is and what was done to it: :func:`history` and the ``.syn`` accessors' reprs.
+"""What a table is and what was done to it: [`history`][synframe.reports.history] and the ``.syn`` accessors' reprs.
 
-Every stage appends a record to ``df.attrs["history"]``; :func:`history` shows them as a small
-DataFrame, and :func:`describe` sums a synapse table up (what ``df.syn`` shows in a notebook).
+Every stage appends a record to ``df.attrs["history"]``; [`history`][synframe.reports.history] shows them as a small
+DataFrame, and [`describe`][synframe.reports.describe] sums a synapse table up (what ``df.syn`` shows in a notebook).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .schemas import SynapseTable
 
 __all__ = ["describe", "describe_html", "history"]
 
-#: clean's rules, in the order they run (one column each in :func:`history`)
+#: clean's rules, in the order they run (one column each in [`history`][synframe.reports.history])
 _RULES = ("duplicates", "autapses", "background", "low_score", "too_far")
 #: above this many rows a repr does not count connections (a repr must be instant)
 _COUNT_LIMIT = 2_000_000
@@ -181,7 +181,7 @@ def describe(df: pd.DataFrame) -> str:
 
 
 def describe_html(df: pd.DataFrame) -> str:
-    """:func:`describe` as a small HTML table (what a notebook shows for ``df.syn``)."""
+    """[`describe`][synframe.reports.describe] as a small HTML table (what a notebook shows for ``df.syn``)."""
     rows = "".join(
         f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
         f"{html.escape(v)}</td></tr>"

@@ -1,14 +1,14 @@
-"""pandera models of the tables each stage produces (running them: :mod:`synframe._validation`).
+"""pandera models of the tables each stage produces (running them: `synframe._validation`).
 
-The schemas inherit like the stages: :class:`SynapseTable` (what ``fetch`` returns) →
-:class:`CleanSynapses` (what ``clean`` returns) → :class:`ParameterizedSynapses` (what
-``parameterize`` returns); :class:`Connectors` is navis' ``neuron.connectors`` layout.
+The schemas inherit like the stages: [`SynapseTable`][synframe.schemas.SynapseTable] (what ``fetch`` returns) →
+[`CleanSynapses`][synframe.schemas.CleanSynapses] (what ``clean`` returns) → [`ParameterizedSynapses`][synframe.schemas.ParameterizedSynapses] (what
+``parameterize`` returns); [`Connectors`][synframe.schemas.Connectors] is navis' ``neuron.connectors`` layout.
 
 Column names are read from the models (``SynapseTable.pre == "pre"``), never typed as strings
 elsewhere in synframe.
 
-Validation (:func:`synframe.validate`) is lazy: every failing check is collected and reported in
-one :class:`~synframe.errors.SchemaError`, with a hint that says how to fix each.
+Validation ([`synframe.validate`][synframe._validation.validate]) is lazy: every failing check is collected and reported in
+one [`SchemaError`][synframe.errors.SchemaError], with a hint that says how to fix each.
 """
 
 from __future__ import annotations

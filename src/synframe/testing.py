@@ -5,13 +5,13 @@ from one place; the strategies and the assertions share the spec-support helpers
 value to the spec it came from.
 
 Needs ``hypothesis`` (``pip install synframe[test]``). The seeded synthetic dump generator,
-:class:`~synframe.synthetic.SyntheticDump`, needs only numpy and is re-exported here.
+[`SyntheticDump`][synframe.synthetic.SyntheticDump], needs only numpy and is re-exported here.
 
-- strategies: :func:`synapse_tables`, :func:`typed_synapse_tables`, :func:`distribution_specs`,
-  :func:`pathway_stats_dicts`, ...;
-- assertions: :func:`assert_drawn_from` (values against one spec: support, bounds, dtype, and a KS
+- strategies: [`synapse_tables`][synframe.testing.synapse_tables], [`typed_synapse_tables`][synframe.testing.typed_synapse_tables], [`distribution_specs`][synframe.testing.distribution_specs],
+  [`pathway_stats_dicts`][synframe.testing.pathway_stats_dicts], ...;
+- assertions: [`assert_drawn_from`][synframe.testing.assert_drawn_from] (values against one spec: support, bounds, dtype, and a KS
   or chi-squared test whose tolerance follows from the sample size) and
-  :func:`assert_parameterized` (every pathway x property of a parameterized table against its
+  [`assert_parameterized`][synframe.testing.assert_parameterized] (every pathway x property of a parameterized table against its
   model, ``shared_within`` included).
 
 Examples
@@ -77,7 +77,7 @@ def synapse_tables(
     scores: bool = True,
     extent_nm: float = 50_000.0,
 ) -> pd.DataFrame:
-    """Canonical synapse tables (:class:`~synframe.schemas.SynapseTable`), positions in nm.
+    """Canonical synapse tables ([`SynapseTable`][synframe.schemas.SynapseTable]), positions in nm.
 
     With the defaults they contain what ``clean`` must remove: background partners (id 0),
     autapses, duplicated synapse ids (same id, possibly different rows) and a ``cleft_score``
@@ -296,7 +296,7 @@ def assert_drawn_from(
 
     Checks, in order, each failure named in the ``AssertionError``:
 
-    - the dtype is the spec's (:func:`synframe.distributions.output_dtype`: CM's), unless
+    - the dtype is the spec's ([`synframe.distributions.output_dtype`][synframe.distributions.output_dtype]: CM's), unless
       ``check_dtype=False`` (then integer outputs must still be integral);
     - every value is finite, within ``lower_bound`` / ``upper_bound`` and the distribution's
       support, and (discrete outputs) a value the spec can give; a constant must be exact;
@@ -446,8 +446,8 @@ def assert_parameterized(
     must be the one synframe gives it, and for every (src, tgt) pathway of the table:
 
     - ``shared_within`` specs: one value per connection (every synapse of a connection the same),
-      and those values, one per connection, pass :func:`assert_drawn_from`;
-    - per-synapse specs: every synapse's value passes :func:`assert_drawn_from`, and connections
+      and those values, one per connection, pass [`assert_drawn_from`][synframe.testing.assert_drawn_from];
+    - per-synapse specs: every synapse's value passes [`assert_drawn_from`][synframe.testing.assert_drawn_from], and connections
       whose synapses all got one value are not more than chance allows (a per-connection draw
       where per-synapse was asked for fails).
 

@@ -1,6 +1,6 @@
 """A fake CAVE deployment, so that code which fetches from CAVE can be tested offline.
 
-The client is caveclient's own ``CAVEclientMock`` (:func:`make_client`); :class:`FakeCAVE` answers
+The client is caveclient's own ``CAVEclientMock`` (`make_client`); `FakeCAVE` answers
 the materialization and chunkedgraph requests synframe makes -- version lists and timestamps,
 table and view queries (Arrow bodies, as the real servers send), live queries, root timestamps
 -- from tables you give it, with ``responses`` callbacks. The real caveclient code runs end to
@@ -83,7 +83,7 @@ def make_client(datastack: str, synapse_table: str, versions: list[int]):
     """A ``CAVEclient`` for ``datastack`` built by caveclient's ``CAVEclientMock``.
 
     Its info names ``synapse_table``; ``versions`` are the materialization versions it knows (the
-    newest is set). Make a fresh client per :class:`FakeCAVE` whose versions differ: caveclient
+    newest is set). Make a fresh client per `FakeCAVE` whose versions differ: caveclient
     caches metadata.
     """
     if not isinstance(datastack, str) or not datastack:
@@ -203,7 +203,7 @@ class FakeCAVE:
         """Answer CAVE requests within a ``with`` block (a ``responses.RequestsMock``).
 
         Requests to other addresses fail inside the block (``responses`` lets none through).
-        To combine with your own mocked endpoints, use :meth:`register` on your own
+        To combine with your own mocked endpoints, use `register` on your own
         ``RequestsMock`` instead.
         """
         responses = _responses()

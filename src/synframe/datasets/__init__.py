@@ -39,7 +39,7 @@ def path(name: str):
 
 
 def example_store():
-    """The embedded example store: a :class:`~synframe.sources.LocalStore` over the example synapses.
+    """The embedded example store: a [`LocalStore`][synframe.sources.local.LocalStore] over the example synapses.
 
     It is the default source of ``sf.fetch`` (the CAVE-layout table, 4 × 4 × 40 nm voxels, converted
     to nm on the way out).

@@ -1,6 +1,6 @@
 """SONATA: read edge populations, write EM synaptomes, parameterize whole circuits atomically.
 
-Reading goes through libsonata (:mod:`.read`); writing through h5py (libsonata only writes
+Reading goes through libsonata (`.read`); writing through h5py (libsonata only writes
 indices). SONATA positions are in µm, synframe tables in nm: converted both ways.
 """
 

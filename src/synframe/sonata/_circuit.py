@@ -4,7 +4,7 @@ Facts of libsonata 0.1 this package relies on: its wheel cannot read compressed 
 synframe writes is compressed); libsonata and h5py link separate HDF5 libraries, so every libsonata
 handle on a file is closed before h5py writes it; an index cannot be overwritten (indices are
 written once, into fresh files); populations with more than one edge group are refused (synframe
-reads those with h5py, :mod:`._populations`); a config entry without ``populations`` yields none
+reads those with h5py, `._populations`); a config entry without ``populations`` yields none
 (synframe lists them from the file).
 """
 
@@ -61,7 +61,7 @@ def name_problem(name) -> str | None:
 
 
 def check_chunk_size(chunk_size, what: str = "chunk_size") -> int:
-    """``chunk_size`` as a positive int, or an :class:`OptionError` naming it."""
+    """``chunk_size`` as a positive int, or an [`OptionError`][synframe.errors.OptionError] naming it."""
     if isinstance(chunk_size, (bool, np.bool_)) or not isinstance(chunk_size, (int, np.integer)):
         raise OptionError(f"{what} must be a positive int (edges at a time), got {chunk_size!r}")
     if chunk_size < 1:
@@ -109,7 +109,7 @@ def _depth(value, level: int = 0) -> int:
 
 
 def check_h5(path: Path, kind: str, what: str = "") -> None:
-    """An :class:`SonataError` unless ``path`` is a readable HDF5 file with a ``/<kind>`` group.
+    """An [`SonataError`][synframe.errors.SonataError] unless ``path`` is a readable HDF5 file with a ``/<kind>`` group.
 
     Catches, with the file's name, what libsonata would report as a bare ``RuntimeError`` (or
     crash on): a missing or empty file, a truncated copy, another format, a directory, a nodes
@@ -145,7 +145,7 @@ class Circuit:
 
     Populations are those a config entry lists, or -- when an entry lists none, as bmtk writes
     them -- every population in its file. Types files (``node_types_file``/``edge_types_file``)
-    are kept per population; :meth:`edges` / :meth:`nodes` merge them per row.
+    are kept per population; `edges` / `nodes` merge them per row.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -232,7 +232,7 @@ class Circuit:
         return (p if p.is_absolute() else self.path.parent / p).resolve()
 
     def edges(self, name: str):
-        """The edge population ``name`` (:class:`~._populations.EdgeView`)."""
+        """The edge population ``name`` (`EdgeView`)."""
         from ._populations import EdgeView
 
         if name not in self.edge_files:
@@ -243,9 +243,9 @@ class Circuit:
         return EdgeView(self.edge_files[name], name, self.edge_types.get(name))
 
     def nodes(self, name: str):
-        """The node population ``name`` (:class:`~._populations.NodeView`), None if not in the config.
+        """The node population ``name`` (`NodeView`), None if not in the config.
 
-        A node file the config lists must exist and be readable (a :class:`SonataError` if not).
+        A node file the config lists must exist and be readable (a [`SonataError`][synframe.errors.SonataError] if not).
         """
         from ._populations import NodeView
 

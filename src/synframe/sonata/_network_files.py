@@ -1,4 +1,4 @@
-"""The files of a network circuit (:func:`synframe.write_circuit`): a table chunk's edge arrays,
+"""The files of a network circuit ([`synframe.write_circuit`][synframe.sonata.network.write_circuit]): a table chunk's edge arrays,
 the workers' part files, the node table and file, the stitched edge file and the config."""
 
 from __future__ import annotations

@@ -337,7 +337,7 @@ class NodeView:
 
 
 def _population(h5, kind: str, name: str, path: Path):
-    """The h5py group ``/<kind>/<name>``, or a :class:`SonataError` naming what the file has."""
+    """The h5py group ``/<kind>/<name>``, or a [`SonataError`][synframe.errors.SonataError] naming what the file has."""
     import h5py
 
     group = h5.get(kind)
@@ -361,7 +361,7 @@ def _require(group, names, what: str, path: Path) -> None:
 
 
 def wrap_read(what: str, path: Path, call):
-    """``call()``, with a failing read (h5py, libsonata) reported as a :class:`SonataError`."""
+    """``call()``, with a failing read (h5py, libsonata) reported as a [`SonataError`][synframe.errors.SonataError]."""
     import libsonata
 
     try:

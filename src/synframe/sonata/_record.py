@@ -1,10 +1,10 @@
 """What a circuit synframe writes records about how it was made.
 
 ``write_circuit`` and ``write_synaptome`` write tables whose values were drawn earlier (by
-:func:`synframe.parameterize`, whose record is in the table's ``attrs["history"]``; for a dask
+[`synframe.parameterize`][synframe.parameterize.parameterize], whose record is in the table's ``attrs["history"]``; for a dask
 table, in ``ddf._meta.attrs``). That record -- synframe version, seed, pathway property,
 properties, the model's SHA-256 and its file -- goes into the circuit, as
-:func:`~synframe.parameterize_circuit` writes its own: the ``synframe`` entry of
+[`parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit] writes its own: the ``synframe`` entry of
 ``circuit_config.json`` (key ``parameterize``) and the HDF5 attribute ``synframe_provenance`` (JSON)
 on ``/edges/<population>``, so that the values can be traced to their inputs and drawn again.
 """
@@ -61,6 +61,6 @@ def circuit_entry(attrs: Mapping, written_by: str) -> dict:
 
 
 def stamp(edge_group, drawn: Mapping | None) -> None:
-    """Record what drew the values (:func:`drawn_by`) on an open h5py ``/edges/<population>``."""
+    """Record what drew the values (`drawn_by`) on an open h5py ``/edges/<population>``."""
     if drawn is not None:
         edge_group.attrs[PROVENANCE_ATTRIBUTE] = json.dumps(drawn, default=str)

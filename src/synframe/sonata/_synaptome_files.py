@@ -1,5 +1,5 @@
 """A synaptome's files: what can be written (population and property names, values) and the node
-and edge HDF5 files of :func:`synframe.write_synaptome`.
+and edge HDF5 files of [`synframe.write_synaptome`][synframe.sonata.synaptome.write_synaptome].
 
 Values are written in the dtype they have (what libsonata reads is what was drawn); names HDF5 or
 libsonata would misread, and values SONATA cannot hold, are refused before anything is written.
@@ -255,7 +255,7 @@ def _write_annotations(group, aff: pd.DataFrame, node_ids, side: str) -> None:
             _string_dataset(group, name, vals.to_numpy())
 
 
-#: SONATA edge datasets from :func:`synframe.sonata.morphology.locate` and their dtypes
+#: SONATA edge datasets from `synframe.sonata.morphology.locate` and their dtypes
 SECTION_DATASETS = {
     "section_id": ("afferent_section_id", np.uint32),
     "section_pos": ("afferent_section_pos", np.float32),

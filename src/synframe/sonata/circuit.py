@@ -1,7 +1,7 @@
 """``parameterize_circuit``: draw synapse properties for a SONATA circuit's edges (the obi-one task).
 
 Validated before anything is written; edge files are parameterized as temporary copies and swapped
-in atomically (:func:`synframe._io.staged_dir` for a new circuit, ``os.replace`` per file in place).
+in atomically (`synframe._io.staged_dir` for a new circuit, ``os.replace`` per file in place).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def parameterize_circuit(
     ``overwrite`` means *redraw properties the edges already have*; it never replaces a circuit
     (``output=`` must be a new directory). The pathways checked are those the edges connect (one
     pass over their source and target node ids, ``chunk_size`` at a time), as
-    :func:`synframe.parameterize` checks a table: a model of EXC->INH covers a population whose
-    edges are all EXC->INH even if its nodes have other classes too. Values are drawn as :func:`synframe.parameterize` draws them
+    [`synframe.parameterize`][synframe.parameterize.parameterize] checks a table: a model of EXC->INH covers a population whose
+    edges are all EXC->INH even if its nodes have other classes too. Values are drawn as [`synframe.parameterize`][synframe.parameterize.parameterize] draws them
     (keyed on population, property, source and target node ids, edge id), connection by connection
     where ``shared_within``.
 
@@ -71,7 +71,7 @@ def parameterize_circuit(
 
     Values written are the values drawn: a value the dataset's dtype cannot hold exactly (outside
     an integer range -- ``300`` in ``uint8``, ``-5`` in ``uint32`` --, fractional in an integer
-    dataset, beyond float32's range, NaN/inf) is a :class:`~synframe.errors.SonataError` naming
+    dataset, beyond float32's range, NaN/inf) is a [`SonataError`][synframe.errors.SonataError] naming
     the population, property and range, and nothing is written. Property names that are not
     plain HDF5 dataset names (``""``, ``"a/b"``, ``"../x"``, ``"@library"``, a SONATA layout
     dataset such as ``source_node_id``) are refused before anything is read. With ``output=``,
@@ -262,7 +262,7 @@ def edge_pathways(pop, src_nodes, tgt_nodes, by: str, chunk_size: int) -> set[tu
 
     Node values are coded once per population; the edges are read ``chunk_size`` at a time, so a
     population of any size is scanned in bounded memory. Node ids outside the node populations
-    are a :class:`SonataError` (the edge file does not belong to these nodes).
+    are a [`SonataError`][synframe.errors.SonataError] (the edge file does not belong to these nodes).
     """
     src_codes, src_types = pd.factorize(np.asarray(src_nodes.get(by), dtype=object).astype(str))
     tgt_codes, tgt_types = pd.factorize(np.asarray(tgt_nodes.get(by), dtype=object).astype(str))

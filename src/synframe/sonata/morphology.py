@@ -1,7 +1,7 @@
 """A navis skeleton as a simulation-ready morphology, and synapse positions as SONATA section ids.
 
 What MorphIO (and so neurodamus, bluepysnap, BlueCelluLab) reads from an SWC file, and what
-:func:`build_morphology` makes sure of:
+`build_morphology` makes sure of:
 
 - **one soma** (SWC type 1, a single point at the origin: the morphology is written relative to
   the soma, the node's ``x``/``y``/``z`` place it). When the skeleton has a soma (navis'
@@ -17,13 +17,13 @@ What MorphIO (and so neurodamus, bluepysnap, BlueCelluLab) reads from an SWC fil
   one type per neurite tree leaving the soma -- axon (2) when the neuron's own presynapses on it
   outnumber its postsynapses, else dendrite (3); a section takes the type of its first node;
 - **positive radii**: the nodes' ``radius`` column where it is positive, otherwise an estimate
-  (:data:`DEFAULT_RADII_UM`; EM skeletons such as the level-2 skeletons of CAVE datasets carry
+  (`DEFAULT_RADII_UM`; EM skeletons such as the level-2 skeletons of CAVE datasets carry
   representative coordinates only, so the radius is not measured);
 - **MorphIO's section order**: samples are written depth first, so MorphIO numbers sections in
   the order this module does; SONATA section 0 is the soma, neurite section ``k`` is MorphIO's
   section ``k - 1``.
 
-:func:`locate` maps points (synapses) onto the morphology: the nearest skeleton node, then the
+`locate` maps points (synapses) onto the morphology: the nearest skeleton node, then the
 nearest point on the segments that end or start there, as (section id, fractional position along
 the section's polyline -- MorphIO's points, the parent's last point first for non-root sections
 -- segment id, offset in the segment, section type).

@@ -58,13 +58,13 @@ def write_circuit(
     values are written as they are drawn; categories and text as strings). Then libsonata's
     indices and ``circuit_config.json`` (populations typed ``virtual`` and ``chemical``: a network
     of EM neurons without morphologies or models). The circuit reads back with libsonata and
-    bluepysnap, :func:`synframe.read_edges` and :func:`synframe.parameterize_circuit`.
+    bluepysnap, [`synframe.read_edges`][synframe.sonata.read.read_edges] and [`synframe.parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit].
 
-    What drew the values is recorded (:mod:`synframe.sonata._record`): the table's last
+    What drew the values is recorded (`synframe.sonata._record`): the table's last
     ``parameterize`` record (``attrs["history"]``; from dask, ``ddf._meta.attrs``) -- synframe
     version, seed, pathway property, properties, the model's SHA-256 and file -- in the
     ``synframe`` entry of ``circuit_config.json`` (key ``parameterize``) and as the JSON attribute
-    ``synframe_provenance`` of ``/edges/<population>``, as :func:`~synframe.parameterize_circuit`
+    ``synframe_provenance`` of ``/edges/<population>``, as [`parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit]
     records its own.
 
     Parameters
@@ -84,8 +84,8 @@ def write_circuit(
     overwrite
         Replace an existing circuit directory written by synframe (one with a
         ``circuit_config.json`` that synframe wrote); anything else at ``path`` is refused.
-        (Here ``overwrite`` replaces the output; in :func:`~synframe.parameterize` and
-        :func:`~synframe.parameterize_circuit` it redraws properties that exist.)
+        (Here ``overwrite`` replaces the output; in [`parameterize`][synframe.parameterize.parameterize] and
+        [`parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit] it redraws properties that exist.)
     chunk_size
         Rows written at a time from pandas.
     compute

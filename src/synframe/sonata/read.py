@@ -33,7 +33,7 @@ def iter_edges(
     positions: bool = True,
     edge_ranges: Sequence[tuple[int, int]] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`read_edges` in chunks of ``chunk_size`` edges (for populations larger than memory).
+    """[`read_edges`][synframe.sonata.read.read_edges] in chunks of ``chunk_size`` edges (for populations larger than memory).
 
     ``positions=False`` skips the position columns (for work that needs only ids and properties);
     ``edge_ranges``: read these ``(start, stop)`` edge ranges instead (one chunk each).
@@ -199,7 +199,7 @@ def read_edges(
 ) -> pd.DataFrame:
     """One SONATA edge population as a canonical synapse table (nm).
 
-    ``id`` is the edge id (or the ``synapse_id`` attribute that :func:`write_synaptome` stores),
+    ``id`` is the edge id (or the ``synapse_id`` attribute that [`write_synaptome`][synframe.sonata.synaptome.write_synaptome] stores),
     ``pre``/``post`` the source/target node ids (or the nodes' ``root_id`` when they have one; node
     ids are then kept as ``pre_node_id``/``post_node_id``), positions come from
     ``efferent_center_*`` / ``afferent_center_*`` (µm → nm), then the chosen edge ``properties``
@@ -255,7 +255,7 @@ def read_edges(
 
 
 def _read_range(config, population, properties, node_properties, edges: tuple[int, int]):
-    """One partition of :func:`read_edges` with ``as_dask``: the edges ``[start, stop)``."""
+    """One partition of [`read_edges`][synframe.sonata.read.read_edges] with ``as_dask``: the edges ``[start, stop)``."""
     chunk = next(
         iter_edges(
             config,

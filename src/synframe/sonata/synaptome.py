@@ -67,13 +67,13 @@ def write_synaptome(
     is the soma position, so bluepysnap's ``morph.get(node, transform=True)`` is in circuit
     space): one soma, neurite types (axon where the neuron's own presynapses lie, else dendrite,
     unless the skeleton carries SWC labels), positive radii (the nodes' ``radius`` where positive,
-    else the estimate ``radii``); see :mod:`synframe.sonata.morphology`. Each synapse then gets
+    else the estimate ``radii``); see `synframe.sonata.morphology`. Each synapse then gets
     ``afferent_section_id`` (0: soma; ``k``: MorphIO's section ``k - 1``),
     ``afferent_section_pos`` (fraction along that section's polyline, as neurodamus and
     bluepysnap read it), ``afferent_section_type``, ``afferent_segment_id`` and
     ``afferent_segment_offset``: the nearest point on the skeleton.
 
-    What drew the values is recorded (:mod:`synframe.sonata._record`): the table's last
+    What drew the values is recorded (`synframe.sonata._record`): the table's last
     ``parameterize`` record -- synframe version, seed, pathway property, properties, the model's
     SHA-256 and file -- in the ``synframe`` entry of ``circuit_config.json`` (key
     ``parameterize``) and as the JSON attribute ``synframe_provenance`` of the edge population.
@@ -98,10 +98,10 @@ def write_synaptome(
     radii
         Radii (µm) for skeleton nodes without a positive ``radius``, by ``"soma"``,
         ``"dendrite"``, ``"axon"``; default
-        :data:`~synframe.sonata.morphology.DEFAULT_RADII_UM` (an estimate, not a measurement).
+        `DEFAULT_RADII_UM` (an estimate, not a measurement).
     overwrite
         Replace an existing synaptome directory (here ``overwrite`` replaces the output; in
-        :func:`~synframe.parameterize` it redraws properties that exist). Only a directory
+        [`parameterize`][synframe.parameterize.parameterize] it redraws properties that exist). Only a directory
         synframe wrote (its ``circuit_config.json`` says so) holding only what synframe writes is
         replaced; anything else at ``path`` is an error, so that no other file is deleted.
     progress

@@ -1,10 +1,10 @@
-"""Where synapses come from: the :class:`Source` protocol, its backends, and ``source=`` coercion.
+"""Where synapses come from: the [`Source`][synframe.sources._base.Source] protocol, its backends, and ``source=`` coercion.
 
-``sf.fetch(..., source=...)`` accepts a :class:`Source` (:class:`LocalStore`, :class:`CAVESource`,
-:class:`SonataSource`, or your own object with a ``fetch(query)`` method), a ``caveclient.CAVEclient``,
+``sf.fetch(..., source=...)`` accepts a [`Source`][synframe.sources._base.Source] ([`LocalStore`][synframe.sources.local.LocalStore], [`CAVESource`][synframe.sources.cave.CAVESource],
+[`SonataSource`][synframe.sources.sonata.SonataSource], or your own object with a ``fetch(query)`` method), a ``caveclient.CAVEclient``,
 a path (parquet / feather file, a directory of parquet files, a DuckDB database, a store built by
-:meth:`LocalStore.build`, a SONATA ``circuit_config.json``), a CAVE datastack name, or nothing: then
-the default source (:func:`set_default_source`, else the ``SYNFRAME_SOURCE`` environment variable,
+[`LocalStore.build`][synframe.sources.local.LocalStore.build], a SONATA ``circuit_config.json``), a CAVE datastack name, or nothing: then
+the default source ([`set_default_source`][synframe.sources.set_default_source], else the ``SYNFRAME_SOURCE`` environment variable,
 else the embedded example store).
 """
 
@@ -73,7 +73,7 @@ def get_default_source() -> Source:
 
 
 def as_source(source) -> Source:
-    """A :class:`Source` from whatever ``source=`` was given."""
+    """A [`Source`][synframe.sources._base.Source] from whatever ``source=`` was given."""
     if source is None:
         return get_default_source()
     if isinstance(source, Source) and not isinstance(source, (str, Path)):

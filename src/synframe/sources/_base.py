@@ -1,7 +1,7 @@
-"""The :class:`Source` protocol and the :class:`Query` every source answers.
+"""The [`Source`][synframe.sources._base.Source] protocol and the [`Query`][synframe.sources._base.Query] every source answers.
 
 Every backend answers one question -- the synapses of these neurons -- through one method,
-:meth:`Source.fetch`, taking a :class:`Query`.
+`Source.fetch`, taking a [`Query`][synframe.sources._base.Query].
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Source(Protocol):
     """A synapse source: one method, returning a canonical table (nm) with provenance in attrs.
 
     ``fetch`` returns the synapses where ``pre`` is in ``query.ids`` (if ``query.pre``) or ``post``
-    is (if ``query.post``), each synapse once; it raises :class:`~synframe.errors.SourceError` for
+    is (if ``query.post``), each synapse once; it raises [`SourceError`][synframe.errors.SourceError] for
     an option it cannot honour rather than ignoring it. A source that can return its whole table
     (``query.ids`` is ``None``) says so with a class attribute ``whole_table = True``;
     ``sf.fetch`` never sends ``None`` to other sources.

@@ -18,9 +18,9 @@ EXAMPLE_RESOLUTION = (4.0, 4.0, 40.0)
 
 @lru_cache(maxsize=1)
 def example_store() -> LocalStore:
-    """The embedded example store (a :class:`LocalStore` over the example MICrONS synapses).
+    """The embedded example store (a [`LocalStore`][synframe.sources.local.LocalStore] over the example MICrONS synapses).
 
-    It is the default source of ``sf.fetch``; see :func:`synframe.datasets.example_store`.
+    It is the default source of ``sf.fetch``; see [`synframe.datasets.example_store`][synframe.datasets.example_store].
     """
     return LocalStore(
         EXAMPLE_FILE,

@@ -1,11 +1,11 @@
 """A local store as a dask DataFrame: partitions along its sorted copies, read by the workers.
 
-A store built by :meth:`LocalStore.build` holds the synapses twice, sorted by ``pre`` and by
+A store built by `LocalStore.build` holds the synapses twice, sorted by ``pre`` and by
 ``post``, in parquet files of small row groups whose min/max statistics say which neurons each row
 group holds. A partition is a range of neuron ids ``[start, stop)`` of one copy, with boundaries
 taken from row-group minima about ``partition_size`` rows apart: all synapses of a neuron on that
 side are in one partition. A worker reads the row groups overlapping its range with pyarrow, keeps
-the rows in range, and converts them with the same SQL as :meth:`LocalStore.fetch` (DuckDB over the
+the rows in range, and converts them with the same SQL as `LocalStore.fetch` (DuckDB over the
 Arrow table), so a partition holds exactly the rows and dtypes ``sf.fetch`` would give.
 
 A plain parquet dump (not built into a store) is partitioned by its row groups, without the
@@ -246,7 +246,7 @@ def _select(layout, resolution, columns) -> str:
 
 
 def to_dask(store, ids, *, columns, partition_size, pre, post):
-    """:meth:`LocalStore.to_dask` (see there)."""
+    """`LocalStore.to_dask` (see there)."""
     import dask.dataframe as dd
 
     from .._ids import as_ids, unique_ids

@@ -18,7 +18,7 @@ silently when the server's row limit is hit):
   bounded time (a stalled connection is given up, never waited on forever);
 - a result at the server's row limit (its ``Warning: … Limited query to N rows`` header, which
   caveclient only logs, or ``row_limit`` rows) is split and re-queried, down to single ids; a single
-  id over the limit, or a persistent failure, raises :class:`~synframe.errors.FetchError` naming the
+  id over the limit, or a persistent failure, raises [`FetchError`][synframe.errors.FetchError] naming the
   ids -- a partial table is never returned as whole;
 - positions are asked for in nm (``desired_resolution=[1, 1, 1]``);
 - options a datastack cannot honour raise.
@@ -70,7 +70,7 @@ class _Truncated(Exception):
 
 
 class CAVESource:
-    """A :class:`~synframe.sources.Source` over a CAVE datastack.
+    """A [`Source`][synframe.sources._base.Source] over a CAVE datastack.
 
     Parameters
     ----------
@@ -438,7 +438,7 @@ class CAVESource:
 
     @contextlib.contextmanager
     def _unanswered(self, what: str):
-        """A request the server did not answer (after the retries) as a :class:`FetchError`."""
+        """A request the server did not answer (after the retries) as a [`FetchError`][synframe.errors.FetchError]."""
         import requests
 
         try:

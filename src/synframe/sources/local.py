@@ -1,11 +1,11 @@
 """``LocalStore``: synapses from a local dump, queried with DuckDB without loading the dump.
 
-One module, though over 450 lines: one class, whose reading and :meth:`LocalStore.build` share the
+One module, though over 450 lines: one class, whose reading and [`LocalStore.build`][synframe.sources.local.LocalStore.build] share the
 store's on-disk format (its metadata, sort orders and row groups); the SQL layout lives in
 ``_sql.py`` and dask partitions in ``_partitions.py``.
 
 A dump can be used as it is (a parquet or feather file, a directory of parquet files, a DuckDB
-database) or indexed once with :meth:`LocalStore.build`: two copies of the table, sorted by ``pre``
+database) or indexed once with [`LocalStore.build`][synframe.sources.local.LocalStore.build]: two copies of the table, sorted by ``pre``
 and by ``post``, written as parquet with small row groups. DuckDB prunes row groups with their
 min/max statistics, so the synapses of a few neurons are read from a few row groups, not from the
 whole dump.
@@ -112,7 +112,7 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 
 
 def _read_meta(path: Path) -> dict:
-    """A store's ``synframe_store.json``, or a :class:`SourceError` naming it and the fix."""
+    """A store's ``synframe_store.json``, or a [`SourceError`][synframe.errors.SourceError] naming it and the fix."""
     where = path / META
     try:
         meta = json.loads(where.read_text(encoding="utf-8"))
@@ -179,7 +179,7 @@ class LocalStore:
     Parameters
     ----------
     path
-        A store directory made by :meth:`build` (indexed: fast), or a dump used as it is: a parquet
+        A store directory made by `build` (indexed: fast), or a dump used as it is: a parquet
         file, a directory of parquet files, a feather (Arrow IPC) file, or a DuckDB database.
     resolution
         nm per position unit along x, y, z. Required for dumps with CAVE-layout positions
@@ -272,7 +272,7 @@ class LocalStore:
         self._layout = Layout(types, str(self.path))
 
     def _unreadable(self, exc: BaseException) -> SourceError:
-        """A :class:`SourceError` naming the dump (or store) that DuckDB / Arrow could not read,
+        """A [`SourceError`][synframe.errors.SourceError] naming the dump (or store) that DuckDB / Arrow could not read,
         what they said (its first line: it names the file) and the fix."""
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if self.indexed:
@@ -385,7 +385,7 @@ class LocalStore:
     def fetch(self, query: Query) -> pd.DataFrame:
         """Synapses of ``query.ids`` as a canonical table in nm (each synapse once, sorted by id).
 
-        ``query.ids`` ``None`` asks for every synapse of the store (:meth:`read`).
+        ``query.ids`` ``None`` asks for every synapse of the store (`read`).
         """
         from tqdm.auto import tqdm
 
@@ -456,7 +456,7 @@ class LocalStore:
         Parameters
         ----------
         columns
-            Canonical columns to return (see :attr:`columns`), in this order; ``None``: all of
+            Canonical columns to return (see `columns`), in this order; ``None``: all of
             them (with transmitters and neuropil where the dump has them).
 
         Notes
@@ -542,7 +542,7 @@ class LocalStore:
 
     def _arrow(self, sql: str):
         """The result of ``sql`` as an Arrow table (DuckDB 1.x and 2.x); a file DuckDB cannot
-        read is a :class:`SourceError` naming it."""
+        read is a [`SourceError`][synframe.errors.SourceError] naming it."""
         try:
             rel = self._con.sql(sql)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
@@ -614,17 +614,17 @@ class LocalStore:
         Partitions follow the store's copy sorted by ``pre`` (with ``ids``: the ``pre`` copy for the
         neurons' presynapses, the ``post`` copy for their postsynapses): all synapses of a neuron on
         that side are in one partition, which a worker reads with pyarrow from the row groups that
-        hold it. A plain parquet dump (not built with :meth:`build`) is partitioned by its row
+        hold it. A plain parquet dump (not built with `build`) is partitioned by its row
         groups instead, without that guarantee; other dumps: build a store first.
 
         Parameters
         ----------
         ids
-            Neuron ids (each synapse of them once, as :func:`synframe.fetch`), or ``None`` for
+            Neuron ids (each synapse of them once, as [`synframe.fetch`][synframe.fetch.fetch]), or ``None`` for
             every synapse of the store.
         columns
             Canonical columns to read (default: those ``sf.fetch`` returns; any of
-            :attr:`columns`, e.g. ``["id", "pre", "post"]`` for connectivity alone).
+            `columns`, e.g. ``["id", "pre", "post"]`` for connectivity alone).
         partition_size
             Rows per partition, about (a partition ends only where a neuron's synapses end).
         pre, post
@@ -671,7 +671,7 @@ class LocalStore:
         An existing ``path`` is replaced only with ``overwrite=True``, and only if it is a store
         built here (it holds ``synframe_store.json``) or an empty directory; a ``path`` that is,
         holds or lies inside the dump is refused. Every refusal is a
-        :class:`~synframe.errors.SourceError` raised before anything is written; so is a dump
+        [`SourceError`][synframe.errors.SourceError] raised before anything is written; so is a dump
         (or store) DuckDB / Arrow cannot read, naming the file.
         """
         src = cls(

@@ -17,10 +17,10 @@ __all__ = ["SonataSource"]
 
 
 class SonataSource:
-    """A :class:`~synframe.sources.Source` over one edge population of a SONATA circuit.
+    """A [`Source`][synframe.sources._base.Source] over one edge population of a SONATA circuit.
 
     Ids are node ids of the population's source/target nodes -- or their ``root_id`` when the nodes
-    have one (synaptomes written by :func:`synframe.write_synaptome`). Reads in chunks.
+    have one (synaptomes written by [`synframe.write_synaptome`][synframe.sonata.synaptome.write_synaptome]). Reads in chunks.
 
     Examples
     --------
