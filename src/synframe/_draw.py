@@ -4,6 +4,9 @@ Used by [`synframe.parameterize`][synframe.parameterize.parameterize], [`synfram
 [`synframe.parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit] and the dask aliases. Draws are vectorized per (property,
 pathway), made once per connection where a spec is ``shared_within``, and keyed: a value depends
 only on (seed, stream, property, pre, post[, synapse id]).
+
+One module, though over 450 lines: the plan (connections and pathways), the keyed uniforms and
+the copula share one notion of "which rows draw together"; split, each part would re-derive it.
 """
 
 from __future__ import annotations

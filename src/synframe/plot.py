@@ -7,6 +7,9 @@ no display and no backend setting is needed (in a notebook they show as any figu
 Aliases: ``stats.syn.plot(...)`` is [`plot_stats`][synframe.plot.plot_stats]; ``syn.syn.plot_parameters(...)``,
 ``syn.syn.plot_connectivity(...)``, ``syn.syn.plot_history()`` are [`plot_parameters`][synframe.plot.plot_parameters],
 [`plot_connectivity`][synframe.plot.plot_connectivity], [`plot_history`][synframe.plot.plot_history].
+
+One module, a little over 400 lines: the figures share their panel layout, colour scales and
+labelling helpers, and users find every plot in one place (``sf.plot``).
 """
 
 from __future__ import annotations
