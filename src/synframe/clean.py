@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -108,39 +109,12 @@ def clean(
     run_schema(syn, stage_schema("synapses"), "SynapseTable (input of clean)")
     if not isinstance(return_removed, bool):
         raise OptionError(f"return_removed must be True or False, got {return_removed!r}")
-    score = _check_min_score(syn, min_score)
-    threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
-    if neurons is not None:
-        neurons = _neurons.as_neuron_list(neurons)
-
     n = len(syn)
-    keep = np.ones(n, dtype=bool)
-    removed = dict.fromkeys(RULES, 0)
-    pre = syn[SynapseTable.pre].to_numpy()
-    post = syn[SynapseTable.post].to_numpy()
-
-    reason = np.zeros(n, dtype=np.int8) if return_removed else None  # 1 + index in RULES
-
-    def drop(rule: str, bad: np.ndarray) -> None:
-        hit = keep & bad
-        removed[rule] = int(hit.sum())
-        keep[hit] = False
-        if reason is not None:
-            reason[hit] = RULES.index(rule) + 1
-
-    if dedupe:
-        drop("duplicates", _repeated_ids(syn[SynapseTable.id]))
-    if autapses:
-        drop("autapses", pre == post)
-    if background:
-        drop("background", (pre == 0) | (post == 0))
-    if score is not None:
-        drop("low_score", ~(syn[SynapseTable.cleft_score].to_numpy(dtype="float64") >= score))
-    unchecked = 0
-    if neurons is not None and threshold is not None:
-        too_far, checked = _too_far(syn, neurons, threshold)
-        drop("too_far", too_far)
-        unchecked = int((keep & ~checked).sum())
+    rules = rule_codes(
+        syn, autapses=autapses, background=background, min_score=min_score, dedupe=dedupe,
+        neurons=neurons, max_distance=max_distance,
+    )  # fmt: skip
+    keep, reason, removed, unchecked = rules.keep, rules.reason, rules.removed, rules.unchecked
 
     # a copy either way (never a view of syn); with nothing removed the index stays as it is (a
     # RangeIndex stays one: 8 bytes a row less than the kept labels)
@@ -155,13 +129,13 @@ def clean(
         "options": {
             "autapses": autapses,
             "background": background,
-            "min_score": score,
+            "min_score": rules.min_score,
             "dedupe": dedupe,
-            "max_distance_nm": threshold if neurons is not None else None,
-            "neurons": None if neurons is None else len(neurons),
+            "max_distance_nm": rules.max_distance_nm if neurons is not None else None,
+            "neurons": rules.neurons,
         },
     }
-    if neurons is not None and threshold is not None:
+    if unchecked is not None:
         record["not_near_given_neurons"] = unchecked
     attrs.setdefault("history", []).append(record)
     out.attrs = attrs
@@ -181,12 +155,82 @@ def clean(
     out = run_schema(
         out, stage_schema("clean", drop_checks=drop_checks, unique_ids=False), "CleanSynapses"
     )
-    if reason is None:
+    if not return_removed:
         return out
     dropped = syn.loc[~keep].copy()
     dropped["reason"] = pd.Categorical.from_codes(reason[~keep] - 1, categories=list(RULES))
     dropped.attrs = copy.deepcopy(attrs)
     return out, dropped
+
+
+class Rules(NamedTuple):
+    """What ``clean``'s rules decided for each row, and the options as they were resolved."""
+
+    keep: np.ndarray
+    reason: np.ndarray
+    removed: dict[str, int]
+    unchecked: int | None
+    min_score: float | None
+    max_distance_nm: float | None
+    neurons: int | None
+
+
+def rule_codes(
+    syn: pd.DataFrame,
+    *,
+    autapses: bool = True,
+    background: bool = True,
+    min_score: float | None = None,
+    dedupe: bool = True,
+    neurons=None,
+    max_distance: str | float | None = "10 um",
+) -> Rules:
+    """The rules of ``clean`` on a valid table, without building a table.
+
+    ``keep`` is a boolean per row; ``reason`` is 0 for kept rows, else 1 + the index in ``RULES`` of the first rule that removed
+    the row; ``removed`` counts rows per rule; ``unchecked`` is the number of kept rows of neurons
+    not in ``neurons`` (``None`` when no distance was checked). Options are checked as ``clean``
+    checks them (``sf.dask.clean`` marks each partition with this).
+    """
+    score = _check_min_score(syn, min_score)
+    threshold = None if max_distance is None else length_nm(max_distance, name="max_distance")
+    if neurons is not None:
+        neurons = _neurons.as_neuron_list(neurons)
+    n = len(syn)
+    keep = np.ones(n, dtype=bool)
+    reason = np.zeros(n, dtype=np.int8)
+    removed = dict.fromkeys(RULES, 0)
+    pre = syn[SynapseTable.pre].to_numpy()
+    post = syn[SynapseTable.post].to_numpy()
+
+    def drop(rule: str, bad: np.ndarray) -> None:
+        hit = keep & bad
+        removed[rule] = int(hit.sum())
+        keep[hit] = False
+        reason[hit] = RULES.index(rule) + 1
+
+    if dedupe:
+        drop("duplicates", _repeated_ids(syn[SynapseTable.id]))
+    if autapses:
+        drop("autapses", pre == post)
+    if background:
+        drop("background", (pre == 0) | (post == 0))
+    if score is not None:
+        drop("low_score", ~(syn[SynapseTable.cleft_score].to_numpy(dtype="float64") >= score))
+    unchecked = None
+    if neurons is not None and threshold is not None:
+        too_far, checked = _too_far(syn, neurons, threshold)
+        drop("too_far", too_far)
+        unchecked = int((keep & ~checked).sum())
+    return Rules(
+        keep,
+        reason,
+        removed,
+        unchecked,
+        score,
+        threshold,
+        None if neurons is None else len(neurons),
+    )
 
 
 def _repeated_ids(ids: pd.Series) -> np.ndarray:

@@ -40,9 +40,10 @@ import pandas as pd
 import xarray as xr
 
 from . import _draw
+from ._validation import run_schema, stage_schema
 from ._validation import validate as _validate
 from .annotate import annotate as _annotate
-from .clean import RULES
+from .clean import RULES, rule_codes
 from .clean import clean as _clean
 from .connectivity import connectivity as _connectivity
 from .errors import OptionError
@@ -164,10 +165,8 @@ def _drops(pieces: list[pd.DataFrame]) -> dict[int, np.ndarray]:
 
 def _reasons(df: pd.DataFrame, drops, kwargs, number: int) -> np.ndarray:
     """Per row of one partition: 0 kept, else 1 + the index in ``RULES`` of the rule removing it."""
-    work = df.reset_index(drop=True)  # positions, whatever the partition's index labels
-    _, removed = _clean(work, dedupe=False, return_removed=True, **kwargs)
-    codes = np.zeros(len(df), dtype=np.int8)
-    codes[removed.index.to_numpy()] = removed["reason"].cat.codes.to_numpy() + 1
+    run_schema(df, stage_schema("synapses"), "SynapseTable (input of clean)")
+    codes = rule_codes(df, dedupe=False, **kwargs).reason  # positions: no table is built
     drop = None if drops is None else drops.get(number)
     if drop is not None and len(drop):  # pandas checks duplicates first
         codes[drop] = RULES.index("duplicates") + 1
@@ -182,6 +181,13 @@ def _marked(df, drops, kwargs, partition_info=None):
 
 def _kept(marked: pd.DataFrame) -> pd.DataFrame:
     return _no_attrs(marked[marked["_reason"].to_numpy() == 0].drop(columns="_reason"))
+
+
+def _kept_rows(df, drops, kwargs, partition_info=None):
+    """The partition's kept rows, copied once (no ``_reason`` column in between)."""
+    number = partition_info["number"] if partition_info else 0
+    keep = _reasons(df, drops, kwargs, number) == 0
+    return _no_attrs(df.copy() if keep.all() else df[keep])
 
 
 def _removed(marked: pd.DataFrame) -> pd.DataFrame:
@@ -237,11 +243,11 @@ def clean(
             _later_occurrences, meta=_tag(ddf._meta)[["part", "row"]]
         )
         drops = dask.delayed(_drops)(later.to_delayed())
+    if not return_removed:  # one pass, one copy of the kept rows
+        return ddf.map_partitions(_kept_rows, drops, kwargs, meta=_no_attrs(meta[0]))
     marked_meta = _no_attrs(ddf._meta.assign(_reason=np.zeros(0, dtype=np.int8)))
     marked = ddf.map_partitions(_marked, drops, kwargs, meta=marked_meta)
     kept = marked.map_partitions(_kept, meta=_no_attrs(meta[0]))
-    if not return_removed:
-        return kept
     return kept, marked.map_partitions(_removed, meta=_no_attrs(meta[1]))
 
 
