@@ -114,6 +114,39 @@ def test_dask_circuit_computed_with_other_results(parameterized, neurons, tmp_pa
     assert len(sf.read_edges(config.iloc[0])) == len(parameterized)
 
 
+def test_a_retried_final_task_replaces_what_a_killed_attempt_left(
+    parameterized, neurons, tmp_path, monkeypatch
+):
+    """A dask worker killed by its nanny (memory limit) while stitching leaves its staging
+    directory; the retried task must delete it, not add a second multi-GB copy beside it."""
+    import types
+
+    from synframe.sonata import network
+
+    fixed = types.SimpleNamespace(uuid4=lambda: types.SimpleNamespace(hex="feedc0de" * 4))
+    monkeypatch.setattr(network, "uuid", fixed)  # this module's names only (dask uses uuid4)
+    left = tmp_path / ".net.staging-feedc0de"  # what the killed attempt of this write left
+    left.mkdir()
+    (left / "edges.h5").write_bytes(b"half a file")
+    ddf = dd.from_pandas(parameterized, npartitions=3)
+    config = sf.write_circuit(ddf, tmp_path / "net", neurons=neurons)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]
+    assert len(sf.read_edges(config)) == len(parameterized)
+
+
+def test_staged_dir_with_a_named_staging_replaces_a_leftover(tmp_path):
+    from synframe._io import staged_dir
+
+    leftover = tmp_path / ".out.staging-x"
+    leftover.mkdir()
+    (leftover / "junk").write_text("from a killed attempt")
+    with staged_dir(tmp_path / "out", staging=leftover) as staging:
+        assert staging == leftover and not any(staging.iterdir())
+        (staging / "new").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["new"]
+
+
 def test_without_neurons_nodes_are_the_synapses_neurons(parameterized, tmp_path):
     import bluepysnap
 

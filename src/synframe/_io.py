@@ -15,17 +15,24 @@ def _aside(path: Path, what: str) -> Path:
 
 
 @contextmanager
-def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
+def staged_dir(path: str | os.PathLike, *, staging: Path | None = None) -> Iterator[Path]:
     """Yield an empty sibling directory to fill; on success it replaces ``path``, on error it goes.
 
     An existing ``path`` is moved aside first and deleted only after the new one is in place, so at
     every moment ``path`` is either the old or the new directory, never a half-written one. What
     was at ``path`` -- a directory, a file or a symbolic link (the link goes, not its target) --
     leaves no copy behind. Callers decide whether replacing it is allowed.
+
+    ``staging`` names the directory to fill (by default a new random sibling). A task that may be
+    run again after its process was killed (a dask worker restarted by its nanny) names it after
+    its own write, so a later attempt deletes what a killed one left instead of adding a copy.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = _aside(path, "staging")
+    if staging is None:
+        staging = _aside(path, "staging")
+    else:
+        remove(staging)  # a killed attempt of the same write
     staging.mkdir()
     old = None
     try:

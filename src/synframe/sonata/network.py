@@ -200,13 +200,22 @@ def _compute_parts(written, done) -> pd.DataFrame:
 
 
 def _finish(
-    path: Path, neurons, names, provenance, chunks, n: int, syn_ids, dtypes, progress=False
+    path: Path,
+    neurons,
+    names,
+    provenance,
+    chunks,
+    n: int,
+    syn_ids,
+    dtypes,
+    progress=False,
+    staging: Path | None = None,
 ) -> Path:
     """Nodes, edges (from ``chunks``), indices and config, staged and moved into ``path``."""
     import libsonata
 
     node_population, edge_population = names
-    with staged_dir(path) as staging:
+    with staged_dir(path, staging=staging) as staging:
         root_ids, table = files.node_table(neurons, syn_ids)
         files.write_nodes(staging / "nodes.h5", node_population, root_ids, table)
         with bar(n, "write_circuit: edges", progress, unit="edge") as pbar:
@@ -238,7 +247,13 @@ def _finish_parts(
                 n += h5["synapse_id"].shape[0]
         ids = np.unique(held["root_id"].to_numpy()).astype(np.int64)
         chunks = (files.read_part(f) for f in part_files)
-        config = _finish(Path(path), neurons, names, provenance, chunks, n, ids, dtypes, progress)
+        # named after the parts: a retry of this task (its worker killed) replaces what it left
+        staging = (
+            Path(path).parent / f".{Path(path).name}.staging-{Path(parts).name.rsplit('-', 1)[-1]}"
+        )
+        config = _finish(
+            Path(path), neurons, names, provenance, chunks, n, ids, dtypes, progress, staging
+        )
         return pd.Series([str(config)], dtype=object)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
