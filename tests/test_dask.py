@@ -187,3 +187,16 @@ def test_dask_clean_checks_options_before_computing(syn):
         sf.dask.clean(ddf, neurons=sf.datasets.example_neuron(), max_distance="3 kg")
     with pytest.raises(sf.OptionError, match="min_score"):
         sf.dask.clean(ddf, min_score=float("nan"))
+
+
+def test_a_pandas_verb_given_a_dask_table_points_to_sf_dask():
+    syn = sf.parameterize(sf.datasets.example_synapses(), sf.datasets.example_pathway_stats(),
+                          by="synapse_class", types=sf.datasets.example_synapse_classes(), seed=1)  # fmt: skip
+    ddf = dd.from_pandas(syn, npartitions=2)
+    with pytest.raises(
+        sf.SchemaError, match=r"got dask\..*DataFrame; sf\.dask has the table verbs"
+    ):
+        sf.fit_pathway_stats(ddf, by="synapse_class", properties=["conductance"],
+                             types=sf.datasets.example_synapse_classes())  # fmt: skip
+    with pytest.raises(sf.SchemaError, match=r"\.compute\(\)"):
+        sf.clean(ddf)

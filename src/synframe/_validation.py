@@ -163,7 +163,14 @@ def check_unique_columns(df: pd.DataFrame, name: str) -> None:
 def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.DataFrame:
     """Validate ``df`` against ``schema`` lazily; raise one [`SchemaError`][synframe.errors.SchemaError] listing every failure."""
     if not isinstance(df, pd.DataFrame):
-        raise SchemaError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
+        kind = f"{type(df).__module__}.{type(df).__qualname__}"
+        hint = ""
+        if kind.startswith("dask."):
+            hint = (
+                "; sf.dask has the table verbs for dask DataFrames (sf.dask.clean, "
+                "sf.dask.parameterize, ...); otherwise .compute() a table that fits in memory"
+            )
+        raise SchemaError(f"{name}: expected a pandas DataFrame, got {kind}{hint}")
     check_unique_columns(df, name)
     attrs = df.attrs
     # pandera reports only the first missing column: list them all, and check the rest without them
