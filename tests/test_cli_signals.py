@@ -87,7 +87,15 @@ def commands(inputs: Path) -> dict[str, tuple[str, str, list[str]]]:
     }  # fmt: skip
 
 
-def interrupt(work: Path, module: str, name: str, argv: list[str], signum: int):
+def _as_from_a_terminal() -> None:
+    """The child starts with default SIGINT/SIGTERM handling, as a command typed in a terminal:
+    run in the background (CI scripts, nohup) the test process may ignore SIGINT, and a child
+    inherits that (the CLI then rightly keeps ignoring it; see the nohup test below)."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_DFL)
+
+
+def interrupt(work: Path, module: str, name: str, argv: list[str], signum: int, *, nohup=False):
     (work / "driver.py").write_text(DRIVER)
     marker = work.parent / f"{work.name}.marker"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -95,6 +103,7 @@ def interrupt(work: Path, module: str, name: str, argv: list[str], signum: int):
     proc = subprocess.Popen(
         [sys.executable, "driver.py", module, name, str(marker), *argv],
         cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_ignore_sigint if nohup else _as_from_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 240
     while not marker.exists():
@@ -103,9 +112,31 @@ def interrupt(work: Path, module: str, name: str, argv: list[str], signum: int):
             out, err = proc.communicate()
             pytest.fail(f"the write never reached its stalled step:\n{out}\n{err}")
         time.sleep(0.05)
+    try:
+        return _after_signal(proc, signum, nohup)
+    finally:  # whatever happened, no child outlives the test (nor its open pipes)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _after_signal(proc: subprocess.Popen, signum: int, nohup: bool):
     proc.send_signal(signum)
+    if nohup:  # an ignored SIGINT changes nothing: let the write go on, then end it
+        try:
+            out, err = proc.communicate(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=120)
+            return "still running after SIGINT", out, err
+        return proc.returncode, out, err
     out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err
+
+
+def _ignore_sigint() -> None:
+    _as_from_a_terminal()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup cmd &` starts it
 
 
 CASES = [
@@ -155,3 +186,19 @@ def test_a_signal_mid_overwrite_keeps_the_old_synaptome(tmp_path):
     assert code == 143 and "interrupted by SIGTERM" in err
     assert snapshot(work) == before
     assert len(sf.read_edges(work / "out" / "circuit_config.json")) > 0
+
+
+def test_a_command_started_with_sigint_ignored_keeps_ignoring_it(inputs, tmp_path):
+    """`nohup synframe ... &` ignores SIGINT (the shell's ^C is not for it); SIGTERM still ends it
+    cleanly."""
+    work = tmp_path / "work"
+    work.mkdir()
+    module, name, argv = commands(inputs)["synaptome"]
+    (work / "driver.py").write_text(DRIVER)
+    before = snapshot(work)
+    code, _out, err = interrupt(work, module, name, argv, signal.SIGINT, nohup=True)
+    assert code == "still running after SIGINT", err
+    assert (
+        err.strip().splitlines()[-1].endswith("interrupted by SIGTERM; no half-written output left")
+    )
+    assert snapshot(work) == before
