@@ -348,7 +348,7 @@ def test_resolution_scales_a_voxel_dump_like_the_python_api(tmp_path, capsys):
     store = tmp_path / "store"
     sf.sources.LocalStore.build(tmp_path / "dump.parquet", store, resolution=dump.resolution)
     out = tmp_path / "from_store.parquet"
-    args = ["fetch", *ids, "--source", str(store), "--output", str(out)]
+    args = ["fetch", *ids, "--source", str(store), "--output", str(out), "--overwrite"]
     assert main(args) == 0 and main([*args, "--resolution", "4", "4", "40"]) == 0
     pd.testing.assert_frame_equal(
         pd.read_parquet(out).set_index("id"),

@@ -195,6 +195,17 @@ CASES = [
     (("demo", "--max-distance", "10 kg", "--output", "d"), 2, "--max-distance"),
     (("demo", "--seed", "1.5", "--output", "d"), 2, "--seed"),
     (("bogus",), 2, "invalid choice: 'bogus'"),
+    # an existing output is replaced only with --overwrite; what the command reads, never
+    (("fetch", ROOT, "--source", "voxels.parquet", "--resolution", "4", "4", "40",
+      "--output", "voxels.parquet"), 2, "--output voxels.parquet is what --source reads"),
+    (("fetch", ROOT, "--source", "voxels.parquet", "--resolution", "4", "4", "40",
+      "--output", "voxels.parquet", "--overwrite"), 2, "is what --source reads"),
+    (("fetch", ROOT, "--output", "types.csv"), 2,
+     "--output types.csv exists; pass --overwrite to replace it"),
+    (("fit-stats", C, "--by", "synapse_class", "--properties", "conductance", "--output", C,
+      "--overwrite"), 2, f"--output {C} is what CIRCUIT_CONFIG reads"),
+    (("fit-stats", C, "--by", "synapse_class", "--properties", "conductance", "--output",
+      "types.csv"), 2, "--output types.csv exists; pass --overwrite"),
 ]  # fmt: skip
 
 
@@ -246,3 +257,17 @@ def test_demo_never_deletes_a_folder_it_did_not_write(work, capsys):
     code, _, err = run(capsys, "demo", "--output", "exists")
     assert code == 1 and "not a synaptome written by synframe" in err
     assert len(err.strip().splitlines()) == 1 and snapshot(work) == before
+
+
+def test_fetch_and_fit_stats_replace_an_output_only_with_overwrite(work, capsys):
+    out = work / "types.csv"
+    code, _o, err = run(capsys, "fetch", ROOT, "--output", out, "--overwrite")
+    assert code == 0, err
+    assert len(pd.read_csv(out)) > 2000  # the synapses, no longer the types table
+    stats = work / "stats.json"
+    argv = ("fit-stats", C, "--by", "synapse_class", "--properties", "conductance", "--output",
+            stats)  # fmt: skip
+    assert run(capsys, *argv)[0] == 0
+    first = stats.read_bytes()
+    assert run(capsys, *argv)[0] == 2 and stats.read_bytes() == first
+    assert run(capsys, *argv, "--overwrite")[0] == 0

@@ -144,11 +144,25 @@ def _table_format(output: str) -> str:
     )
 
 
-def _writable(output: str, flag: str = "--output") -> str:
-    """``output`` if a file can be written there (its folder exists), else a usage error."""
+def _writable(output: str, flag: str = "--output", *, overwrite: bool = True, inputs=()) -> str:
+    """``output`` if a file can be written there (its folder exists), else a usage error.
+
+    An existing file is replaced only with ``overwrite``; a file that is one of ``inputs`` (an
+    ``(flag, path)`` pair for each file the command reads; a folder counts with everything in it)
+    is never replaced: the command would destroy what it reads.
+    """
     path = Path(output).expanduser()
     if path.is_dir():
         raise OptionError(f"{flag} {output} is a directory; give a file name")
+    target = path.resolve()
+    for in_flag, source in inputs:
+        source = Path(source).expanduser().resolve()
+        if target == source or source in target.parents:
+            raise OptionError(
+                f"{flag} {output} is what {in_flag} reads ({source}); write to another file"
+            )
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise OptionError(f"{flag} {output} exists; pass --overwrite to replace it")
     folder = path.parent
     if not folder.is_dir():
         raise OptionError(f"{flag} {output}: the folder {folder} does not exist; create it first")

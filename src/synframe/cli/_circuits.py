@@ -54,6 +54,11 @@ def _fit_stats(args: argparse.Namespace) -> int:
     from ..sonata._circuit import Circuit
 
     circuit = Circuit(_existing(args.circuit_config, "CIRCUIT_CONFIG"))
+    reads = [("CIRCUIT_CONFIG", circuit.path)]
+    reads += [
+        ("the circuit", f) for f in (*circuit.edge_files.values(), *circuit.node_files.values())
+    ]
+    _writable(args.output, overwrite=args.overwrite, inputs=reads)
     pops = _populations(circuit, args.populations)
     groups = tuple(args.interpolate or ())
     # n_syn_per_conn is counted from the edges, not read: every other property is an attribute
@@ -65,7 +70,6 @@ def _fit_stats(args: argparse.Namespace) -> int:
                 f"--properties {' '.join(lacking)}: edge population {pop} has no such attribute "
                 f"(it has {', '.join(sorted(circuit.edges(pop).attribute_names))})"
             )
-    _writable(args.output)
     bad = [item for item in args.distributions if "=" not in item]
     if bad:
         raise OptionError(f"--distributions {' '.join(bad)}: give PROPERTY=TYPE, e.g. g=gamma")

@@ -76,7 +76,12 @@ def _fetch(args: argparse.Namespace) -> int:
 
     ids = _ids(args.ids)
     _table_format(args.output)  # refuse an unknown format before fetching, not after
-    _writable(args.output)
+    reads = (
+        [("--source", args.source)]
+        if args.source and Path(args.source).expanduser().exists()
+        else []
+    )
+    _writable(args.output, overwrite=args.overwrite, inputs=reads)
     if args.no_pre and args.no_post:
         raise OptionError("--no-pre and --no-post together leave nothing to fetch; drop one")
     syn = sf.fetch(

@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _populations_arg(fit)
     fit.add_argument("--output", required=True, help="the stats JSON file to write")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
 
     fe = command(
         "fetch",
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument(
         "--output", required=True, help="table file to write: .parquet, .feather or .csv"
     )
+    fe.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     fe.add_argument("--no-pre", action="store_true", help="skip the neurons' presynapses")
     fe.add_argument("--no-post", action="store_true", help="skip the neurons' postsynapses")
     fe.add_argument(
