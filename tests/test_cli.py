@@ -398,3 +398,30 @@ def test_workers_start_while_another_cluster_holds_port_8787(tmp_path, capsys):
                      "--memory-limit", "1GiB"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert len(sf.read_edges(tmp_path / "net" / "circuit_config.json")) > 1_900
+
+
+def test_a_model_fitted_from_a_synaptome_parameterizes_a_synaptome(tmp_path, capsys):
+    """A synaptome holds afferent synapses only, so a model fitted from one has pathways onto the
+    neuron's class only; `synaptome` draws only what it writes, and the values are those of
+    parameterizing the whole table (keyed draws)."""
+    from synframe.cli import main
+
+    first = tmp_path / "first"
+    assert main(["synaptome", str(ROOT), "--output", str(first), "--seed", "3"]) == 0
+    model = tmp_path / "model.json"
+    assert main(["fit-stats", str(first / "circuit_config.json"), "--by", "synapse_class",
+                 "--properties", "conductance", "--output", str(model)]) == 0  # fmt: skip
+    stats = sf.load_pathway_stats(model)
+    assert list(stats.tgt.values) != list(stats.src.values)  # onto the neuron's class only
+    second = tmp_path / "second"
+    capsys.readouterr()
+    code = main(["synaptome", str(ROOT), "--stats", str(model), "--output", str(second),
+                 "--seed", "5"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    back = sf.read_edges(second / "circuit_config.json").set_index("id").sort_index()
+    whole = sf.clean(sf.datasets.example_synapses(), neurons=sf.datasets.example_neuron())
+    expected = sf.parameterize(whole[whole.post == ROOT], stats, by="synapse_class",
+                               types=sf.datasets.example_synapse_classes(), seed=5)  # fmt: skip
+    expected = expected.set_index("id").sort_index()
+    assert back.index.equals(expected.index)
+    assert (back["conductance"].to_numpy() == expected["conductance"].to_numpy()).all()

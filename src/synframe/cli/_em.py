@@ -220,7 +220,10 @@ def _synaptome(args: argparse.Namespace) -> int:
             )
         stats = sf.datasets.example_pathway_stats()
     seed = _seed(args)
-    syn = sf.fetch(ids, source=_source(args), progress=False)
+    # a synaptome holds the neurons' afferent synapses only: their outputs are neither fetched
+    # nor drawn (a model fitted from a synaptome has no pathways for them); keyed draws give the
+    # inputs the same values either way
+    syn = sf.fetch(ids, source=_source(args), pre=False, progress=False)
     syn = sf.clean(syn, neurons=skeletons, max_distance=args.max_distance, min_score=args.min_score)
     syn = sf.parameterize(syn, stats, by=args.by, types=types, seed=seed)
     syn = sf.annotate(
