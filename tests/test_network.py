@@ -208,3 +208,20 @@ def test_a_kill_during_write_leaves_no_circuit(parameterized, tmp_path):
     assert left and os.listdir(tmp_path / left[0])
     config = sf.write_circuit(parameterized, tmp_path / "net")  # the next run just works
     assert json.loads(config.read_text())["synframe"]["written_by"] == "synframe.write_circuit"
+
+
+def test_bluepysnap_validator_accepts_the_node_population(parameterized, neurons, tmp_path):
+    """SONATA requires model_type on nodes: the neurons of a network circuit are virtual (a
+    model_type column of the neuron table is written as given)."""
+    from bluepysnap.circuit_validation import validate_node_population
+
+    config = sf.write_circuit(parameterized, tmp_path / "net", neurons=neurons)
+    raw = json.loads(config.read_text())["networks"]["nodes"][0]
+    name, pop = next(iter(raw["populations"].items()))
+    assert validate_node_population(str(config.parent / "nodes.h5"), pop, name) == []
+    with h5py.File(config.parent / "nodes.h5") as h5:
+        assert set(h5[f"nodes/{name}/0/model_type"].asstr()[()]) == {"virtual"}
+    given = neurons.assign(model_type="biophysical")
+    config = sf.write_circuit(parameterized, tmp_path / "bio", neurons=given)
+    with h5py.File(config.parent / "nodes.h5") as h5:
+        assert set(h5[f"nodes/{name}/0/model_type"].asstr()[()]) == {"biophysical"}

@@ -156,6 +156,11 @@ def write_nodes(file: Path, population: str, root_ids: np.ndarray, table: pd.Dat
         g.create_dataset("node_type_id", data=np.full(len(root_ids), -1, dtype=np.int64))
         g0 = g.create_group("0")
         g0.create_dataset("root_id", data=root_ids.astype(np.int64))
+        if "model_type" not in table.columns:  # required by SONATA; the population is virtual
+            g0.create_dataset(
+                "model_type", data=np.full(len(root_ids), "virtual", dtype=object),
+                dtype=h5py.string_dtype(),
+            )  # fmt: skip
         for col in table.columns:
             name = str(col)
             if name in ("root_id", "node_type_id") or "/" in name or not name:
