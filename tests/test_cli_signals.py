@@ -202,3 +202,39 @@ def test_a_command_started_with_sigint_ignored_keeps_ignoring_it(inputs, tmp_pat
         err.strip().splitlines()[-1].endswith("interrupted by SIGTERM; no half-written output left")
     )
     assert snapshot(work) == before
+
+
+SWALLOWER = """
+import os, signal, time
+try:  # as trimesh guards its optional imports: a KeyboardInterrupt raised in here is lost
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.5)
+except BaseException:
+    pass
+"""
+
+SWALLOW_DRIVER = """
+import sys
+sys.path.insert(0, ".")
+from synframe import cli
+cli.HEAVY_IMPORTS["demo"] = ("swallower",)
+sys.exit(cli.main(["demo", "--output", "out"]))
+"""
+
+
+def test_a_signal_during_a_library_import_that_swallows_it_still_interrupts(tmp_path):
+    """^C while navis (trimesh) is being imported: held back until the import is done, then it
+    interrupts the command (it was lost: the demo ran on and wrote its output)."""
+    (tmp_path / "swallower.py").write_text(SWALLOWER)
+    (tmp_path / "driver.py").write_text(SWALLOW_DRIVER)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env.pop("SYNFRAME_TRACEBACK", None)
+    proc = subprocess.run(
+        [sys.executable, "driver.py"], cwd=tmp_path, capture_output=True, text=True, env=env,
+        preexec_fn=_as_from_a_terminal, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 128 + signal.SIGINT, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "synframe demo: interrupted by SIGINT; no half-written output left"
+    )
+    assert not (tmp_path / "out").exists()

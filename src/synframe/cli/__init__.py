@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _signals_interrupt() as received:
             try:
+                _import_deferring_signals(HEAVY_IMPORTS.get(args.command, ()))
                 return args.func(args)
             except KeyboardInterrupt:  # staged outputs were removed on the way up
                 signum = received[-1] if received else signal.SIGINT
@@ -133,6 +134,28 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
     print(_one_line(message), file=sys.stderr)
     return code
+
+
+#: what a command will import that must not see a signal mid-import: navis brings trimesh, which
+#: wraps optional imports in ``except BaseException`` and so swallows the KeyboardInterrupt (the
+#: command then ran on, ignoring ^C, or failed on a half-imported networkx)
+HEAVY_IMPORTS = {"demo": ("navis",), "synaptome": ("navis",)}
+
+
+def _import_deferring_signals(names) -> None:
+    """Import ``names`` with SIGINT/SIGTERM held back; one that came meanwhile is delivered right
+    after, in synframe's code, where it interrupts the command cleanly."""
+    if not names or threading.current_thread() is not threading.main_thread():
+        return
+    import importlib
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        for name in names:
+            importlib.import_module(name)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 @contextlib.contextmanager
