@@ -271,3 +271,28 @@ def test_fetch_and_fit_stats_replace_an_output_only_with_overwrite(work, capsys)
     first = stats.read_bytes()
     assert run(capsys, *argv)[0] == 2 and stats.read_bytes() == first
     assert run(capsys, *argv, "--overwrite")[0] == 0
+
+
+@pytest.mark.parametrize("command", ["fetch", "circuit"])
+def test_a_dump_with_uint64_ids_of_2_63_and_more_is_named(work, capsys, command):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table("voxels.parquet")
+    i = table.schema.get_field_index("pre_pt_root_id")
+    pre = table.column(i).to_numpy().astype("uint64") + np.uint64(2**63)
+    pq.write_table(table.set_column(i, "pre_pt_root_id", pa.array(pre, pa.uint64())), "big.parquet")
+    post = table.column("post_pt_root_id")[0].as_py()
+    before = snapshot(work)
+    argv = {
+        "fetch": ("fetch", post, "--source", "big.parquet", "--resolution", 4, 4, 40,
+                  "--output", "c2.parquet"),
+        "circuit": ("circuit", "--source", "big.parquet", "--resolution", 4, 4, 40,
+                    "--output", "cb"),
+    }[command]  # fmt: skip
+    code, _, err = run(capsys, *argv)
+    assert code != 0 and err.count("\n") == 1
+    assert "big.parquet" in err and "'pre_pt_root_id' (uint64)" in err and "< 2**63" in err
+    assert "internal error" not in err and "not a complete parquet" not in err
+    assert snapshot(work) == before

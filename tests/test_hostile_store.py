@@ -160,3 +160,76 @@ def test_an_interrupted_build_leaves_the_old_store(dumps, tmp_path, monkeypatch)
     assert snapshot(store_dir) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no staging, no "fresh"
     assert len(LocalStore(store_dir).read()) == 2424
+
+
+# --- uint64 ids ----------------------------------------------------------------------------------
+
+
+def _uint64_dump(tmp_path, kind, offset):
+    """A CAVE-layout dump whose ``pre_pt_root_id`` is uint64, shifted by ``offset``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    from synframe.synthetic import SyntheticDump
+
+    table = pa.Table.from_pandas(SyntheticDump(300, n_neurons=10, seed=3).frame())
+    i = table.schema.get_field_index("pre_pt_root_id")
+    pre = table.column(i).to_numpy().astype("uint64") + np.uint64(offset)
+    table = table.set_column(i, "pre_pt_root_id", pa.array(pre, pa.uint64()))
+    path = tmp_path / f"cave_u64.{kind}"
+    if kind == "parquet":
+        pq.write_table(table, path)
+    elif kind == "feather":
+        feather.write_feather(table, path)
+    else:
+        with duckdb.connect(str(path)) as con:
+            con.register("t", table)
+            con.execute("CREATE TABLE syn AS SELECT * FROM t")
+    return path, table
+
+
+@pytest.mark.parametrize("kind", ["parquet", "feather", "duckdb"])
+def test_uint64_ids_of_2_63_and_more_are_id_errors_naming_file_and_column(tmp_path, kind):
+    dump, table = _uint64_dump(tmp_path, kind, 2**63)
+    before = snapshot(tmp_path)
+    big = max(table.column("pre_pt_root_id").to_pylist())
+    for attempt in (
+        lambda: LocalStore(dump, resolution=(4, 4, 40)),
+        lambda: LocalStore.build(dump, tmp_path / "store", resolution=(4, 4, 40)),
+    ):
+        with pytest.raises(sf.IdError) as exc:
+            attempt()
+        text = str(exc.value)
+        assert str(dump) in text and "'pre_pt_root_id' (uint64)" in text and str(big) in text
+        assert "< 2**63" in text and "uint64 ids below 2**63 are accepted" in text
+        assert "not a complete parquet" not in text and "Conversion" not in text
+    assert snapshot(tmp_path) == before  # nothing written, no staging left
+
+
+@pytest.mark.parametrize("kind", ["parquet", "feather", "duckdb"])
+def test_uint64_ids_below_2_63_are_read_exactly(tmp_path, kind):
+    dump, table = _uint64_dump(tmp_path, kind, 2**62)
+    pre = sorted(set(table.column("pre_pt_root_id").to_pylist()))
+    assert pre[-1] > 2**62  # above 2**53: exact only if never through float64
+    got = LocalStore(dump, resolution=(4, 4, 40)).read(["id", "pre"])
+    assert got["pre"].dtype == "int64" and sorted(set(got["pre"].tolist())) == pre
+    store = LocalStore.build(dump, tmp_path / "store", resolution=(4, 4, 40))
+    syn = sf.fetch(pre[-1], source=store, progress=False)
+    assert len(syn) and set(syn["pre"].tolist()) | set(syn["post"].tolist()) >= {pre[-1]}
+
+
+def test_an_id_overflow_found_at_query_time_is_an_id_error(tmp_path, monkeypatch):
+    """The fallback: DuckDB's cast error of an id column (e.g. a file that changed after it was
+    opened) is an IdError naming the dump, not 'not a complete parquet file'."""
+    dump, _ = _uint64_dump(tmp_path, "parquet", 2**63)
+    monkeypatch.setattr(LocalStore, "_check_id_range", lambda self, types: None, raising=False)
+    store = LocalStore(dump, resolution=(4, 4, 40))
+    with pytest.raises(sf.IdError, match=r"cannot be represented as int64") as exc:
+        store.read()
+    assert str(dump) in str(exc.value) and "< 2**63" in str(exc.value)
+    with pytest.raises(sf.IdError, match=r"cannot be represented as int64"):
+        LocalStore.build(dump, tmp_path / "store", resolution=(4, 4, 40))
+    assert not (tmp_path / "store").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [dump.name]  # no staging left

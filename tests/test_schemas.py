@@ -82,3 +82,38 @@ def test_unknown_stage():
 def test_not_a_dataframe():
     with pytest.raises(sf.SchemaError, match="expected a pandas DataFrame"):
         sf.validate([1, 2, 3])
+
+
+def test_uint64_id_columns_name_their_dtype_and_how_to_convert_safely(syn):
+    small = syn.copy()
+    small["pre"] = small["pre"].astype("uint64")
+    with pytest.raises(sf.SchemaError) as exc:
+        sf.clean(small)
+    msg = str(exc.value)
+    assert "column 'pre': expected int64, got uint64 --" in msg
+    assert "df['pre'].astype('int64') converts them exactly" in msg
+    # the advice is right: the converted table is accepted, with the same ids
+    fixed = small.assign(pre=small["pre"].astype("int64"))
+    assert fixed["pre"].tolist() == syn["pre"].tolist()
+    sf.validate(fixed)
+
+    big = syn.copy()
+    big["pre"] = big["pre"].astype("uint64") + np.uint64(2**63)
+    kept = big.copy()
+    with pytest.raises(sf.SchemaError) as exc:
+        sf.clean(big)
+    msg = str(exc.value)
+    first = int(big["pre"].iloc[0])
+    assert f"got uint64 with ids >= 2**63 ({len(big)} of them, e.g. {first})" in msg
+    assert "cannot be represented as int64" in msg
+    assert "astype('int64')" in msg and "do not convert it" in msg  # a warning, not advice
+    assert "converts them exactly" not in msg
+    assert exc.value.failures["examples"].iloc[0] == [msg.split("got ")[1].split(" --")[0]]
+    pd.testing.assert_frame_equal(big, kept)  # the input is left as it was
+
+    some = syn.copy()
+    some["post"] = some["post"].astype("UInt64")
+    some.loc[some.index[3], "post"] = np.uint64(2**64 - 1)
+    with pytest.raises(sf.SchemaError, match=r"got UInt64 with ids >= 2\*\*63 \(1 of them, e\.g\. "
+                       r"18446744073709551615\)"):  # fmt: skip
+        sf.validate(some)

@@ -52,6 +52,18 @@ def hint(column: str, check: str, examples: list) -> str:
                 f"ids are stored as {got}, which cannot hold 64-bit ids exactly; read them as int64 "
                 f"(e.g. pd.read_csv(..., dtype={{'{column}': 'int64'}})) from the original source"
             )
+        if str(got).lower() == "uint64":
+            return (
+                f"all are below 2**63, so df['{column}'].astype('int64') converts them exactly "
+                "(exact only below 2**63: uint64 values of 2**63 and more wrap to negative numbers)"
+            )
+        if str(got).lower().startswith("uint64 with ids"):
+            return (
+                "ids of 2**63 or more cannot be represented as int64 (synframe's ids are int64, "
+                "< 2**63; no CAVE neuron or synapse id is this large): find where the column was "
+                "written wrongly -- do not convert it with astype('int64'), which wraps such ids to "
+                "negative numbers"
+            )
         return f"ids are stored as {got}; convert to int64 (df['{column}'].astype('int64'))"
     if check.startswith("dtype("):
         return f"convert the column (df['{column}'].astype(...)); it is stored as {examples[:1]}"
@@ -223,7 +235,7 @@ def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.Da
             sel = ok & (fc["column"] == column).to_numpy()
             cases_[sel] = df[column].to_numpy()[pos[sel].astype("int64").to_numpy()]
         fc["failure_case"] = pd.Series(cases_, index=fc.index, dtype=object)
-        cases.append(fc)
+        cases.append(_dtype_cases(fc, df))
     if cases:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -231,6 +243,38 @@ def run_schema(df: pd.DataFrame, schema: pa.DataFrameSchema, name: str) -> pd.Da
         raise SchemaError(message, table) from None
     df.attrs = attrs
     return df
+
+
+def _dtype_cases(fc: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """Failure cases with one row per failing dtype check, naming the column's dtype.
+
+    pandera reports a dtype failure either as the dtype or, for some dtypes (uint64 values of
+    2**63 and more, checked against int64), as every failing value: the dtype is what the user must
+    see. A uint64 id column is named with its largest value when that does not fit int64.
+    """
+    is_dtype = fc["check"].astype(str).str.lstrip("_").str.startswith("dtype(").to_numpy()
+    is_dtype &= fc["column"].isin(df.columns).to_numpy()
+    if not is_dtype.any():
+        return fc
+    rows = []
+    for (column, check), _ in fc[is_dtype].groupby(["column", "check"], sort=False):
+        got = str(df[column].dtype)
+        if column in _ID_COLUMNS and df[column].dtype.kind == "u":
+            values = df[column].dropna().to_numpy(dtype="uint64")
+            big = values >= np.uint64(2**63)
+            if big.any():
+                got = f"{got} with ids >= 2**63 ({int(big.sum())} of them, e.g. {int(values[big][0])})"
+        rows.append(
+            {
+                "schema_context": "Column",
+                "column": column,
+                "check": check,
+                "check_number": None,
+                "failure_case": got,
+                "index": None,
+            }
+        )
+    return pd.concat([fc[~is_dtype], pd.DataFrame(rows)], ignore_index=True)
 
 
 def validate(df: pd.DataFrame, stage: Stage = "synapses") -> pd.DataFrame:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .._io import staged_dir
 from .._layout import resolution_array
-from ..errors import SourceError, format_problems
+from ..errors import IdError, SourceError, format_problems
 from ..schemas import NEUROTRANSMITTERS, SynapseTable
 from ._base import Query
 from ._sql import DUCKDB, FEATHER, PARQUET, Layout, lit, q
@@ -45,6 +45,8 @@ STORE_VERSION = 1
 #: ids per SQL statement: DuckDB prunes row groups for IN-lists of literals; more ids than this
 #: from an unindexed dump are looked up during one scan instead (not one scan per batch)
 _MAX_LITERALS = 2_000
+#: DuckDB integer types wider than int64 (their ids may not fit it), as users know them
+_WIDE = {"UBIGINT": "uint64", "HUGEINT": "int128"}
 
 
 def _nullable() -> dict:
@@ -270,10 +272,62 @@ class LocalStore:
             described = self._con.execute(f"DESCRIBE SELECT * FROM {side}").fetchall()
         types = {row[0]: row[1] for row in described}
         self._layout = Layout(types, str(self.path))
+        if not self.indexed:
+            self._check_id_range(types)
 
-    def _unreadable(self, exc: BaseException) -> SourceError:
+    def _check_id_range(self, types: dict[str, str]) -> None:
+        """An [`IdError`][synframe.errors.IdError] naming the dump's id columns of a type wider
+        than int64 (uint64, hugeint) that hold values >= 2**63: they cannot be read as int64.
+
+        Only such columns are scanned (one column each); int64 columns need no check.
+        """
+        wide = []
+        for canonical in (SynapseTable.id, SynapseTable.pre, SynapseTable.post):
+            col = self._layout.expr[canonical].strip('"')
+            if types[col].upper() in _WIDE:
+                wide.append(col)
+        if not wide:
+            return
+        rel = self._relations["pre"]
+        maxima = self._con.execute(
+            "SELECT " + ", ".join(f"max({q(c)})" for c in wide) + f" FROM {rel}"
+        ).fetchall()[0]  # fetchone() would leave the result open on the connection
+        problems = [
+            f"column '{c}' ({_WIDE[types[c].upper()]}) holds ids up to {m}, which is >= 2**63"
+            for c, m in zip(wide, maxima, strict=True)
+            if m is not None and m >= 2**63
+        ]
+        if problems:
+            raise IdError(
+                format_problems(
+                    f"{self.path}: ids that cannot be represented as int64",
+                    [
+                        *problems,
+                        "synframe reads every id as int64: ids must be < 2**63 (uint64 ids below "
+                        "2**63 are accepted); no neuron or synapse id of a CAVE dataset is this "
+                        "large -- check how the dump was written",
+                    ],
+                )
+            )
+
+    def _id_overflow(self, exc: BaseException) -> IdError | None:
+        """An [`IdError`][synframe.errors.IdError] for DuckDB failing to cast an id column to
+        int64 (values >= 2**63 in a column of a wider type), else ``None``."""
+        if not isinstance(exc, (duckdb.ConversionException, duckdb.OutOfRangeException)):
+            return None
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return IdError(
+            f"{self.path}: an id column holds values that cannot be represented as int64 ({said}); "
+            "synframe reads every id as int64: ids must be < 2**63 (uint64 ids below 2**63 are "
+            "accepted) -- check how the dump was written"
+        )
+
+    def _unreadable(self, exc: BaseException) -> SourceError | IdError:
         """A [`SourceError`][synframe.errors.SourceError] naming the dump (or store) that DuckDB / Arrow could not read,
         what they said (its first line: it names the file) and the fix."""
+        overflow = self._id_overflow(exc)
+        if overflow is not None:
+            return overflow
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if self.indexed:
             fix = (
@@ -709,10 +763,14 @@ class LocalStore:
             rows = 0
             for side in ("pre", "post"):
                 out = tmp / f"by_{side}.parquet"
-                con.execute(
-                    f"COPY (SELECT * FROM (SELECT {select} FROM {src._relations[side]}) ORDER BY {side}, id) "
-                    f"TO {lit(out)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_size)}, COMPRESSION zstd)"
-                )
+                try:
+                    con.execute(
+                        f"COPY (SELECT * FROM (SELECT {select} FROM {src._relations[side]}) ORDER BY {side}, id) "
+                        f"TO {lit(out)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_size)}, COMPRESSION zstd)"
+                    )
+                except (duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
+                    # an id column that does not fit int64; the staged directory goes
+                    raise src._id_overflow(exc) from None
                 rows = con.execute(f"SELECT count(*) FROM read_parquet({lit(out)})").fetchone()[0]
             shutil.rmtree(tmp / "spill", ignore_errors=True)
             meta = {
