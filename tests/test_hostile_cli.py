@@ -296,3 +296,33 @@ def test_a_dump_with_uint64_ids_of_2_63_and_more_is_named(work, capsys, command)
     assert "big.parquet" in err and "'pre_pt_root_id' (uint64)" in err and "< 2**63" in err
     assert "internal error" not in err and "not a complete parquet" not in err
     assert snapshot(work) == before
+
+
+def test_warnings_are_one_line_of_the_command_not_python_source(work, capsys, monkeypatch):
+    """A SynframeWarning raised during a command prints as `synframe X: warning: ...`, without
+    Python's file:line prefix or the source line."""
+    import warnings
+
+    import synframe as sf
+    from synframe.cli import _em
+
+    real = _em._fetch
+
+    def warns(args):
+        warnings.warn(
+            "min_score looks like a fraction\nsecond line", sf.SynframeWarning, stacklevel=1
+        )
+        return real(args)
+
+    monkeypatch.setattr(_em, "_fetch", warns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # pytest runs with -W error
+        code, _out, err = run(capsys, "fetch", ROOT, "--output", "w.parquet", "--overwrite")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == ["synframe fetch: warning: --min-score looks like a fraction second line"]
+
+
+def test_a_message_about_a_one_word_option_names_its_flag(work, capsys):
+    code, _out, err = run(capsys, "demo", "--seed", str(2**70), "--output", "d")
+    assert code == 2 and "error: --seed must be an int" in err, err

@@ -452,3 +452,15 @@ def test_cli_synaptome_with_the_embedded_or_a_given_skeleton(tmp_path, neuron, c
     bad = ["--skeleton", str(plain), "--skeleton-units", "nm"]  # µm read as nm: far off
     assert main(["synaptome", str(ROOT), "--output", str(tmp_path / "e"), *bad]) != 0
     assert not (tmp_path / "e").exists()
+
+
+def test_a_skeleton_in_the_wrong_units_is_named_as_such(tmp_path, syn, neuron):
+    """Coordinates 1000x too small while units stay nm (µm values read as nm): the whole
+    skeleton fits in the soma; the message says why that probably happened."""
+    tiny = neuron.copy()  # shrunk around its root: every node inside the soma
+    xyz = neuron.nodes[["x", "y", "z"]].to_numpy(dtype="float64")
+    root = xyz[(neuron.nodes.parent_id < 0).to_numpy()][0]
+    tiny.nodes[["x", "y", "z"]] = root + (xyz - root) / 1000
+    with pytest.raises(sf.SonataError, match=r"entirely within its soma.*wrong units\?"):
+        sf.write_synaptome(syn, tmp_path / "s", neurons=tiny)
+    assert not (tmp_path / "s").exists()

@@ -47,6 +47,7 @@ KEYWORDS = {
     "synaptome": {"types=": "--types ", "types ids": "--types ids", "neurons=": "--skeleton "}
     | _TABLE,
     "parameterize": {"scheduler=": "--workers "},
+    "demo": {"overwrite=True replaces only": "the demo replaces only"},
 }
 
 
@@ -74,6 +75,8 @@ def _flag_words(message: str, parser: argparse.ArgumentParser | None) -> str:
         message = re.sub(rf"(?<!-)\b{dest}=", f"{flag} ", message)
         if "_" in action.dest:  # unambiguous names: chunk_size, min_score ...
             message = re.sub(rf"(?<!-)\b{dest}\b", flag, message)
+        else:  # "seed must be ..." opening a message or a clause
+            message = re.sub(rf"(?:(?<=^)|(?<=: )|(?<=; )){dest} must\b", f"{flag} must", message)
     for k, call in enumerate(calls):
         message = message.replace(f"\0{k}\0", call, 1)
     return message
@@ -102,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     where = f"synframe {args.command}"
     words = _subparser(parser, args.command)
+    if not args.verbose:  # urllib3's retry lines before the one-line error: only with -v
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
-        with _signals_interrupt() as received:
+        with _signals_interrupt() as received, _one_line_warnings(where, words):
             try:
                 _import_deferring_signals(HEAVY_IMPORTS.get(args.command, ()))
                 return args.func(args)
@@ -134,6 +139,21 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
     print(_one_line(message), file=sys.stderr)
     return code
+
+
+@contextlib.contextmanager
+def _one_line_warnings(where: str, words):
+    """Warnings as the command's own lines (``synframe X: warning: ...``), not Python's
+    ``file:line: Category: message`` and the source line."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = _one_line(_flag_words(str(message), words))
+        print(f"{where}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 #: what a command will import that must not see a signal mid-import: navis brings trimesh, which

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -318,6 +319,8 @@ def _local_cluster(workers: int, memory_limit: str):
             # a free local port: None still binds the scheduler's HTTP server to 8787 and warns when
             # another cluster on the machine holds it
             dashboard_address="127.0.0.1:0",
+            # dask's own INFO/WARNING lines (workers starting, shuffles) only with -v
+            silence_logs=logging.ERROR if logging.getLogger().level > logging.INFO else False,
         ) as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip

@@ -229,7 +229,9 @@ def build_morphology(
     if len(samples) == 0:
         raise SonataError(
             f"the skeleton of neuron {neuron.id} lies entirely within its soma "
-            f"(radius {soma_r} µm); nothing to write as neurites"
+            f"(radius {soma_r} µm); nothing to write as neurites -- wrong units? Its extent is "
+            f"{float(np.ptp(node_xyz, axis=0).max()):.3g} µm as read with neuron.units = "
+            f"{str(getattr(neuron, 'units', None))!r}; a neuron's coordinates must be in its units"
         )
     node_sample = np.full(len(parent), -1, dtype=np.int64)
     node_sample[samples] = np.arange(len(samples))
