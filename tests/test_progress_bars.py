@@ -136,3 +136,29 @@ def test_every_bar_ends_at_its_total(name, tmp_path, circuit, monkeypatch):
     assert made and all(b.total > 0 and b.n == b.total for b in made), [
         (b.desc, b.n, b.total) for b in made
     ]
+
+
+def test_local_store_build_shows_its_two_copies(tmp_path, capsys, monkeypatch):
+    from synframe.synthetic import SyntheticDump
+
+    dump = SyntheticDump(2_000, n_neurons=20, seed=2)
+    dump.write_parquet(tmp_path / "dump.parquet")
+    build = sf.sources.LocalStore.build
+    monkeypatch.setenv("SYNFRAME_PROGRESS", "1")
+    capsys.readouterr()
+    build(tmp_path / "dump.parquet", tmp_path / "a", resolution=dump.resolution)
+    err = capsys.readouterr().err
+    assert "LocalStore.build" in err and "/2 " in err, err
+    import synframe._progress
+
+    made = []
+    monkeypatch.setattr(
+        synframe._progress, "bar", lambda *a, **k: made.append(Counting(*a, **k)) or made[-1]
+    )
+    build(tmp_path / "dump.parquet", tmp_path / "spied", resolution=dump.resolution)
+    assert [(b.desc, b.n, b.total) for b in made] == [("LocalStore.build", 2, 2)]
+    build(tmp_path / "dump.parquet", tmp_path / "b", resolution=dump.resolution, progress=False)
+    assert "LocalStore.build" not in capsys.readouterr().err
+    with pytest.raises(sf.SourceError, match="progress must be True or False"):
+        build(tmp_path / "dump.parquet", tmp_path / "c", resolution=dump.resolution, progress="no")
+    assert not (tmp_path / "c").exists()

@@ -714,6 +714,7 @@ class LocalStore:
         row_group_size: int = 65_536,
         overwrite: bool = False,
         memory_limit: str | None = None,
+        progress: bool = True,
     ) -> LocalStore:
         """Index ``dump`` once into a store at ``path``; return the store.
 
@@ -727,7 +728,12 @@ class LocalStore:
         holds or lies inside the dump is refused. Every refusal is a
         [`SourceError`][synframe.errors.SourceError] raised before anything is written; so is a dump
         (or store) DuckDB / Arrow cannot read, naming the file.
+
+        ``progress`` shows a bar over the two sorted copies (on a terminal, for builds longer than
+        two seconds; ``SYNFRAME_PROGRESS=1`` forces it).
         """
+        from .._progress import bar
+
         src = cls(
             dump,
             resolution=resolution,
@@ -744,11 +750,12 @@ class LocalStore:
             or row_group_size < 1
         ):
             raise SourceError(f"row_group_size must be a positive int, got {row_group_size!r}")
-        if not isinstance(overwrite, (bool, np.bool_)):
-            raise SourceError(f"overwrite must be True or False, got {overwrite!r}")
+        for flag, value in (("overwrite", overwrite), ("progress", progress)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise SourceError(f"{flag} must be True or False, got {value!r}")
         path = Path(path).expanduser()
         _check_target(Path(dump).expanduser(), path, bool(overwrite))
-        with staged_dir(path) as tmp:
+        with staged_dir(path) as tmp, contextlib.ExitStack() as stack:
             con = src._con
             con.execute(f"SET temp_directory = {lit(tmp / 'spill')}")
             con.execute("SET preserve_insertion_order = false")
@@ -761,6 +768,7 @@ class LocalStore:
                 neuropils=lay.has(SynapseTable.neuropil),
             )
             rows = 0
+            pbar = stack.enter_context(bar(2, "LocalStore.build", bool(progress), unit="copy"))
             for side in ("pre", "post"):
                 out = tmp / f"by_{side}.parquet"
                 try:
@@ -772,6 +780,7 @@ class LocalStore:
                     # an id column that does not fit int64; the staged directory goes
                     raise src._id_overflow(exc) from None
                 rows = con.execute(f"SELECT count(*) FROM read_parquet({lit(out)})").fetchone()[0]
+                pbar.update(1)
             shutil.rmtree(tmp / "spill", ignore_errors=True)
             meta = {
                 "version": STORE_VERSION,
