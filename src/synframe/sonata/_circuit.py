@@ -108,6 +108,16 @@ def _depth(value, level: int = 0) -> int:
     return level
 
 
+def string_dataset(group, name: str, values) -> None:
+    """A variable-length UTF-8 string dataset (what libsonata reads as text)."""
+    import h5py
+
+    group.create_dataset(
+        name, data=np.asarray(values, dtype=object).astype(str).astype(object),
+        dtype=h5py.string_dtype(),
+    )  # fmt: skip
+
+
 def check_h5(path: Path, kind: str, what: str = "") -> None:
     """An [`SonataError`][synframe.errors.SonataError] unless ``path`` is a readable HDF5 file with a ``/<kind>`` group.
 

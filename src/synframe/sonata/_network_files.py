@@ -12,7 +12,7 @@ import pandas as pd
 from .._ids import as_ids, id_column_of
 from ..errors import OptionError, SonataError
 from ..schemas import POSITIONS, SynapseTable
-from ._circuit import UM
+from ._circuit import UM, string_dataset
 from ._record import stamp
 from .read import CENTERS
 
@@ -157,10 +157,7 @@ def write_nodes(file: Path, population: str, root_ids: np.ndarray, table: pd.Dat
         g0 = g.create_group("0")
         g0.create_dataset("root_id", data=root_ids.astype(np.int64))
         if "model_type" not in table.columns:  # required by SONATA; the population is virtual
-            g0.create_dataset(
-                "model_type", data=np.full(len(root_ids), "virtual", dtype=object),
-                dtype=h5py.string_dtype(),
-            )  # fmt: skip
+            string_dataset(g0, "model_type", ["virtual"] * len(root_ids))
         for col in table.columns:
             name = str(col)
             if name in ("root_id", "node_type_id") or "/" in name or not name:

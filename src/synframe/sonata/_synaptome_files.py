@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import OptionError, SonataError, format_problems
 from ..schemas import POSITIONS, SynapseTable
-from ._circuit import LAYOUT_DATASETS, UM, name_problem
+from ._circuit import LAYOUT_DATASETS, UM, name_problem, string_dataset
 from ._record import stamp
 from .morphology import Morphology
 from .read import CENTERS
@@ -200,15 +200,6 @@ def sonata_values(values: pd.Series, what: str) -> np.ndarray:
     raise SonataError(f"{what} is {values.dtype}, which SONATA cannot store; give numbers or text")
 
 
-def _string_dataset(group, name: str, values) -> None:
-    import h5py
-
-    group.create_dataset(
-        name, data=np.asarray(values, dtype=object).astype(str).astype(object),
-        dtype=h5py.string_dtype(),
-    )  # fmt: skip
-
-
 def write_nodes(file: Path, aff: pd.DataFrame, names, ids, partners, morphs) -> None:
     """The reconstructed neurons and their virtual partners, with root ids and annotations."""
     import h5py
@@ -225,13 +216,13 @@ def write_nodes(file: Path, aff: pd.DataFrame, names, ids, partners, morphs) -> 
             if side == "post" and morphs:
                 _write_placement(g0, [morphs[int(i)] for i in node_ids])
             model = "biophysical" if side == "post" else "virtual"
-            _string_dataset(g0, "model_type", [model] * len(node_ids))
+            string_dataset(g0, "model_type", [model] * len(node_ids))
             _write_annotations(g0, aff, node_ids, side)
 
 
 def _write_placement(group, morphs: list[Morphology]) -> None:
     """Morphology names and soma positions (µm; no rotation: the SWC is in circuit axes)."""
-    _string_dataset(group, "morphology", [m.name for m in morphs])
+    string_dataset(group, "morphology", [m.name for m in morphs])
     centers = np.array([m.center for m in morphs], dtype=np.float32).reshape(-1, 3)
     for k, axis in enumerate("xyz"):
         group.create_dataset(axis, data=centers[:, k])
@@ -252,7 +243,7 @@ def _write_annotations(group, aff: pd.DataFrame, node_ids, side: str) -> None:
         if numeric and not pd.api.types.is_bool_dtype(vals.dtype):
             group.create_dataset(name, data=sonata_values(vals, f"column {col!r}"))
         else:
-            _string_dataset(group, name, vals.to_numpy())
+            string_dataset(group, name, vals.to_numpy())
 
 
 #: SONATA edge datasets from `synframe.sonata.morphology.locate` and their dtypes
@@ -297,7 +288,7 @@ def write_edges(
         for p in props:  # the values drawn, in the dtype drawn (no narrowing to 32 bits)
             values = sonata_values(aff[p], f"property {p!r}")
             if values.dtype == object:
-                _string_dataset(g0, p, values)
+                string_dataset(g0, p, values)
             else:
                 g0.create_dataset(p, data=values)
     libsonata.EdgePopulation.write_indices(str(file), names["edges"], len(partners), len(ids))

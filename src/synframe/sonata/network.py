@@ -133,7 +133,11 @@ def write_circuit(
     if not is_dask:
         chunks, n, syn_ids, dtypes = _pandas_chunks(syn, properties, chunk_size)
         return _finish(path, neurons, names, provenance, chunks, n, syn_ids, dtypes, progress)
-    parts = path.parent / f".{path.name}.parts-{uuid.uuid4().hex[:8]}"
+    # one name for this write: a retry of the last task (its worker killed) finds and replaces
+    # what the killed attempt staged instead of adding a copy beside it
+    token = uuid.uuid4().hex[:8]
+    parts = path.parent / f".{path.name}.parts-{token}"
+    staging = path.parent / f".{path.name}.staging-{token}"
     written = syn.map_partitions(
         files.write_part, str(parts), properties,
         meta=pd.DataFrame({"root_id": np.zeros(0, np.int64)}),
@@ -146,7 +150,7 @@ def write_circuit(
         meta=pd.Series([], dtype=object),
         aggregate_kwargs={
             "parts": str(parts), "path": str(path), "neurons": neurons, "names": names,
-            "provenance": provenance, "dtypes": dtypes,
+            "provenance": provenance, "dtypes": dtypes, "staging": str(staging),
         },
     )  # fmt: skip
     if not compute:
@@ -156,7 +160,7 @@ def write_circuit(
             held = _compute_parts(written, pbar.update)
         config = _finish_parts(
             held, parts=str(parts), path=str(path), neurons=neurons, names=names,
-            provenance=provenance, dtypes=dtypes, progress=progress,
+            provenance=provenance, dtypes=dtypes, staging=str(staging), progress=progress,
         )  # fmt: skip
         return Path(config.iloc[0])
     finally:
@@ -233,7 +237,16 @@ def _finish(
 
 
 def _finish_parts(
-    held: pd.DataFrame, *, parts, path, neurons, names, provenance, dtypes, progress=False
+    held: pd.DataFrame,
+    *,
+    parts,
+    path,
+    neurons,
+    names,
+    provenance,
+    dtypes,
+    staging,
+    progress=False,
 ):
     """The workers' part files stitched into the circuit, in order (here, or as the last task of
     the lazy graph with ``compute=False``)."""
@@ -247,12 +260,8 @@ def _finish_parts(
                 n += h5["synapse_id"].shape[0]
         ids = np.unique(held["root_id"].to_numpy()).astype(np.int64)
         chunks = (files.read_part(f) for f in part_files)
-        # named after the parts: a retry of this task (its worker killed) replaces what it left
-        staging = (
-            Path(path).parent / f".{Path(path).name}.staging-{Path(parts).name.rsplit('-', 1)[-1]}"
-        )
         config = _finish(
-            Path(path), neurons, names, provenance, chunks, n, ids, dtypes, progress, staging
+            Path(path), neurons, names, provenance, chunks, n, ids, dtypes, progress, Path(staging)
         )
         return pd.Series([str(config)], dtype=object)
     finally:
