@@ -108,6 +108,21 @@ def _depth(value, level: int = 0) -> int:
     return level
 
 
+def single_file_config(nodes: dict, edges: dict, synframe: dict) -> dict:
+    """A SONATA ``circuit_config.json`` whose populations live in ``nodes.h5`` / ``edges.h5`` next
+    to it (population name -> its entry), with synframe's record of how it was made."""
+    return {
+        "version": 2.4,
+        "manifest": {"$BASE_DIR": "./"},
+        "components": {},
+        "networks": {
+            "nodes": [{"nodes_file": "$BASE_DIR/nodes.h5", "populations": nodes}],
+            "edges": [{"edges_file": "$BASE_DIR/edges.h5", "populations": edges}],
+        },
+        "synframe": synframe,
+    }
+
+
 def string_dataset(group, name: str, values) -> None:
     """A variable-length UTF-8 string dataset (what libsonata reads as text)."""
     import h5py

@@ -12,7 +12,7 @@ import pandas as pd
 from .._ids import as_ids, id_column_of
 from ..errors import OptionError, SonataError
 from ..schemas import POSITIONS, SynapseTable
-from ._circuit import UM, string_dataset
+from ._circuit import UM, single_file_config, string_dataset
 from ._record import stamp
 from .read import CENTERS
 
@@ -231,23 +231,6 @@ def stitch(
 
 
 def network_config(node_population: str, edge_population: str, provenance: dict) -> dict:
-    return {
-        "version": 2.4,
-        "manifest": {"$BASE_DIR": "./"},
-        "components": {},
-        "networks": {
-            "nodes": [
-                {
-                    "nodes_file": "$BASE_DIR/nodes.h5",
-                    "populations": {node_population: {"type": "virtual"}},
-                }
-            ],
-            "edges": [
-                {
-                    "edges_file": "$BASE_DIR/edges.h5",
-                    "populations": {edge_population: {"type": "chemical"}},
-                }
-            ],
-        },
-        "synframe": provenance,
-    }
+    return single_file_config(
+        {node_population: {"type": "virtual"}}, {edge_population: {"type": "chemical"}}, provenance
+    )

@@ -18,7 +18,7 @@ from .._progress import bar
 from .._validation import run_schema, stage_schema
 from ..errors import OptionError, SonataError
 from ..schemas import POSITIONS, SynapseTable
-from ._circuit import UM
+from ._circuit import UM, single_file_config
 from ._record import circuit_entry, drawn_by
 from ._synaptome_files import (
     annotation_names,
@@ -268,28 +268,10 @@ def _config(syn: pd.DataFrame, names, morphologies: bool) -> dict:
         "biophysical_neuron_models_dir": "$BASE_DIR",
     }
     entry = circuit_entry(syn.attrs, "synframe.write_synaptome")
-    return {
-        "version": 2.4,
-        "manifest": {"$BASE_DIR": "./"},
-        "components": {},
-        "networks": {
-            "nodes": [
-                {
-                    "nodes_file": "$BASE_DIR/nodes.h5",
-                    "populations": {
-                        names["neurons"]: neurons,
-                        names["afferents"]: {"type": "virtual"},
-                    },
-                }
-            ],
-            "edges": [
-                {
-                    "edges_file": "$BASE_DIR/edges.h5",
-                    "populations": {names["edges"]: {"type": "chemical"}},
-                }
-            ],
-        },
-        "synframe": {
+    return single_file_config(
+        {names["neurons"]: neurons, names["afferents"]: {"type": "virtual"}},
+        {names["edges"]: {"type": "chemical"}},
+        {
             **entry,
             "units": "SONATA positions in µm",
             "morphology": (
@@ -303,4 +285,4 @@ def _config(syn: pd.DataFrame, names, morphologies: bool) -> dict:
             "datastack": syn.attrs.get("datastack"),
             "materialization": syn.attrs.get("materialization"),
         },
-    }
+    )
