@@ -42,21 +42,26 @@ sys.path.insert(0, str(Path(__file__).parent))
 STAGES = {  # task-name prefixes -> stage (dask-expr names tasks after their functions)
     "read_part": "fetch (read the store)",
     "synframe-store": "fetch (read the store)",
-    "_tag": "clean",
-    "_later_occurrences": "clean",
-    "_drops": "clean",
+    "_tag": "clean (duplicates: ids)",
+    "_later_occurrences": "clean (duplicates: ids)",
+    "_drops": "clean (duplicates: ids)",
     "_marked": "clean",
     "_kept": "clean",
-    "shuffle": "shuffles (clean's duplicates, connectivity)",
-    "groupby": "connectivity",
-    "size": "connectivity",
-    "to_parquet": "connectivity",
-    "to-parquet": "connectivity",
+    "shuffle": "shuffles (clean's duplicate ids, connectivity's shared neurons)",
+    "_pair_counts": "connectivity (count per partition)",
+    "_pres": "connectivity (count per partition)",
+    "_shared_pres": "connectivity (count per partition)",
+    "_split": "connectivity (count per partition)",
+    "groupby": "connectivity (sum shared neurons)",
+    "size": "connectivity (sum shared neurons)",
+    "to_parquet": "connectivity (to parquet)",
+    "to-parquet": "connectivity (to parquet)",
+    "toparquet": "connectivity (to parquet)",
     "_parameterize": "parameterize",
     "parameterize": "parameterize",
-    "_write_part": "write_circuit (parts)",
-    "_finish_parts": "write_circuit (stitch, indices)",
-    "_identity": "write_circuit (parts)",
+    "write_part": "write_circuit (parts, on the workers)",
+    "_append_part": "write_circuit (edge file, part after part)",
+    "_close": "write_circuit (nodes, indices, config)",
 }
 
 
@@ -225,9 +230,10 @@ def main() -> None:
         print(f"\n{workers} worker(s), {parts} partitions: {wall:.1f} s end to end, "
               f"{args.synapses / wall / 1e6:.2f} M synapses/s")  # fmt: skip
         for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
-            print(f"  {stage:<45} {seconds:8.1f} task-seconds")
+            if seconds >= 0.05:
+                print(f"  {stage:<66} {seconds:8.1f} task-seconds")
         for proc, rss in sorted(peak.items()):
-            print(f"  peak memory {proc:<35} {rss / 2**30:6.2f} GiB")
+            print(f"  peak memory {proc:<56} {rss / 2**30:6.2f} GiB")
     if len(results) > 1:
         first, *others = list(results)
         for w in others:

@@ -134,6 +134,8 @@ def test_clean_with_neurons_equals_pandas(dirty, data):
 def test_connectivity_and_annotate_equal_pandas(dirty, data):
     seed, cuts = data.draw(partitionings(len(dirty)))
     table = _shuffled(dirty, seed)
+    if data.draw(st.booleans()):  # as a store gives them: neurons split only at the cuts
+        table = table.sort_values("pre", kind="stable")
     types = sf.datasets.example_cell_types()
     table = table.assign(neuropil=pd.Categorical(np.where(table.pre % 3 == 0, "V1", "RL")))
     ddf = _split(table, cuts)
@@ -200,3 +202,81 @@ def test_a_pandas_verb_given_a_dask_table_points_to_sf_dask():
                              types=sf.datasets.example_synapse_classes())  # fmt: skip
     with pytest.raises(sf.SchemaError, match=r"\.compute\(\)"):
         sf.clean(ddf)
+
+
+# --- store partitions: each read once, the ids branch reads only ids, no connectivity shuffle ---
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    from synframe.synthetic import SyntheticDump
+
+    folder = tmp_path_factory.mktemp("small-store")
+    dump = SyntheticDump(6_000, n_neurons=120, seed=5, background=0.01)
+    dirty = pd.concat([dump.frame(), dump.frame().iloc[::300]])  # duplicated synapse ids
+    dirty.to_parquet(folder / "dirty.parquet", row_group_size=1_000)
+    return sf.sources.LocalStore.build(
+        folder / "dirty.parquet", folder / "store", resolution=dump.resolution,
+        row_group_size=300,
+    )  # fmt: skip
+
+
+def test_store_pipeline_reads_each_partition_once(small_store, monkeypatch):
+    import synframe.sources._partitions as partitions
+
+    reads = []
+    real = partitions.read_part
+
+    def spy(part, columns=None):
+        reads.append(None if columns is None else tuple(columns))
+        return real(part, columns=columns)
+
+    monkeypatch.setattr(partitions, "read_part", spy)
+    store = small_store
+    ddf = store.to_dask(partition_size=1_000)
+    assert ddf.npartitions > 2
+    reads.clear()  # the meta read
+    kept = sf.dask.clean(ddf)
+    stats = sf.datasets.example_pathway_stats()
+    ids = np.unique(ddf[["pre", "post"]].compute(scheduler="synchronous").to_numpy())
+    classes = pd.Series(np.where(ids % 3 == 0, "inhibitory_neuron", "excitatory_neuron"), index=ids)
+    reads.clear()  # the meta read and the ids above
+    drawn = sf.dask.parameterize(kept, stats, by="synapse_class", types=classes, seed=1)
+    with dask.config.set(scheduler="synchronous"):
+        edges, table = dask.compute(sf.dask.connectivity(kept), drawn)
+    n = ddf.npartitions
+    assert sorted(reads, key=str) == sorted([("id",)] * n + [None] * n, key=str)
+    syn = store.to_dask(partition_size=1_000).compute(scheduler="synchronous")
+    pd.testing.assert_frame_equal(
+        table, sf.parameterize(sf.clean(syn), stats, by="synapse_class", types=classes, seed=1)
+    )
+    assert len(edges) == len(sf.connectivity(sf.clean(syn)))
+
+
+def test_store_projection_equals_the_full_read(small_store):
+    ddf = small_store.to_dask(partition_size=1_000)
+    assert ddf.npartitions > 2
+    with dask.config.set(scheduler="synchronous"):
+        full = ddf.compute()
+        for cols in (["id"], ["post_z", "pre"], ["post", "id", "pre_x"]):
+            pd.testing.assert_frame_equal(ddf[cols].compute(), full[cols])
+
+
+def test_connectivity_of_store_partitions_sums_nothing_across(small_store, monkeypatch):
+    import synframe.dask as sfd
+
+    shared = []
+    real = sfd._shared_pres
+    monkeypatch.setattr(sfd, "_shared_pres", lambda pres: shared.append(real(pres)) or shared[-1])
+    ddf = small_store.to_dask(partition_size=1_000)
+    assert ddf.npartitions > 1
+    with dask.config.set(scheduler="synchronous"):
+        edges = sf.dask.connectivity(ddf).compute()
+        assert len(shared) == 1 and len(shared[0]) == 0  # no neuron in two partitions
+        mixed = dd.from_pandas(ddf.compute().sample(frac=1.0, random_state=0), npartitions=3)
+        again = sf.dask.connectivity(mixed).compute()
+    assert len(shared[1]) > 0  # shuffled rows: neurons everywhere, summed by the group-by
+    keys = ["pre", "post"]
+    pd.testing.assert_frame_equal(
+        edges.sort_values(keys, ignore_index=True), again.sort_values(keys, ignore_index=True)
+    )

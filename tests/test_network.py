@@ -225,3 +225,33 @@ def test_bluepysnap_validator_accepts_the_node_population(parameterized, neurons
     config = sf.write_circuit(parameterized, tmp_path / "bio", neurons=given)
     with h5py.File(config.parent / "nodes.h5") as h5:
         assert set(h5[f"nodes/{name}/0/model_type"].asstr()[()]) == {"biophysical"}
+
+
+def test_dask_error_in_the_chain_leaves_nothing(parameterized, neurons, tmp_path):
+    import dask
+
+    ddf = dd.from_pandas(parameterized, npartitions=4)
+    with pytest.raises(sf.SonataError, match="not in `neurons`"):
+        sf.write_circuit(ddf, tmp_path / "net", neurons=neurons.iloc[5:])
+    lazy = sf.write_circuit(ddf, tmp_path / "lazy", neurons=neurons.iloc[5:], compute=False)
+    with pytest.raises(sf.SonataError, match="not in `neurons`"):
+        dask.compute(lazy, scheduler="synchronous")
+    assert not list(tmp_path.iterdir())  # no circuit, no staging or part folders
+
+
+@pytest.mark.parametrize("npartitions", [1, 3])
+def test_empty_tables_give_an_empty_edge_population(parameterized, neurons, tmp_path, npartitions):
+    import libsonata
+
+    empty = parameterized.iloc[:0]
+    for name, table in (
+        ("pandas", empty),
+        ("dask", dd.from_pandas(empty, npartitions=npartitions)),
+    ):
+        config = sf.write_circuit(table, tmp_path / name, neurons=neurons)
+        edges = libsonata.EdgeStorage(str(config.parent / "edges.h5"))
+        (pop,) = edges.population_names
+        assert edges.open_population(pop).size == 0
+        assert libsonata.NodeStorage(str(config.parent / "nodes.h5")).open_population(
+            "neurons"
+        ).size == len(neurons)

@@ -61,7 +61,7 @@ CASES = {
     "write_circuit": (run_write_circuit, ["write_circuit: edges"]),
     "write_circuit (dask)": (
         run_write_circuit_dask,
-        ["write_circuit: parts", "write_circuit: edges"],
+        ["write_circuit: parts"],
     ),
     "attach": (run_attach, ["attach (pre, post)"]),
 }

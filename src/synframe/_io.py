@@ -15,7 +15,9 @@ def _aside(path: Path, what: str) -> Path:
 
 
 @contextmanager
-def staged_dir(path: str | os.PathLike, *, staging: Path | None = None) -> Iterator[Path]:
+def staged_dir(
+    path: str | os.PathLike, *, staging: Path | None = None, prepared: bool = False
+) -> Iterator[Path]:
     """Yield an empty sibling directory to fill; on success it replaces ``path``, on error it goes.
 
     An existing ``path`` is moved aside first and deleted only after the new one is in place, so at
@@ -26,14 +28,17 @@ def staged_dir(path: str | os.PathLike, *, staging: Path | None = None) -> Itera
     ``staging`` names the directory to fill (by default a new random sibling). A task that may be
     run again after its process was killed (a dask worker restarted by its nanny) names it after
     its own write, so a later attempt deletes what a killed one left instead of adding a copy.
+    ``prepared``: ``staging`` exists and holds what earlier tasks of the write put there; it is
+    kept and completed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if staging is None:
         staging = _aside(path, "staging")
-    else:
+        staging.mkdir()
+    elif not prepared:
         remove(staging)  # a killed attempt of the same write
-    staging.mkdir()
+        staging.mkdir()
     old = None
     try:
         yield staging

@@ -9,7 +9,8 @@ partitions is a dask reduction or shuffle, never a home-made parallel layer:
   table's order is kept, as ``DataFrame.duplicated(keep="first")`` keeps it;
 - [`annotate`][synframe.dask.annotate], [`validate`][synframe.dask.validate], [`parameterize`][synframe.dask.parameterize]: per partition (keyed randomness makes a
   synapse's values independent of how the table is split);
-- [`connectivity`][synframe.dask.connectivity]: a tree reduction (dask's groupby-size with ``split_out``).
+- [`connectivity`][synframe.dask.connectivity]: counted per partition; only neurons whose synapses are in several
+  partitions go through dask's group-by (none when partitioned as the store is).
 
 Results equal the pandas verb's on the computed table (``ddf.compute()``) for any partitioning:
 the same rows, in the same order (except [`connectivity`][synframe.dask.connectivity], see there), values and dtypes.
@@ -238,11 +239,14 @@ def clean(
         raise OptionError(f"return_removed must be True or False, got {return_removed!r}")
     drops = None
     if dedupe:  # where each id occurs, shuffled by id: the later occurrences are dropped
-        slim = ddf.map_partitions(_tag, meta=_tag(ddf._meta))
+        # the ids are read again rather than every partition held until all are tagged: a
+        # projection, so a store's partitions read only their ids for this (optimize_graph)
+        ids = ddf[[SynapseTable.id]]
+        slim = ids.map_partitions(_tag, meta=_tag(ddf._meta))
         later = slim.shuffle("id", npartitions=max(1, ddf.npartitions)).map_partitions(
             _later_occurrences, meta=_tag(ddf._meta)[["part", "row"]]
         )
-        drops = dask.delayed(_drops)(later.to_delayed())
+        drops = dask.delayed(_drops)(later.to_delayed(optimize_graph=True))
     if not return_removed:  # one pass, one copy of the kept rows
         return ddf.map_partitions(_kept_rows, drops, kwargs, meta=_no_attrs(meta[0]))
     marked_meta = _no_attrs(ddf._meta.assign(_reason=np.zeros(0, dtype=np.int8)))
@@ -251,8 +255,42 @@ def clean(
     return kept, marked.map_partitions(_removed, meta=_no_attrs(meta[1]))
 
 
+def _pair_counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One partition's synapse count per connection (``keys``: pre, post and ``by``)."""
+    sizes = df.groupby(keys, observed=True, dropna=False, sort=False).size()
+    return _no_attrs(sizes.rename("weight").reset_index().astype({"weight": "int64"}))
+
+
+def _pres(counts: pd.DataFrame) -> np.ndarray:
+    return np.unique(counts[SynapseTable.pre].to_numpy())
+
+
+def _shared_pres(pres: list[np.ndarray]) -> np.ndarray:
+    """The presynaptic neurons whose synapses are in more than one partition."""
+    if not pres:
+        return np.zeros(0, dtype=np.int64)
+    values, times = np.unique(np.concatenate(pres), return_counts=True)
+    return values[times > 1]
+
+
+def _split(counts: pd.DataFrame, shared: np.ndarray, *, local: bool, threshold: int = 1):
+    """The rows of neurons that are (``local=False``) or are not in several partitions."""
+    inside = np.isin(counts[SynapseTable.pre].to_numpy(), shared)
+    rows = counts[~inside] if local else counts[inside]
+    if local:  # complete counts: the threshold applies now
+        rows = rows[rows["weight"].to_numpy() >= threshold]
+    return _no_attrs(rows)
+
+
 def connectivity(ddf, *, by: str | Sequence[str] | None = None, threshold: int = 1):
-    """[`synframe.connectivity`][synframe.connectivity.connectivity] as a tree reduction over partitions (lazy).
+    """[`synframe.connectivity`][synframe.connectivity.connectivity] over partitions (lazy): counted where the synapses are.
+
+    Each partition's connections are counted where it is; a presynaptic neuron whose synapses are
+    in several partitions (found from each partition's distinct ``pre``, a small reduction) has its
+    counts summed by dask's group-by over those rows only. Partitions that hold each neuron's
+    synapses together -- as [`LocalStore.to_dask`][synframe.sources.local.LocalStore.to_dask] gives
+    them -- need no shuffle; any other partitioning (random rows, say) is still exact, with the
+    shuffle its shared neurons need.
 
     The result has the pandas verb's rows, columns, dtypes and values, but is not globally sorted
     strongest first: in an EM connectome most connections have one synapse, so a global sort by
@@ -271,12 +309,22 @@ def connectivity(ddf, *, by: str | Sequence[str] | None = None, threshold: int =
     >>> edges.equals(sf.connectivity(syn, threshold=2))
     True
     """
+    import dask
+    import dask.dataframe as dd
+
     _check_dask(ddf, "connectivity")
-    meta = _connectivity(ddf._meta, by=by, threshold=threshold)  # checks the options now
+    meta = _no_attrs(_connectivity(ddf._meta, by=by, threshold=threshold))  # checks the options
     keys = [c for c in meta.columns if c != "weight"]
-    sizes = ddf.groupby(keys, observed=True, dropna=False, sort=False).size(
+    counts = ddf.map_partitions(_pair_counts, keys, meta=meta)
+    # the counts' own keys (not an optimized copy): each partition is counted once, and held
+    # (small: one row per connection) until the neurons in several partitions are known
+    pres = [dask.delayed(_pres)(part) for part in counts.to_delayed(optimize_graph=False)]
+    shared = dask.delayed(_shared_pres)(pres)
+    local = counts.map_partitions(_split, shared, local=True, threshold=threshold, meta=meta)
+    across = counts.map_partitions(_split, shared, local=False, meta=meta)
+    sums = across.groupby(keys, observed=True, dropna=False, sort=False)["weight"].sum(
         split_out=max(1, ddf.npartitions)
     )
-    edges = sizes.rename("weight").reset_index()
-    edges = edges[edges["weight"] >= threshold]
-    return edges.astype({"weight": "int64"}).map_partitions(_no_attrs, meta=_no_attrs(meta))
+    summed = sums.reset_index()
+    summed = summed[summed["weight"] >= threshold].astype({"weight": "int64"})
+    return dd.concat([local, summed.map_partitions(_no_attrs, meta=meta)])

@@ -1,9 +1,10 @@
 """The files of a network circuit ([`synframe.write_circuit`][synframe.sonata.network.write_circuit]): a table chunk's edge arrays,
-the workers' part files, the node table and file, the stitched edge file and the config."""
+the workers' part files, the node table and file, the edge file written chunk by chunk and the
+config."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,13 @@ from .read import CENTERS
 __all__ = [
     "CANONICAL",
     "Nodes",
+    "append_edges",
     "edge_arrays",
     "edge_properties",
     "network_config",
     "node_table",
     "read_part",
-    "stitch",
+    "remap_edges",
     "write_nodes",
     "write_part",
 ]
@@ -185,49 +187,77 @@ def write_nodes(file: Path, population: str, root_ids: np.ndarray, table: pd.Dat
                 g0.create_dataset(name, data=text.to_numpy(dtype=object), dtype=h5py.string_dtype())
 
 
-def stitch(
+_ROWS = 1 << 18  # HDF5 chunk of the edge datasets, in rows (resizable datasets are chunked)
+
+
+def append_edges(
     file: Path,
     population: str,
     node_population: str,
-    chunks: Iterator[dict[str, np.ndarray]],
-    n: int,
-    nodes: Nodes,
+    chunk: dict[str, np.ndarray],
+    start: int,
+    nodes: Nodes | None,
     dtypes: dict[str, np.dtype],
     drawn: dict | None = None,
-    done=lambda n: None,
-) -> None:
-    """The edge population, chunk by chunk (root ids mapped to node ids on the way); ``done(k)``
-    after each chunk of ``k`` edges."""
+    *,
+    create: bool = False,
+) -> int:
+    """Write one chunk of edges at rows ``start …`` of the edge file (created by the chunk at 0)
+    and return the row after it. Idempotent: a chunk written again (a retried task) overwrites
+    its own rows. ``create``: a new file (the first chunk). Without ``nodes`` the neuron ids are written as they are (`remap_edges` turns
+    them into node ids once the node table is known)."""
     import h5py
 
-    with h5py.File(file, "w") as h5:
-        g = h5.create_group(f"edges/{population}")
-        stamp(g, drawn)
-        src = g.create_dataset("source_node_id", shape=(n,), dtype=np.uint64)
-        src.attrs["node_population"] = node_population
-        tgt = g.create_dataset("target_node_id", shape=(n,), dtype=np.uint64)
-        tgt.attrs["node_population"] = node_population
-        g.create_dataset("edge_type_id", data=np.full(n, -1, dtype=np.int64))
-        g.create_dataset("edge_group_id", data=np.zeros(n, dtype=np.int64))
-        g.create_dataset("edge_group_index", data=np.arange(n, dtype=np.uint64))
-        g0 = g.create_group("0")
-        for name, dt in dtypes.items():
-            if name in ("pre", "post"):
-                continue
-            kind = h5py.string_dtype() if dt.kind == "O" else dt
-            g0.create_dataset(name, shape=(n,), dtype=kind)  # uncompressed: libsonata reads it
-        start = 0
-        for chunk in chunks:
-            stop = start + len(chunk["pre"])
-            src[start:stop] = nodes(chunk["pre"], "presynaptic")
-            tgt[start:stop] = nodes(chunk["post"], "postsynaptic")
-            for name, values in chunk.items():
-                if name not in ("pre", "post"):
-                    g0[name][start:stop] = values
-            done(stop - start)
-            start = stop
-        if start != n:  # pragma: no cover - the parts changed under us
-            raise SonataError(f"wrote {start} edges, expected {n}")
+    stop = start + len(chunk["pre"])
+    with h5py.File(file, "w" if create else "r+") as h5:
+        if create:
+            g = h5.create_group(f"edges/{population}")
+            stamp(g, drawn)
+            g0 = g.create_group("0")
+            columns = {"source_node_id": np.uint64, "target_node_id": np.uint64,
+                       "edge_type_id": np.int64, "edge_group_id": np.int64,
+                       "edge_group_index": np.uint64}  # fmt: skip
+            for name, dt in columns.items():
+                g.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(_ROWS,), dtype=dt)
+            for name in ("source_node_id", "target_node_id"):
+                g[name].attrs["node_population"] = node_population
+            for name, dt in dtypes.items():
+                if name not in ("pre", "post"):  # uncompressed: libsonata reads it
+                    kind = h5py.string_dtype() if dt.kind == "O" else dt
+                    g0.create_dataset(
+                        name, shape=(0,), maxshape=(None,), chunks=(_ROWS,), dtype=kind
+                    )
+        g = h5["edges"][population]
+        g0 = g["0"]
+        for group in (g, g0):
+            for d in group.values():
+                if isinstance(d, h5py.Dataset):
+                    d.resize((stop,))
+        ids = {
+            "source_node_id": chunk["pre"], "target_node_id": chunk["post"],
+        }  # fmt: skip
+        for name, values in ids.items():
+            what = "presynaptic" if name == "source_node_id" else "postsynaptic"
+            g[name][start:stop] = values.astype(np.uint64) if nodes is None else nodes(values, what)
+        g["edge_type_id"][start:stop] = -1
+        g["edge_group_id"][start:stop] = 0
+        g["edge_group_index"][start:stop] = np.arange(start, stop, dtype=np.uint64)
+        for name, values in chunk.items():
+            if name not in ("pre", "post"):
+                g0[name][start:stop] = values
+    return stop
+
+
+def remap_edges(file: Path, population: str, nodes: Nodes, rows: int = 4_000_000) -> None:
+    """Neuron ids -> node ids in the edge file, ``rows`` at a time."""
+    import h5py
+
+    with h5py.File(file, "r+") as h5:
+        g = h5["edges"][population]
+        for name, what in (("source_node_id", "presynaptic"), ("target_node_id", "postsynaptic")):
+            d = g[name]
+            for lo in range(0, d.shape[0], rows):
+                d[lo : lo + rows] = nodes(d[lo : lo + rows].astype(np.int64), what)
 
 
 def network_config(node_population: str, edge_population: str, provenance: dict) -> dict:

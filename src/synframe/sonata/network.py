@@ -5,10 +5,12 @@ population (every synapse: source/target node ids, ``synapse_id``, afferent/effe
 every other numeric or categorical column as an edge property), indices, ``circuit_config.json``.
 
 From pandas the table is written chunk by chunk; from dask each worker writes its partitions to
-part files beside the circuit (in parallel, one pass over the graph), and the parts are then
-copied into the edge file in partition order, node ids assigned on the way. Everything is written
-into a staging directory moved into place at the end: a failure or a kill never leaves a partial
-circuit at ``path``.
+part files beside the circuit (in parallel, one pass over the graph), and a chain of tasks, one
+per partition, each after the one before, appends the parts to the edge file in partition order
+while later partitions are still being computed (node ids assigned on the way when a neuron
+table gives them). Then the node file, the indices (``_index``: bounded memory) and the config.
+Everything is written into a staging directory moved into place at the end: a failure or a kill
+never leaves a partial circuit at ``path``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._io import staged_dir
+from .._io import remove, staged_dir
 from .._progress import bar
 from ..errors import OptionError, SonataError
 from ..schemas import SynapseTable
@@ -96,9 +98,9 @@ def write_circuit(
         same graph (``dask.compute(edges.to_parquet(..., compute=False), circuit)``) and the
         shared work is done once. Ignored for pandas.
     progress
-        Progress bars over the parts the workers write (dask) and the edges stitched (on a
-        terminal, after two seconds; ``SYNFRAME_PROGRESS=1`` forces them); none with
-        ``compute=False``.
+        A progress bar over the edges written (pandas) or the partitions whose edges are in
+        the edge file (dask), on a terminal, after two seconds (``SYNFRAME_PROGRESS=1`` forces
+        it); none with ``compute=False``.
 
     Examples
     --------
@@ -132,11 +134,26 @@ def write_circuit(
         raise SonataError("duplicate synapse ids; run sf.clean(..., dedupe=True) first")
     provenance = circuit_entry(meta.attrs, "synframe.write_circuit")
     names = (node_population, edge_population)
+    # with a neuron table the node ids are known now (and the table is checked now)
+    nodes = None if neurons is None else files.Nodes(files.node_table(neurons, None)[0])
     if not is_dask:
         chunks, n, syn_ids, dtypes = _pandas_chunks(syn, properties, chunk_size)
-        return _finish(path, neurons, names, provenance, chunks, n, syn_ids, dtypes, progress)
-    # one name for this write: a retry of the last task (its worker killed) finds and replaces
-    # what the killed attempt staged instead of adding a copy beside it
+        with (
+            staged_dir(path) as staging,
+            bar(n, "write_circuit: edges", progress, unit="edge") as pbar,
+        ):
+            start = 0
+            for k, chunk in enumerate(chunks):
+                start = files.append_edges(
+                    staging / "edges.h5", edge_population, node_population, chunk, start,
+                    nodes, dtypes, provenance.get("parameterize"), create=k == 0,
+                )  # fmt: skip
+                pbar.update(len(chunk["pre"]))
+            _complete(staging, syn_ids, neurons, names, provenance)
+        log.info("write_circuit: %d synapses -> %s", n, path)
+        return path / "circuit_config.json"
+    # one name for this write: a retried task (its worker killed) finds and replaces what the
+    # killed attempt staged instead of adding a copy beside it
     token = uuid.uuid4().hex[:8]
     parts = path.parent / f".{path.name}.parts-{token}"
     staging = path.parent / f".{path.name}.staging-{token}"
@@ -145,126 +162,117 @@ def write_circuit(
         meta=pd.DataFrame({"root_id": np.zeros(0, np.int64)}),
     )  # fmt: skip
     dtypes = {k: v.dtype for k, v in files.edge_arrays(syn._meta, properties).items()}
-    done = written.reduction(  # one last task, once every part is written
-        _identity,
-        aggregate=_finish_parts,
-        split_every=False,
-        meta=pd.Series([], dtype=object),
-        aggregate_kwargs={
-            "parts": str(parts), "path": str(path), "neurons": neurons, "names": names,
-            "provenance": provenance, "dtypes": dtypes, "staging": str(staging),
-        },
-    )  # fmt: skip
+    common = {
+        "parts": str(parts), "staging": str(staging), "names": names, "dtypes": dtypes,
+        "nodes": nodes, "drawn": provenance.get("parameterize"),
+    }  # fmt: skip
+    links = _chain(written, common)
+    finish = {
+        "parts": str(parts), "staging": str(staging), "path": str(path), "neurons": neurons,
+        "names": names, "provenance": provenance,
+    }  # fmt: skip
     if not compute:
-        return done
-    try:  # the parts on the workers, then the stitching here: each with its progress bar
-        with bar(syn.npartitions, "write_circuit: parts", progress, unit="part") as pbar:
-            held = _compute_parts(written, pbar.update)
-        config = _finish_parts(
-            held, parts=str(parts), path=str(path), neurons=neurons, names=names,
-            provenance=provenance, dtypes=dtypes, staging=str(staging), progress=progress,
-        )  # fmt: skip
-        return Path(config.iloc[0])
+        import dask
+        import dask.dataframe as dd
+
+        done = dask.delayed(_close)(links[-1], **finish)
+        return dd.from_delayed([done], meta=pd.Series([], dtype=object), verify_meta=False)
+    try:  # the parts and the edge file on the workers, then the rest here, with progress bars
+        with bar(len(links), "write_circuit: parts", progress, unit="part") as pbar:
+            state = _compute_links(links, written, pbar.update)
+        return Path(_close(state, **finish).iloc[0])
     finally:
         shutil.rmtree(parts, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-def _identity(df: pd.DataFrame) -> pd.DataFrame:
-    return df
+def _chain(written, common: dict) -> list:
+    """One task per partition, each after the one before: it appends its partition's part file
+    to the edge file in the staging directory, so the edge file is written while later
+    partitions are still being computed (and in the table's order)."""
+    import dask
+
+    links, state = [], None
+    # the partitions' own keys: computed with other results of the graph, shared work is done once
+    for number, part in enumerate(written.to_delayed(optimize_graph=False)):
+        state = dask.delayed(_append_part)(state, part, number=number, **common)
+        links.append(state)
+    return links
 
 
-def _compute_parts(written, done) -> pd.DataFrame:
-    """Compute the part-writing partitions, ``done()`` as each finishes; their root ids.
+def _append_part(state, held: pd.DataFrame, *, number, parts, staging, names, dtypes, nodes, drawn):
+    """Append part ``number`` to the staging edge file; ``(rows written, neuron ids seen)``."""
+    start, ids = (0, np.zeros(0, np.int64)) if state is None else state
+    staging = Path(staging)
+    node_population, edge_population = names
+    try:
+        if number == 0:  # a fresh staging directory (a killed attempt's goes)
+            remove(staging)
+            staging.mkdir(parents=True)
+        chunk = files.read_part(Path(parts) / f"part-{number:07d}.h5")
+        stop = files.append_edges(
+            staging / "edges.h5", edge_population, node_population, chunk, start, nodes, dtypes,
+            drawn, create=number == 0,
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(parts, ignore_errors=True)
+        raise
+    return stop, np.union1d(ids, held["root_id"].to_numpy(dtype=np.int64))
 
-    On a ``dask.distributed`` client the partitions' futures are followed as they complete; on a
-    local scheduler a dask callback counts the partitions' tasks.
+
+def _compute_links(links: list, written, done):
+    """Compute the chain, ``done()`` as each link finishes; the last link's state.
+
+    On a ``dask.distributed`` client the links' futures are followed as they complete; on a local
+    scheduler a dask callback counts the links' tasks.
     """
     import dask
     from dask.base import get_scheduler
 
-    delayed = written.to_delayed()
     client = getattr(get_scheduler(collections=[written]), "__self__", None)
     if client is not None and hasattr(client, "compute") and hasattr(client, "gather"):
         from distributed import as_completed
 
-        futures = client.compute(delayed)
+        futures = client.compute(links)
         for _ in as_completed(futures):
             done()
-        frames = client.gather(futures)
-    else:
-        from dask.callbacks import Callback
+        return futures[-1].result()
+    from dask.callbacks import Callback
 
-        keys = {d.key for d in delayed}
+    keys = {d.key for d in links}
 
-        def posttask(key, result, dsk, state, worker_id):
-            if key in keys:
-                done()
+    def posttask(key, result, dsk, state, worker_id):
+        if key in keys:
+            done()
 
-        with Callback(posttask=posttask):
-            frames = dask.compute(*delayed)
-    return pd.concat(frames, ignore_index=True)
+    with Callback(posttask=posttask):
+        return dask.compute(links[-1])[0]
 
 
-def _finish(
-    path: Path,
-    neurons,
-    names,
-    provenance,
-    chunks,
-    n: int,
-    syn_ids,
-    dtypes,
-    progress=False,
-    staging: Path | None = None,
-) -> Path:
-    """Nodes, edges (from ``chunks``), indices and config, staged and moved into ``path``."""
+def _complete(staging: Path, syn_ids, neurons, names, provenance) -> None:
+    """Nodes, node ids of the edges (without a neuron table), indices and config, in staging."""
     node_population, edge_population = names
-    with staged_dir(path, staging=staging) as staging:
-        root_ids, table = files.node_table(neurons, syn_ids)
-        files.write_nodes(staging / "nodes.h5", node_population, root_ids, table)
-        with bar(n, "write_circuit: edges", progress, unit="edge") as pbar:
-            files.stitch(
-                staging / "edges.h5", edge_population, node_population, chunks, n,
-                files.Nodes(root_ids), dtypes, provenance.get("parameterize"), pbar.update,
-            )  # fmt: skip
-        # libsonata's write_indices holds ~50 bytes per edge; this writes the same in chunks
-        write_indices(staging / "edges.h5", edge_population, len(root_ids), len(root_ids))
-        config = files.network_config(node_population, edge_population, provenance)
-        (staging / "circuit_config.json").write_text(json.dumps(config, indent=2, default=str))
-    log.info("write_circuit: %d synapses between %d neurons -> %s", n, len(root_ids), path)
-    return path / "circuit_config.json"
+    root_ids, table = files.node_table(neurons, syn_ids)
+    if neurons is None:
+        files.remap_edges(staging / "edges.h5", edge_population, files.Nodes(root_ids))
+    files.write_nodes(staging / "nodes.h5", node_population, root_ids, table)
+    # libsonata's write_indices holds ~50 bytes per edge; this writes the same in chunks
+    write_indices(staging / "edges.h5", edge_population, len(root_ids), len(root_ids))
+    config = files.network_config(node_population, edge_population, provenance)
+    (staging / "circuit_config.json").write_text(json.dumps(config, indent=2, default=str))
 
 
-def _finish_parts(
-    held: pd.DataFrame,
-    *,
-    parts,
-    path,
-    neurons,
-    names,
-    provenance,
-    dtypes,
-    staging,
-    progress=False,
-):
-    """The workers' part files stitched into the circuit, in order (here, or as the last task of
-    the lazy graph with ``compute=False``)."""
-    import h5py
-
+def _close(state, *, parts, staging, path, neurons, names, provenance) -> pd.Series:
+    """The chain's edge file completed and moved into ``path`` (the graph's last task)."""
+    n, ids = state
     try:
-        part_files = sorted(Path(parts).glob("part-*.h5"))
-        n = 0
-        for f in part_files:
-            with h5py.File(f, "r") as h5:
-                n += h5["synapse_id"].shape[0]
-        ids = np.unique(held["root_id"].to_numpy()).astype(np.int64)
-        chunks = (files.read_part(f) for f in part_files)
-        config = _finish(
-            Path(path), neurons, names, provenance, chunks, n, ids, dtypes, progress, Path(staging)
-        )
-        return pd.Series([str(config)], dtype=object)
+        with staged_dir(Path(path), staging=Path(staging), prepared=True) as st:
+            _complete(st, ids, neurons, names, provenance)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
+    log.info("write_circuit: %d synapses between %d neurons -> %s", n, len(ids), path)
+    return pd.Series([str(Path(path) / "circuit_config.json")], dtype=object)
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
@@ -300,7 +308,7 @@ def _pandas_chunks(syn: pd.DataFrame, properties, chunk_size: int):
     syn_ids = np.union1d(syn[SynapseTable.pre].to_numpy(), syn[SynapseTable.post].to_numpy())
 
     def chunks():
-        for start in range(0, len(syn), chunk_size):
+        for start in range(0, max(1, len(syn)), chunk_size):  # one (empty) chunk at least
             yield files.edge_arrays(syn.iloc[start : start + chunk_size], properties)
 
     return chunks(), len(syn), syn_ids, dtypes

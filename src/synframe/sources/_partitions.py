@@ -43,13 +43,30 @@ class Part:
     stop: int | None = None
 
 
-def read_part(part: Part) -> pd.DataFrame:
-    """The canonical rows of one partition (run on a worker)."""
+def _projected(part: Part, columns) -> tuple[str, list[str] | None]:
+    """The SELECT list of ``columns`` only, and the dump's columns it needs (None: all)."""
+    import re
+
+    exprs = {e.rsplit(" AS ", 1)[1]: e for e in part.select.split(", ")}
+    select = ", ".join(e for name, e in exprs.items() if name in set(columns))
+    raw = {m.replace('""', '"') for m in re.findall(r'"((?:[^"]|"")+)"', select)}
+    return select, sorted(raw | set(part.id_columns))
+
+
+def read_part(part: Part, columns=None) -> pd.DataFrame:
+    """The canonical rows of one partition (run on a worker); ``columns``: only those (dask
+    passes the columns a graph uses, so that a branch that needs the ids reads only them)."""
     import duckdb
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.ParquetFile(part.file).read_row_groups(list(part.row_groups))
+    select, raw = part.select, None
+    if columns is not None:
+        select, raw = _projected(part, columns)
+    file = pq.ParquetFile(part.file)
+    if raw is not None and not set(raw) <= set(file.schema_arrow.names):
+        raw = None  # an expression this does not understand: read every column
+    table = file.read_row_groups(list(part.row_groups), columns=raw)
     pre_col, post_col = part.id_columns
     if part.start is not None or part.stop is not None:
         key = table[pre_col if part.key_side == "pre" else post_col]
@@ -71,7 +88,7 @@ def read_part(part: Part) -> pd.DataFrame:
     con = duckdb.connect()
     try:
         con.register("part", table)
-        out = con.execute(f"SELECT {part.select} FROM part").fetchdf()
+        out = con.execute(f"SELECT {select} FROM part").fetchdf()
     finally:
         con.close()
     if part.neuropils and "neuropil" in out:
