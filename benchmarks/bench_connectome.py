@@ -164,6 +164,10 @@ def run_dask(store, classes, stats, out: Path, workers: int, memory_limit: str, 
                 circuit, edges.to_parquet(out / f"edges-{workers}w", compute=False)
             )
         wall = time.perf_counter() - start
+    if os.environ.get("BENCH_TASK_STREAM"):  # for a timeline: every task's worker and times
+        import pickle
+
+        Path(os.environ["BENCH_TASK_STREAM"]).write_bytes(pickle.dumps(stream.data))
     per_stage: dict[str, float] = defaultdict(float)
     for record in stream.data:
         for s in record["startstops"]:

@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import synframe as sf
 
@@ -255,3 +257,60 @@ def test_empty_tables_give_an_empty_edge_population(parameterized, neurons, tmp_
         assert libsonata.NodeStorage(str(config.parent / "nodes.h5")).open_population(
             "neurons"
         ).size == len(neurons)
+
+
+def _libsonata_indices(config: Path, n_nodes: int, tmp: Path) -> dict[str, np.ndarray]:
+    """The indices libsonata writes for the circuit's edges (a copy without ours)."""
+    import shutil
+
+    import libsonata
+
+    copy = tmp / "libsonata-edges.h5"
+    shutil.copy(config.parent / "edges.h5", copy)
+    with h5py.File(copy, "r+") as h5:
+        (pop,) = h5["edges"]
+        del h5["edges"][pop]["indices"]
+    libsonata.EdgePopulation.write_indices(str(copy), pop, n_nodes, n_nodes)
+    with h5py.File(copy) as h5:
+        g = h5["edges"][pop]["indices"]
+        return {f"{k}/{d}": g[k][d][()] for k in g for d in g[k]}
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_dask_circuit_equals_pandas_for_any_partitioning(parameterized, neurons, data):
+    """Parts of any size (empty ones too), runs of a neuron across part boundaries: the dask
+    circuit is the pandas one, dataset by dataset, and its indices are libsonata's."""
+    import itertools
+    import tempfile
+
+    import dask
+
+    table = (
+        parameterized.sort_values("post", kind="stable")
+        if data.draw(st.booleans())
+        else (parameterized)
+    )
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(table)), max_size=6)))
+    pieces = [table.iloc[a:b] for a, b in itertools.pairwise([0, *cuts, len(table)])]
+    ddf = dd.from_map(lambda piece: piece, pieces, meta=table.iloc[:0], enforce_metadata=False)
+    with_neurons = data.draw(st.booleans())
+    kwargs = {"neurons": neurons} if with_neurons else {}
+    with tempfile.TemporaryDirectory() as tmp, dask.config.set(scheduler="synchronous"):
+        tmp = Path(tmp)
+        a = sf.write_circuit(table, tmp / "a", chunk_size=data.draw(st.integers(300, 3000)), **kwargs)
+        b = sf.write_circuit(ddf, tmp / "b", **kwargs)
+        da, db = datasets(a), datasets(b)
+        assert da.keys() == db.keys()
+        for name in da:
+            assert da[name].dtype == db[name].dtype and np.array_equal(da[name], db[name]), name
+        n_nodes = len(da[next(k for k in da if k.endswith("node_type_id"))])
+        theirs = _libsonata_indices(b, n_nodes, tmp)
+        for name, values in theirs.items():
+            assert np.array_equal(db[f"edges.h5:{next(iter(_pops(b)))}/indices/{name}"], values)
+        assert sorted(p.name for p in tmp.iterdir()) == ["a", "b", "libsonata-edges.h5"]
+
+
+def _pops(config: Path):
+    with h5py.File(config.parent / "edges.h5") as h5:
+        return [f"edges/{p}" for p in h5["edges"]]

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synframe.sonata import _index as index
 from synframe.sonata._index import write_indices
 
 DATASETS = [
@@ -56,30 +57,32 @@ def _assert_same(a, b):
     n_nodes=st.integers(0, 12),
     n=st.integers(0, 80),
     chunk=st.integers(1, 9),
-    max_ranges=st.integers(1, 10),
     sort_source=st.booleans(),
 )
-def test_equals_libsonata(tmp_path_factory, data, n_nodes, n, chunk, max_ranges, sort_source):
+def test_equals_libsonata(tmp_path_factory, data, n_nodes, n, chunk, sort_source):
     n = n if n_nodes else 0
     ids = st.lists(st.integers(0, max(0, n_nodes - 1)), min_size=n, max_size=n)
     source, target = np.array(data.draw(ids), int), np.array(data.draw(ids), int)
     if sort_source:  # as a store's copy sorted by pre gives them: long runs
         source = np.sort(source)
     tmp = tmp_path_factory.mktemp("idx")
-    ours, theirs = _both(tmp, source, target, n_nodes, n_nodes + (n_nodes > 0), chunk=chunk,
-                         max_ranges=max_ranges)  # fmt: skip
+    block = data.draw(st.integers(1, 5))  # nodes in several blocks
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(index, "BLOCK", block)
+        ours, theirs = _both(tmp, source, target, n_nodes, n_nodes + (n_nodes > 0), chunk=chunk)
     _assert_same(ours, theirs)
 
 
-def test_large_runs_across_chunks(tmp_path):
+def test_large_runs_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(index, "BLOCK", 37)  # several blocks
     rng = np.random.default_rng(1)
     source = np.sort(rng.integers(0, 300, 20_000))
     target = np.repeat(rng.integers(0, 500, 4_000), 5)  # runs of 5 straddling chunk ends
-    ours, theirs = _both(tmp_path, source, target, 300, 500, chunk=997, max_ranges=311)
+    ours, theirs = _both(tmp_path, source, target, 300, 500, chunk=997)
     _assert_same(ours, theirs)
     # and libsonata reads what we wrote
     _edge_file(tmp_path / "read.h5", source, target)
-    write_indices(tmp_path / "read.h5", "pop", 300, 500, chunk=997, max_ranges=311)
+    write_indices(tmp_path / "read.h5", "pop", 300, 500, chunk=997)
     pop = libsonata.EdgeStorage(str(tmp_path / "read.h5")).open_population("pop")
     for node in (0, 17, 299):
         got = pop.efferent_edges([node]).flatten()

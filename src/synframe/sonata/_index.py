@@ -1,139 +1,167 @@
-"""SONATA edge indices written in bounded memory, equal to libsonata's ``write_indices``.
+"""SONATA edge indices built part by part in bounded memory, equal to libsonata's ``write_indices``.
 
 An edge population's indices (``indices/source_to_target`` and ``indices/target_to_source``)
 list, for every node, the ranges of consecutive edges that node is the source (target) of:
 ``node_id_to_ranges[node] = [first, end)`` rows of ``range_to_edge_id``, whose rows are
 ``[first edge, end edge)``, a node's ranges in edge order; a node without edges gets an empty
 ``[k, k)`` at the running offset. libsonata 0.1.x builds both indices in memory (about 50 bytes
-per edge: over 4 GiB for 100 M edges), so large circuits are indexed here instead, from the edge
-file in chunks: one pass counts each node's ranges, a second sorts the ranges into files by
-block of nodes (each block at most ``max_ranges`` ranges, in a temporary folder beside the file),
-then each block is ordered by node and written in place. The datasets
-are byte for byte those libsonata writes (``tests/test_sonata_index.py`` compares them).
+per edge: over 4 GiB for 100 M edges), so large circuits are indexed here instead.
+
+The edges come in parts (a dask partition, a chunk of a table), each indexed where it is:
+[`part_runs`][] finds a part's runs of equal node ids and writes those inside the part to a file
+of its own (positions within the part, grouped by block of ``BLOCK`` nodes); only its first and
+last runs, which may go on into the neighbouring parts, are left to [`link`][], which runs part
+after part once the parts' offsets are known and writes the runs that close at each boundary.
+[`finish`][] then goes block by block: it gathers the block's runs from every part's files in
+edge order, orders them by node (a stable radix sort of 16-bit keys: a node's ranges stay in edge
+order), writes them in place and counts them per node (``node_id_to_ranges``). Memory: one part,
+or one block's runs. The datasets are byte for byte those libsonata writes
+(``tests/test_sonata_index.py`` compares them on random populations).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_indices"]
+__all__ = ["BLOCK", "finish", "link", "part_runs", "write_indices"]
 
-_GROUPS = {"source_node_id": "source_to_target", "target_node_id": "target_to_source"}
+#: nodes per block of the runs files (a block's runs are sorted in memory at the end)
+BLOCK = 4096
+NAMES = ("source_to_target", "target_to_source")
+_COLUMNS = {"source_to_target": "source_node_id", "target_to_source": "target_node_id"}
 
 
-def _runs(column, n: int, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``(node, first, end)`` of every run of equal ids in ``column[:n]``, chunk by chunk."""
-    open_node, open_first = None, 0
-    for lo in range(0, n, chunk):
-        ids = np.asarray(column[lo : min(n, lo + chunk)], dtype=np.uint64)
-        cut = np.flatnonzero(ids[1:] != ids[:-1]) + 1  # where a new run starts, in this chunk
-        if open_node is None or ids[0] != open_node:
-            starts = np.r_[0, cut]
-            if open_node is not None:  # the run left open by the previous chunk ends here
-                yield (
-                    np.array([open_node], np.uint64),
-                    np.array([open_first], np.uint64),
-                    np.array([lo], np.uint64),
-                )
-            open_first = lo
+def _blocks(n_nodes: int) -> int:
+    return max(1, -(-n_nodes // BLOCK))
+
+
+def _write(path: Path, nodes: np.ndarray, firsts: np.ndarray, ends: np.ndarray, n_nodes: int):
+    """Runs to ``path``, grouped by block (in edge order within a block), after their cuts."""
+    blocks = nodes.astype(np.int64) // BLOCK
+    key = np.uint16 if _blocks(n_nodes) <= 2**16 else np.int64  # radix sort: <= 65,536 blocks
+    order = np.argsort(blocks.astype(key), kind="stable")
+    rows = np.empty((len(nodes), 3), dtype=np.uint64)
+    rows[:, 0], rows[:, 1], rows[:, 2] = nodes[order], firsts[order], ends[order]
+    cuts = np.r_[0, np.cumsum(np.bincount(blocks, minlength=_blocks(n_nodes)))].astype(np.int64)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, cuts)
+        rows.tofile(fh)
+    tmp.replace(path)  # whole or absent: a killed attempt leaves no half file
+
+
+def _read(path: Path, block: int) -> np.ndarray:
+    """The runs of ``block`` in a runs file, as (k, 3) rows."""
+    with open(path, "rb") as fh:
+        cuts = np.load(fh)
+        count = int(cuts[block + 1] - cuts[block])
+        if not count:
+            return np.zeros((0, 3), np.uint64)
+        fh.seek(int(cuts[block]) * 24, 1)
+        return np.fromfile(fh, dtype=np.uint64, count=3 * count).reshape(-1, 3)
+
+
+def part_runs(folder: Path, name: str, number: int, ids: np.ndarray, n_nodes: int) -> list:
+    """Index part ``number`` (node ids ``ids``): its inner runs to a file in ``folder``; returns
+    its first and last runs ``[node, first, end]`` (positions within the part; none if empty)."""
+    ids = np.asarray(ids, dtype=np.uint64)
+    if len(ids) and int(ids.max()) >= n_nodes:
+        raise ValueError(f"node id {int(ids.max())} >= the population's {n_nodes} nodes")
+    starts = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1].astype(np.uint64)
+    ends = np.r_[starts[1:], np.uint64(len(ids))].astype(np.uint64)
+    inner = slice(1, max(1, len(starts) - 1))
+    nodes = ids[starts[inner]] if len(ids) else np.zeros(0, np.uint64)
+    _write(folder / f"{name}-{number:09d}.inner", nodes, starts[inner], ends[inner], n_nodes)
+    if not len(ids):
+        return []
+    bounds = [
+        [int(ids[a]), int(a), int(b)] for a, b in ((starts[0], ends[0]), (starts[-1], ends[-1]))
+    ]
+    return bounds if len(starts) > 1 else bounds[:1]
+
+
+def link(folder: Path, name: str, number: int, bounds: list, offset: int, carry, n_nodes: int):
+    """Part ``number``'s first and last runs (``bounds``, from `part_runs`) at edge ``offset``:
+    the runs closed at its start are written (with the previous part's open run, ``carry``);
+    returns the run left open at its end. Idempotent (a retry rewrites its own file)."""
+    closed = []
+    if bounds:
+        (node, _, end), last = bounds[0], bounds[-1]
+        if carry is not None and carry[0] != node:
+            closed.append((carry[0], carry[1], offset))
+            carry = None
+        first = carry[1] if carry is not None else offset
+        if len(bounds) > 1:  # the first run closes inside this part; the last stays open
+            closed.append((node, first, offset + end))
+            carry = (last[0], offset + last[1])
         else:
-            starts = cut  # the open run goes on into this chunk
-        if len(starts):
-            if starts[0] != 0:  # the open run ends at this chunk's first cut
-                yield (
-                    np.array([open_node], np.uint64),
-                    np.array([open_first], np.uint64),
-                    np.array([lo + starts[0]], np.uint64),
-                )
-            ends = np.r_[starts[1:], len(ids)]
-            closed = slice(0, len(starts) - 1)  # the chunk's last run stays open
-            yield (
-                ids[starts[closed]],
-                (starts[closed] + lo).astype(np.uint64),
-                (ends[closed] + lo).astype(np.uint64),
-            )
-            open_first = lo + int(starts[-1])
-        open_node = ids[-1]
-    if open_node is not None:
-        yield (
-            np.array([open_node], np.uint64),
-            np.array([open_first], np.uint64),
-            np.array([n], np.uint64),
-        )
+            carry = (node, first)
+    rows = np.array(closed, dtype=np.uint64).reshape(-1, 3)
+    _write(folder / f"{name}-{number:09d}.edge", rows[:, 0], rows[:, 1], rows[:, 2], n_nodes)
+    return carry
 
 
-def _index(group, column, n: int, n_nodes: int, chunk: int, max_ranges: int, tmp: Path) -> None:
+def _total(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return int(np.load(fh)[-1])
+
+
+def finish(group, folder: Path, name: str, carry, offsets: list[int], n: int, n_nodes: int):
+    """``node_id_to_ranges`` and ``range_to_edge_id`` into ``group`` from the parts indexed in
+    ``folder`` (part ``i`` at edge ``offsets[i]``; ``n`` edges in all); their files go."""
+    tail = np.array([carry[0], carry[1], n] if carry is not None else [], np.uint64)
+    tail = tail.reshape(-1, 3)
+    files = [(folder / f"{name}-{i:09d}.{kind}", off if kind == "inner" else 0)
+             for i, off in enumerate(offsets) for kind in ("edge", "inner")]  # fmt: skip
+    total = sum(_total(f) for f, _ in files) + len(tail)
+    # libsonata writes an empty index as (0, 1)
+    out = group.create_dataset(
+        "range_to_edge_id", shape=(total, 2) if total else (0, 1), dtype=np.uint64
+    )
     counts = np.zeros(n_nodes, dtype=np.uint64)
-    for nodes, _, _ in _runs(column, n, chunk):
-        if len(nodes) and int(nodes.max()) >= n_nodes:
-            raise ValueError(f"node id {int(nodes.max())} >= the population's {n_nodes} nodes")
-        counts += np.bincount(nodes.astype(np.int64), minlength=n_nodes).astype(np.uint64)
+    at = 0
+    for k in range(_blocks(n_nodes) if total else 0):  # each block's runs, in edge order
+        pieces = []
+        for f, off in files:
+            rows = _read(f, k)
+            if off:
+                rows[:, 1:] += np.uint64(off)
+            pieces.append(rows)
+        pieces.append(tail[tail[:, 0] // BLOCK == k])
+        rows = np.concatenate(pieces)
+        if not len(rows):
+            continue
+        counts += np.bincount(rows[:, 0].astype(np.int64), minlength=n_nodes).astype(np.uint64)
+        order = np.argsort((rows[:, 0] - np.uint64(k * BLOCK)).astype(np.uint16), kind="stable")
+        out[at : at + len(rows)] = rows[order, 1:]
+        at += len(rows)
     ends = np.cumsum(counts, dtype=np.uint64)
     table = np.stack([ends - counts, ends], axis=1) if n_nodes else np.zeros((0, 1), np.uint64)
     group.create_dataset("node_id_to_ranges", data=table)
-    total = int(ends[-1]) if n_nodes else 0
-    # libsonata writes an empty index as (0, 1)
-    shape = (total, 2) if total else (0, 1)
-    out = group.create_dataset("range_to_edge_id", shape=shape, dtype=np.uint64)
-    if not total:
-        return
-    # blocks of at most 65,536 nodes and max_ranges ranges (one node's own may exceed it): the
-    # ranges go to one file per block in a second pass, then each block is sorted by node (a
-    # stable radix sort of 16-bit keys: a node's ranges stay in edge order) and written in place
-    firsts = [0]
-    while firsts[-1] < n_nodes:
-        a = firsts[-1]
-        limit = int(ends[a] - counts[a]) + max_ranges
-        b = min(int(np.searchsorted(ends, limit, side="right")), a + 2**16)
-        firsts.append(max(a + 1, b))
-    firsts = np.array(firsts)
-    block_of = (np.searchsorted(firsts, np.arange(n_nodes), side="right") - 1).astype(np.int64)
-    files = [tmp / f"block-{k}.bin" for k in range(len(firsts) - 1)]
-    for f in files:
-        f.write_bytes(b"")
-    key = np.uint16 if len(files) <= 2**16 else np.int64  # a radix sort for up to 65,536 blocks
-    for nodes, lo, hi in _runs(column, n, chunk):
-        blocks = block_of[nodes.astype(np.int64)]
-        order = np.argsort(blocks.astype(key), kind="stable")
-        rows = np.empty((len(nodes), 3), dtype=np.uint64)
-        rows[:, 0], rows[:, 1], rows[:, 2] = nodes[order], lo[order], hi[order]
-        cuts = np.r_[0, np.cumsum(np.bincount(blocks, minlength=len(files)))]
-        for k in np.flatnonzero(cuts[1:] > cuts[:-1]):
-            with open(files[k], "ab") as fh:
-                rows[cuts[k] : cuts[k + 1]].tofile(fh)
-    for k, f in enumerate(files):
-        rows = np.fromfile(f, dtype=np.uint64).reshape(-1, 3)
+    for f, _ in files:
         f.unlink()
-        if not len(rows):
-            continue
-        order = np.argsort((rows[:, 0] - np.uint64(firsts[k])).astype(np.uint16), kind="stable")
-        first = int(ends[firsts[k]] - counts[firsts[k]])
-        out[first : first + len(rows)] = rows[order, 1:]
 
 
 def write_indices(
-    file: str | Path,
-    population: str,
-    n_source_nodes: int,
-    n_target_nodes: int,
-    *,
+    file: str | Path, population: str, n_source_nodes: int, n_target_nodes: int, *,
     chunk: int = 4_000_000,
-    max_ranges: int = 8_000_000,
-) -> None:
+) -> None:  # fmt: skip
     """Write both indices of ``/edges/<population>`` in ``file`` (as libsonata's
     ``EdgePopulation.write_indices``), reading the node id columns ``chunk`` edges at a time."""
-    import tempfile
-
     import h5py
 
     file = Path(file)
     with h5py.File(file, "r+") as h5, tempfile.TemporaryDirectory(dir=file.parent) as tmp:
         pop = h5["edges"][population]
-        for column, name in _GROUPS.items():
-            n_nodes = n_source_nodes if column == "source_node_id" else n_target_nodes
-            ids = pop[column]
+        for name in NAMES:
+            n_nodes = n_source_nodes if name == NAMES[0] else n_target_nodes
+            ids, carry, offsets = pop[_COLUMNS[name]], None, []
+            for number, lo in enumerate(range(0, ids.shape[0], chunk)):
+                bounds = part_runs(Path(tmp), name, number, ids[lo : lo + chunk], n_nodes)
+                carry = link(Path(tmp), name, number, bounds, lo, carry, n_nodes)
+                offsets.append(lo)
             group = pop.require_group("indices").create_group(name)
-            _index(group, ids, ids.shape[0], n_nodes, chunk, max_ranges, Path(tmp))
+            finish(group, Path(tmp), name, carry, offsets, ids.shape[0], n_nodes)

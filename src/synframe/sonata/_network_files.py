@@ -13,6 +13,7 @@ import pandas as pd
 from .._ids import as_ids, id_column_of
 from ..errors import OptionError, SonataError
 from ..schemas import POSITIONS, SynapseTable
+from . import _index as index
 from ._circuit import UM, single_file_config, string_dataset
 from ._record import stamp
 from .read import CENTERS
@@ -23,7 +24,9 @@ __all__ = [
     "append_edges",
     "edge_arrays",
     "edge_properties",
+    "index_part",
     "network_config",
+    "node_ids",
     "node_table",
     "read_part",
     "remap_edges",
@@ -79,31 +82,64 @@ def edge_arrays(df: pd.DataFrame, properties: Sequence[str]) -> dict[str, np.nda
     return out
 
 
-def write_part(df: pd.DataFrame, folder: str, properties, partition_info=None) -> pd.DataFrame:
-    """A worker's part file for one partition; returns the neuron ids it holds (for the nodes)."""
+def write_part(
+    df: pd.DataFrame, folders: tuple[str, str], properties, nodes=None, partition_info=None
+) -> pd.DataFrame:
+    """A worker's part file for one partition, and its runs for the indices when the node ids
+    are known (``nodes``); returns the neuron ids it holds (for the nodes, without ``nodes``).
+
+    ``folders``: the write's part and staging folders, made before any part: on an error both
+    go (the write has failed), and a part still running then cannot make them again."""
+    import json
+    import shutil
+
     import h5py
 
     number = partition_info["number"] if partition_info else 0
-    arrays = edge_arrays(df, properties)
-    Path(folder).mkdir(exist_ok=True)
-    path = Path(folder) / f"part-{number:07d}.h5"
-    with h5py.File(path, "w") as h5:
-        for name, values in arrays.items():
-            if values.dtype == object:
-                h5.create_dataset(name, data=values, dtype=h5py.string_dtype())
-            else:
-                h5.create_dataset(name, data=values)
-    return pd.DataFrame({"root_id": np.union1d(arrays["pre"], arrays["post"])})
+    folder = Path(folders[0])
+    try:
+        arrays = edge_arrays(df, properties)
+        held = np.union1d(arrays["pre"], arrays["post"]) if nodes is None else np.zeros(0, np.int64)
+        bounds = index_part(folder / "index", number, arrays, nodes)
+        with h5py.File(folder / f"part-{number:07d}.h5", "w") as h5:
+            h5.attrs["index_bounds"] = json.dumps(bounds)
+            for name, values in arrays.items():
+                if values.dtype == object:
+                    h5.create_dataset(name, data=values, dtype=h5py.string_dtype())
+                else:
+                    h5.create_dataset(name, data=values)
+    except BaseException:
+        for f in folders:
+            shutil.rmtree(f, ignore_errors=True)
+        raise
+    return pd.DataFrame({"root_id": held})
 
 
-def read_part(path: Path) -> dict[str, np.ndarray]:
+def index_part(folder: Path, number: int, chunk: dict[str, np.ndarray], nodes) -> dict | None:
+    """With ``nodes``: the chunk's neuron ids turned into node ids (in ``chunk``) and its runs
+    indexed into ``folder``; the first and last runs of each index (None without ``nodes``)."""
+    if nodes is None:
+        return None
+    chunk["pre"], chunk["post"] = node_ids(chunk, nodes)
+    n_nodes = len(nodes.root_ids)
+    return {
+        name: index.part_runs(folder, name, number, ids, n_nodes)
+        for name, ids in zip(index.NAMES, (chunk["pre"], chunk["post"]), strict=True)
+    }
+
+
+def read_part(path: Path) -> tuple[dict[str, np.ndarray], dict | None]:
+    """A part file's edge arrays and its index bounds."""
+    import json
+
     import h5py
 
     with h5py.File(path, "r") as h5:
-        return {
+        arrays = {
             name: (h5[name].asstr()[()] if h5[name].dtype.kind == "O" else h5[name][()])
             for name in h5
         }
+        return arrays, json.loads(h5.attrs["index_bounds"])
 
 
 class Nodes:
@@ -196,16 +232,19 @@ def append_edges(
     node_population: str,
     chunk: dict[str, np.ndarray],
     start: int,
-    nodes: Nodes | None,
+    source: np.ndarray,
+    target: np.ndarray,
     dtypes: dict[str, np.dtype],
     drawn: dict | None = None,
     *,
     create: bool = False,
 ) -> int:
-    """Write one chunk of edges at rows ``start …`` of the edge file (created by the chunk at 0)
-    and return the row after it. Idempotent: a chunk written again (a retried task) overwrites
-    its own rows. ``create``: a new file (the first chunk). Without ``nodes`` the neuron ids are written as they are (`remap_edges` turns
-    them into node ids once the node table is known)."""
+    """Write one chunk of edges at rows ``start …`` of the edge file and return the row after it.
+
+    ``source``/``target``: the chunk's node ids (or its neuron ids, for `remap_edges` to turn
+    into node ids once the node table is known). ``create``: a new file (the first chunk).
+    Idempotent: a chunk written again (a retried task) overwrites its own rows.
+    """
     import h5py
 
     stop = start + len(chunk["pre"])
@@ -233,12 +272,8 @@ def append_edges(
             for d in group.values():
                 if isinstance(d, h5py.Dataset):
                     d.resize((stop,))
-        ids = {
-            "source_node_id": chunk["pre"], "target_node_id": chunk["post"],
-        }  # fmt: skip
-        for name, values in ids.items():
-            what = "presynaptic" if name == "source_node_id" else "postsynaptic"
-            g[name][start:stop] = values.astype(np.uint64) if nodes is None else nodes(values, what)
+        g["source_node_id"][start:stop] = source
+        g["target_node_id"][start:stop] = target
         g["edge_type_id"][start:stop] = -1
         g["edge_group_id"][start:stop] = 0
         g["edge_group_index"][start:stop] = np.arange(start, stop, dtype=np.uint64)
@@ -246,6 +281,13 @@ def append_edges(
             if name not in ("pre", "post"):
                 g0[name][start:stop] = values
     return stop
+
+
+def node_ids(chunk: dict[str, np.ndarray], nodes: Nodes | None) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk's (source, target) node ids; without ``nodes`` its neuron ids, as uint64."""
+    if nodes is None:
+        return chunk["pre"].astype(np.uint64), chunk["post"].astype(np.uint64)
+    return nodes(chunk["pre"], "presynaptic"), nodes(chunk["post"], "postsynaptic")
 
 
 def remap_edges(file: Path, population: str, nodes: Nodes, rows: int = 4_000_000) -> None:

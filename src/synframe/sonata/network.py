@@ -29,6 +29,7 @@ from .._io import remove, staged_dir
 from .._progress import bar
 from ..errors import OptionError, SonataError
 from ..schemas import SynapseTable
+from . import _index as index
 from . import _network_files as files
 from ._index import write_indices
 from ._record import circuit_entry
@@ -142,14 +143,14 @@ def write_circuit(
             staged_dir(path) as staging,
             bar(n, "write_circuit: edges", progress, unit="edge") as pbar,
         ):
-            start = 0
+            state = _START
+            (staging / "index").mkdir()
             for k, chunk in enumerate(chunks):
-                start = files.append_edges(
-                    staging / "edges.h5", edge_population, node_population, chunk, start,
-                    nodes, dtypes, provenance.get("parameterize"), create=k == 0,
-                )  # fmt: skip
+                bounds = files.index_part(staging / "index", k, chunk, nodes)
+                state = _append(staging, staging / "index", names, chunk, bounds, k, state,
+                                nodes, dtypes, provenance.get("parameterize"))  # fmt: skip
                 pbar.update(len(chunk["pre"]))
-            _complete(staging, syn_ids, neurons, names, provenance)
+            _complete(staging, state, syn_ids, neurons, names, provenance, staging / "index")
         log.info("write_circuit: %d synapses -> %s", n, path)
         return path / "circuit_config.json"
     # one name for this write: a retried task (its worker killed) finds and replaces what the
@@ -157,8 +158,13 @@ def write_circuit(
     token = uuid.uuid4().hex[:8]
     parts = path.parent / f".{path.name}.parts-{token}"
     staging = path.parent / f".{path.name}.staging-{token}"
+    import dask
+
+    # the folders are made by one task before any part (and a killed attempt's removed); a task
+    # still running after a failure has removed them cannot make them again
+    folder = dask.delayed(_prepare, pure=False)(str(parts), str(staging))
     written = syn.map_partitions(
-        files.write_part, str(parts), properties,
+        files.write_part, folder, properties, nodes,
         meta=pd.DataFrame({"root_id": np.zeros(0, np.int64)}),
     )  # fmt: skip
     dtypes = {k: v.dtype for k, v in files.edge_arrays(syn._meta, properties).items()}
@@ -172,7 +178,6 @@ def write_circuit(
         "names": names, "provenance": provenance,
     }  # fmt: skip
     if not compute:
-        import dask
         import dask.dataframe as dd
 
         done = dask.delayed(_close)(links[-1], **finish)
@@ -194,31 +199,60 @@ def _chain(written, common: dict) -> list:
 
     links, state = [], None
     # the partitions' own keys: computed with other results of the graph, shared work is done once
-    for number, part in enumerate(written.to_delayed(optimize_graph=False)):
-        state = dask.delayed(_append_part)(state, part, number=number, **common)
-        links.append(state)
+    held = written.to_delayed(optimize_graph=False)
+    # a link runs as soon as it can (before new partitions are read), so that the edge file
+    # grows while the workers compute instead of after; and its part file is read while cached
+    with dask.annotate(priority=100):
+        for number, part in enumerate(held):
+            state = dask.delayed(_append_part)(state, part, number=number, **common)
+            links.append(state)
     return links
 
 
-def _append_part(state, held: pd.DataFrame, *, number, parts, staging, names, dtypes, nodes, drawn):
-    """Append part ``number`` to the staging edge file; ``(rows written, neuron ids seen)``."""
-    start, ids = (0, np.zeros(0, np.int64)) if state is None else state
-    staging = Path(staging)
+_START = (0, (None, None), [])  # rows written, the run left open in each index, part offsets
+
+
+def _append(staging: Path, runs: Path, names, chunk, bounds, number, state, nodes, dtypes, drawn):
+    """Append part ``number`` (its arrays: node ids if known, and its index bounds; the parts'
+    runs for the indices are in ``runs``)."""
     node_population, edge_population = names
+    start, carries, offsets = state
+    stop = files.append_edges(
+        staging / "edges.h5", edge_population, node_population, chunk, start,
+        chunk["pre"].astype(np.uint64), chunk["post"].astype(np.uint64), dtypes, drawn,
+        create=number == 0,
+    )  # fmt: skip
+    if bounds is not None:  # the runs that close at this part's start
+        n_nodes = len(nodes.root_ids)
+        carries = tuple(
+            index.link(runs, name, number, bounds[name], start, carry, n_nodes)
+            for name, carry in zip(index.NAMES, carries, strict=True)
+        )
+    return stop, carries, [*offsets, start]
+
+
+def _prepare(parts: str, staging: str) -> tuple[str, str]:
+    """Empty part and staging folders for this write (what a killed attempt left goes)."""
+    for folder in (Path(parts), Path(staging)):
+        remove(folder)
+        folder.mkdir(parents=True)
+    (Path(parts) / "index").mkdir()
+    return parts, staging
+
+
+def _append_part(state, held: pd.DataFrame, *, number, parts, staging, names, dtypes, nodes, drawn):
+    """Append part ``number`` to the staging edge file; ``(state of the writing, neuron ids)``."""
+    written, ids = (_START, np.zeros(0, np.int64)) if state is None else state
+    staging = Path(staging)
     try:
-        if number == 0:  # a fresh staging directory (a killed attempt's goes)
-            remove(staging)
-            staging.mkdir(parents=True)
-        chunk = files.read_part(Path(parts) / f"part-{number:07d}.h5")
-        stop = files.append_edges(
-            staging / "edges.h5", edge_population, node_population, chunk, start, nodes, dtypes,
-            drawn, create=number == 0,
-        )  # fmt: skip
+        chunk, bounds = files.read_part(Path(parts) / f"part-{number:07d}.h5")
+        written = _append(staging, Path(parts) / "index", names, chunk, bounds, number, written,
+                          nodes, dtypes, drawn)  # fmt: skip
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(parts, ignore_errors=True)
         raise
-    return stop, np.union1d(ids, held["root_id"].to_numpy(dtype=np.int64))
+    return written, np.union1d(ids, held["root_id"].to_numpy(dtype=np.int64))
 
 
 def _compute_links(links: list, written, done):
@@ -250,28 +284,39 @@ def _compute_links(links: list, written, done):
         return dask.compute(links[-1])[0]
 
 
-def _complete(staging: Path, syn_ids, neurons, names, provenance) -> None:
-    """Nodes, node ids of the edges (without a neuron table), indices and config, in staging."""
+def _complete(staging: Path, state, syn_ids, neurons, names, provenance, folder: Path) -> None:
+    """Nodes, node ids of the edges (without a neuron table), indices and config, in staging.
+    ``folder``: where the parts' runs for the indices are."""
+    import h5py
+
     node_population, edge_population = names
+    n, carries, offsets = state
     root_ids, table = files.node_table(neurons, syn_ids)
+    edges = staging / "edges.h5"
     if neurons is None:
-        files.remap_edges(staging / "edges.h5", edge_population, files.Nodes(root_ids))
+        files.remap_edges(edges, edge_population, files.Nodes(root_ids))
+        write_indices(edges, edge_population, len(root_ids), len(root_ids))
+    else:  # the parts were indexed as they were written
+        with h5py.File(edges, "r+") as h5:
+            group = h5["edges"][edge_population].require_group("indices")
+            for name, carry in zip(index.NAMES, carries, strict=True):
+                index.finish(group.create_group(name), folder, name, carry, offsets, n,
+                             len(root_ids))  # fmt: skip
+    shutil.rmtree(folder, ignore_errors=True)
     files.write_nodes(staging / "nodes.h5", node_population, root_ids, table)
-    # libsonata's write_indices holds ~50 bytes per edge; this writes the same in chunks
-    write_indices(staging / "edges.h5", edge_population, len(root_ids), len(root_ids))
     config = files.network_config(node_population, edge_population, provenance)
     (staging / "circuit_config.json").write_text(json.dumps(config, indent=2, default=str))
 
 
 def _close(state, *, parts, staging, path, neurons, names, provenance) -> pd.Series:
     """The chain's edge file completed and moved into ``path`` (the graph's last task)."""
-    n, ids = state
+    written, ids = state
     try:
         with staged_dir(Path(path), staging=Path(staging), prepared=True) as st:
-            _complete(st, ids, neurons, names, provenance)
+            _complete(st, written, ids, neurons, names, provenance, Path(parts) / "index")
     finally:
         shutil.rmtree(parts, ignore_errors=True)
-    log.info("write_circuit: %d synapses between %d neurons -> %s", n, len(ids), path)
+    log.info("write_circuit: %d synapses between %d neurons -> %s", written[0], len(ids), path)
     return pd.Series([str(Path(path) / "circuit_config.json")], dtype=object)
 
 
