@@ -161,7 +161,7 @@ def run_dask(store, classes, stats, out: Path, workers: int, memory_limit: str, 
         )
         with distributed.get_task_stream(client) as stream:
             config, _ = dask.compute(
-                circuit, edges.to_parquet(out / f"edges-{workers}w", compute=False)
+                circuit, edges.to_parquet(folder_of_edges(out, workers), compute=False)
             )
         wall = time.perf_counter() - start
     if os.environ.get("BENCH_TASK_STREAM"):  # for a timeline: every task's worker and times
@@ -174,6 +174,10 @@ def run_dask(store, classes, stats, out: Path, workers: int, memory_limit: str, 
             if s["action"] == "compute":
                 per_stage[stage_of(record["key"])] += s["stop"] - s["start"]
     return wall, dict(per_stage), dict(memory.peak), Path(config.iloc[0]), ddf.npartitions
+
+
+def folder_of_edges(folder: Path, workers: int) -> Path:
+    return folder / f"edges-{workers}w"
 
 
 def run_pandas(store, classes, stats, out: Path):
@@ -238,6 +242,14 @@ def main() -> None:
                 print(f"  {stage:<66} {seconds:8.1f} task-seconds")
         for proc, rss in sorted(peak.items()):
             print(f"  peak memory {proc:<56} {rss / 2**30:6.2f} GiB")
+        circuit = config.parent
+        size = sum(f.stat().st_size for f in circuit.iterdir())
+        print(f"  network circuit: {size / 2**30:.1f} GiB on disk ({circuit})")
+        if not args.check_pandas:  # room on the disk for the next run
+            import shutil
+
+            for folder in (circuit, folder_of_edges(folder, workers)):
+                shutil.rmtree(folder, ignore_errors=True)
     if len(results) > 1:
         first, *others = list(results)
         for w in others:
