@@ -248,8 +248,8 @@ def main() -> None:
         if not args.check_pandas:  # room on the disk for the next run
             import shutil
 
-            for folder in (circuit, folder_of_edges(folder, workers)):
-                shutil.rmtree(folder, ignore_errors=True)
+            for written in (circuit, folder_of_edges(folder, workers)):
+                shutil.rmtree(written, ignore_errors=True)
     if len(results) > 1:
         first, *others = list(results)
         for w in others:
