@@ -74,8 +74,10 @@ stats.syn.table()
 #
 # Nothing runs until the circuit is written: the workers read, clean and parameterize
 # partition by partition, in bounded memory each. `clean` finds duplicate synapse ids across
-# partitions; `connectivity` is a tree reduction; `write_circuit(..., compute=False)` returns a
-# lazy result, computed together with the edge count in one pass over the data.
+# partitions; `connectivity` counts each partition's connections where it is (a store's
+# partitions hold each presynaptic neuron whole, so nothing is shuffled);
+# `write_circuit(..., compute=False)` returns a lazy result, computed together with the edge
+# count in one pass over the data (each partition is read once).
 
 # %%
 cluster = distributed.LocalCluster(

@@ -66,7 +66,9 @@ def read_part(part: Part, columns=None) -> pd.DataFrame:
     file = pq.ParquetFile(part.file)
     if raw is not None and not set(raw) <= set(file.schema_arrow.names):
         raw = None  # an expression this does not understand: read every column
-    table = file.read_row_groups(list(part.row_groups), columns=raw)
+    # one thread: dask runs partitions in parallel, one per worker thread (threads inside a
+    # task would oversubscribe the cores)
+    table = file.read_row_groups(list(part.row_groups), columns=raw, use_threads=False)
     pre_col, post_col = part.id_columns
     if part.start is not None or part.stop is not None:
         key = table[pre_col if part.key_side == "pre" else post_col]
@@ -85,7 +87,7 @@ def read_part(part: Part, columns=None) -> pd.DataFrame:
             taken = pc.is_in(pre, value_set=_arrow(part.exclude_pre, pre.type))
             keep = pc.and_(keep, pc.invert(taken))
         table = table.filter(keep)
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": 1})
     try:
         con.register("part", table)
         out = con.execute(f"SELECT {select} FROM part").fetchdf()
