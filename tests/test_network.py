@@ -298,7 +298,9 @@ def test_dask_circuit_equals_pandas_for_any_partitioning(parameterized, neurons,
     kwargs = {"neurons": neurons} if with_neurons else {}
     with tempfile.TemporaryDirectory() as tmp, dask.config.set(scheduler="synchronous"):
         tmp = Path(tmp)
-        a = sf.write_circuit(table, tmp / "a", chunk_size=data.draw(st.integers(300, 3000)), **kwargs)
+        a = sf.write_circuit(
+            table, tmp / "a", chunk_size=data.draw(st.integers(300, 3000)), **kwargs
+        )
         b = sf.write_circuit(ddf, tmp / "b", **kwargs)
         da, db = datasets(a), datasets(b)
         assert da.keys() == db.keys()
