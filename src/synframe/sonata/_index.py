@@ -134,7 +134,10 @@ def finish(group, folder: Path, name: str, carry, offsets: list[int], n: int, n_
         rows = np.concatenate(pieces)
         if not len(rows):
             continue
-        counts += np.bincount(rows[:, 0].astype(np.int64), minlength=n_nodes).astype(np.uint64)
+        lo = k * BLOCK
+        hi = min(lo + BLOCK, n_nodes)
+        local = (rows[:, 0] - np.uint64(lo)).astype(np.int64)
+        counts[lo:hi] += np.bincount(local, minlength=hi - lo).astype(np.uint64)
         order = np.argsort((rows[:, 0] - np.uint64(k * BLOCK)).astype(np.uint16), kind="stable")
         out[at : at + len(rows)] = rows[order, 1:]
         at += len(rows)

@@ -38,38 +38,79 @@ __all__ = [
 CANONICAL = (SynapseTable.id, SynapseTable.pre, SynapseTable.post, *POSITIONS)
 
 
+#: datasets of an edge population synframe writes itself: no column may take their name
+RESERVED = (
+    "synapse_id", "source_node_id", "target_node_id", "edge_type_id", "edge_group_id",
+    "edge_group_index", *CENTERS["pre"], *CENTERS["post"],
+)  # fmt: skip
+
+
 def edge_properties(columns: Sequence[str], dtypes) -> list[str]:
-    """Columns written as edge properties: not canonical, not a side annotation (pre_/post_)."""
-    out = []
-    for c in columns:
-        if c in CANONICAL or c.startswith(("pre_", "post_")):
+    """Columns written as edge properties: not canonical, not a side annotation (pre_/post_);
+    names and dtypes a SONATA edge file can hold (else a SonataError), others left out with a
+    warning (dates, intervals …)."""
+    import warnings
+
+    from ..errors import SynframeWarning
+
+    names = [c for c in columns if not (isinstance(c, str) and c in CANONICAL)]
+    if len(set(map(str, columns))) != len(columns):
+        raise SonataError("the table has columns of the same name; rename them")
+    out, skipped = [], []
+    for c in names:
+        if not isinstance(c, str) or not c or "/" in c or c in (".", ".."):
+            raise SonataError(
+                f"column {c!r} cannot be an edge property name (a non-empty string without '/'); "
+                "rename it"
+            )
+        if c.startswith(("pre_", "post_")):
             continue
+        if c in RESERVED:
+            raise SonataError(
+                f"column {c!r} would replace the {c!r} dataset write_circuit computes; rename it"
+            )
         dt = dtypes[c]
+        if pd.api.types.is_complex_dtype(dt):
+            raise SonataError(f"column {c!r} is complex; SONATA readers cannot read it -- drop it")
         if (
             isinstance(dt, pd.CategoricalDtype)
-            or pd.api.types.is_numeric_dtype(dt)
-            or dt.kind == "O"
+            or pd.api.types.is_bool_dtype(dt)
+            or (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_timedelta64_dtype(dt))
+            or pd.api.types.is_string_dtype(dt)
         ):
             out.append(c)
+        else:
+            skipped.append(f"{c} ({dt})")
+    if skipped:
+        warnings.warn(
+            f"write_circuit: columns {skipped} are not written (no SONATA type for them); "
+            "convert them to numbers or text to keep them",
+            SynframeWarning,
+            stacklevel=3,
+        )
     return out
 
 
 def edge_arrays(df: pd.DataFrame, properties: Sequence[str]) -> dict[str, np.ndarray]:
     """The edge datasets of one chunk (root ids still; node ids are assigned when stitching)."""
-    out = {
-        "pre": df[SynapseTable.pre].to_numpy(dtype=np.int64),
-        "post": df[SynapseTable.post].to_numpy(dtype=np.int64),
-        "synapse_id": df[SynapseTable.id].to_numpy(dtype=np.int64),
+    out = {  # ids checked (no float, missing, negative or >= 2**63 value): never wrapped
+        "pre": as_ids(df[SynapseTable.pre], what="pre"),
+        "post": as_ids(df[SynapseTable.post], what="post"),
+        "synapse_id": as_ids(df[SynapseTable.id], what="id"),
     }
     for side in ("post", "pre"):
         for c, dst in zip([f"{side}_{a}" for a in "xyz"], CENTERS[side], strict=True):
             out[dst] = (df[c].to_numpy(dtype=np.float64) / UM).astype(np.float32)
     for p in properties:
         col = df[p]
-        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
-            out[p] = col.astype(str).to_numpy(dtype=object)
-        elif pd.api.types.is_bool_dtype(col.dtype):
+        if pd.api.types.is_bool_dtype(col.dtype) and not col.isna().any():
             out[p] = col.to_numpy(dtype=np.int8)
+        elif isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(col.dtype):
+            # text; a missing value is "" (as in node properties), whatever the dtype holding it
+            text = col.astype(object)
+            out[p] = text.where(text.notna(), "").astype(str).to_numpy(dtype=object)
+        elif col.dtype == np.float16:  # libsonata reads no half floats; float32 holds them exactly
+            out[p] = col.to_numpy(dtype=np.float32)
         else:
             if col.isna().any():
                 raise SonataError(
@@ -171,9 +212,15 @@ def node_table(
     if neurons is None:
         return np.unique(syn_ids), pd.DataFrame(index=pd.RangeIndex(len(np.unique(syn_ids))))
     if not isinstance(neurons, pd.DataFrame):
+        kind = f"{type(neurons).__module__.split('.')[0]}.{type(neurons).__name__}"
+        hint = (
+            "; call .compute() on it (one row per neuron fits in memory)"
+            if hasattr(neurons, "compute")
+            else ""
+        )
         raise OptionError(
-            f"neurons must be a DataFrame of neurons (an id column and annotations), got "
-            f"{type(neurons).__name__}"
+            f"neurons must be a pandas DataFrame of neurons (an id column and annotations), got "
+            f"{kind}{hint}"
         )
     idc = id_column_of(neurons, None)
     ids = as_ids(neurons[idc], what=f"neurons column {idc!r}")
@@ -236,20 +283,22 @@ def append_edges(
     target: np.ndarray,
     dtypes: dict[str, np.dtype],
     drawn: dict | None = None,
-    *,
-    create: bool = False,
 ) -> int:
     """Write one chunk of edges at rows ``start …`` of the edge file and return the row after it.
 
     ``source``/``target``: the chunk's node ids (or its neuron ids, for `remap_edges` to turn
-    into node ids once the node table is known). ``create``: a new file (the first chunk).
-    Idempotent: a chunk written again (a retried task) overwrites its own rows.
+    into node ids once the node table is known). The first chunk creates the population.
+    Idempotent: a chunk written again (a retried task) overwrites its own rows, and nothing else.
     """
     import h5py
 
     stop = start + len(chunk["pre"])
-    with h5py.File(file, "w" if create else "r+") as h5:
-        if create:
+    # never "w": a retried first chunk must not empty a file later chunks have written to (the
+    # staging directory it lives in is made empty for each write)
+    with h5py.File(file, "a") as h5:
+        if f"edges/{population}" not in h5:
+            # HDF5 chunks of up to _ROWS rows: a small circuit stays small
+            rows = (min(_ROWS, max(4096, stop - start)),)
             g = h5.create_group(f"edges/{population}")
             stamp(g, drawn)
             g0 = g.create_group("0")
@@ -257,20 +306,18 @@ def append_edges(
                        "edge_type_id": np.int64, "edge_group_id": np.int64,
                        "edge_group_index": np.uint64}  # fmt: skip
             for name, dt in columns.items():
-                g.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(_ROWS,), dtype=dt)
+                g.create_dataset(name, shape=(0,), maxshape=(None,), chunks=rows, dtype=dt)
             for name in ("source_node_id", "target_node_id"):
                 g[name].attrs["node_population"] = node_population
             for name, dt in dtypes.items():
                 if name not in ("pre", "post"):  # uncompressed: libsonata reads it
                     kind = h5py.string_dtype() if dt.kind == "O" else dt
-                    g0.create_dataset(
-                        name, shape=(0,), maxshape=(None,), chunks=(_ROWS,), dtype=kind
-                    )
+                    g0.create_dataset(name, shape=(0,), maxshape=(None,), chunks=rows, dtype=kind)
         g = h5["edges"][population]
         g0 = g["0"]
         for group in (g, g0):
             for d in group.values():
-                if isinstance(d, h5py.Dataset):
+                if isinstance(d, h5py.Dataset) and d.shape[0] < stop:  # never shrinks
                     d.resize((stop,))
         g["source_node_id"][start:stop] = source
         g["target_node_id"][start:stop] = target

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._ids import as_ids
 from .._io import remove, staged_dir
 from .._progress import bar
 from ..errors import OptionError, SonataError
@@ -135,8 +136,15 @@ def write_circuit(
         raise SonataError("duplicate synapse ids; run sf.clean(..., dedupe=True) first")
     provenance = circuit_entry(meta.attrs, "synframe.write_circuit")
     names = (node_population, edge_population)
-    # with a neuron table the node ids are known now (and the table is checked now)
-    nodes = None if neurons is None else files.Nodes(files.node_table(neurons, None)[0])
+    # with a neuron table the node ids are known now, and the table is checked now (written to
+    # memory), not after every synapse is written
+    nodes = None
+    if neurons is not None:
+        import io
+
+        root_ids, table = files.node_table(neurons, None)
+        files.write_nodes(io.BytesIO(), node_population, root_ids, table)
+        nodes = files.Nodes(root_ids)
     if not is_dask:
         chunks, n, syn_ids, dtypes = _pandas_chunks(syn, properties, chunk_size)
         with (
@@ -160,9 +168,13 @@ def write_circuit(
     staging = path.parent / f".{path.name}.staging-{token}"
     import dask
 
-    # the folders are made by one task before any part (and a killed attempt's removed); a task
-    # still running after a failure has removed them cannot make them again
-    folder = dask.delayed(_prepare, pure=False)(str(parts), str(staging))
+    # the folders are made before any part (here, or by one task of a lazy graph; a killed
+    # attempt's removed); a task still running after a failure has removed them cannot make them
+    # again
+    if compute:
+        folder = _prepare(str(parts), str(staging))
+    else:
+        folder = dask.delayed(_prepare, pure=False)(str(parts), str(staging))
     written = syn.map_partitions(
         files.write_part, folder, properties, nodes,
         meta=pd.DataFrame({"root_id": np.zeros(0, np.int64)}),
@@ -175,7 +187,7 @@ def write_circuit(
     links = _chain(written, common)
     finish = {
         "parts": str(parts), "staging": str(staging), "path": str(path), "neurons": neurons,
-        "names": names, "provenance": provenance,
+        "names": names, "provenance": provenance, "overwrite": overwrite,
     }  # fmt: skip
     if not compute:
         import dask.dataframe as dd
@@ -220,7 +232,6 @@ def _append(staging: Path, runs: Path, names, chunk, bounds, number, state, node
     stop = files.append_edges(
         staging / "edges.h5", edge_population, node_population, chunk, start,
         chunk["pre"].astype(np.uint64), chunk["post"].astype(np.uint64), dtypes, drawn,
-        create=number == 0,
     )  # fmt: skip
     if bounds is not None:  # the runs that close at this part's start
         n_nodes = len(nodes.root_ids)
@@ -231,12 +242,26 @@ def _append(staging: Path, runs: Path, names, chunk, bounds, number, state, node
     return stop, carries, [*offsets, start]
 
 
+_PREPARED = ".prepared"  # in the part folder once it and the staging folder are ready
+
+
 def _prepare(parts: str, staging: str) -> tuple[str, str]:
-    """Empty part and staging folders for this write (what a killed attempt left goes)."""
-    for folder in (Path(parts), Path(staging)):
-        remove(folder)
-        folder.mkdir(parents=True)
-    (Path(parts) / "index").mkdir()
+    """Empty part and staging folders for this write (what a killed attempt left goes); run
+    again (its result lost with a worker), it keeps what this write has put there."""
+    if not (Path(parts) / _PREPARED).exists():
+        for folder in (Path(parts), Path(staging)):
+            remove(folder)
+            folder.mkdir(parents=True)
+        # what earlier writes to this path left (a lazy write whose input failed cannot clean up)
+        target = Path(parts).name.split(".parts-")[0]  # ".<name>"
+        for old in Path(parts).parent.glob(f"{target}.*-*"):
+            if old.name.split("-")[0] in (f"{target}.parts", f"{target}.staging") and old not in (
+                Path(parts),
+                Path(staging),
+            ):
+                remove(old)
+        (Path(parts) / "index").mkdir()
+        (Path(parts) / _PREPARED).touch()
     return parts, staging
 
 
@@ -269,9 +294,12 @@ def _compute_links(links: list, written, done):
         from distributed import as_completed
 
         futures = client.compute(links)
-        for _ in as_completed(futures):
+        last = futures[-1]
+        for future in as_completed(futures):
             done()
-        return futures[-1].result()
+            if future is not last:  # not wanted any more: a link lost with its worker after the
+                future.release()  # next one has run is not run again
+        return last.result()
     from dask.callbacks import Callback
 
     keys = {d.key for d in links}
@@ -308,12 +336,18 @@ def _complete(staging: Path, state, syn_ids, neurons, names, provenance, folder:
     (staging / "circuit_config.json").write_text(json.dumps(config, indent=2, default=str))
 
 
-def _close(state, *, parts, staging, path, neurons, names, provenance) -> pd.Series:
+def _close(state, *, parts, staging, path, neurons, names, provenance, overwrite) -> pd.Series:
     """The chain's edge file completed and moved into ``path`` (the graph's last task)."""
     written, ids = state
     try:
+        # again now: a lazy write may be computed long after it was made (or twice)
+        _check_target(Path(path), overwrite)
+        (Path(parts) / _PREPARED).unlink(missing_ok=True)
         with staged_dir(Path(path), staging=Path(staging), prepared=True) as st:
             _complete(st, written, ids, neurons, names, provenance, Path(parts) / "index")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(parts, ignore_errors=True)
     log.info("write_circuit: %d synapses between %d neurons -> %s", written[0], len(ids), path)
@@ -350,7 +384,9 @@ def _is_dask(obj) -> bool:
 def _pandas_chunks(syn: pd.DataFrame, properties, chunk_size: int):
     first = files.edge_arrays(syn.iloc[:0], properties)
     dtypes = {k: v.dtype for k, v in first.items()}
-    syn_ids = np.union1d(syn[SynapseTable.pre].to_numpy(), syn[SynapseTable.post].to_numpy())
+    syn_ids = np.union1d(
+        as_ids(syn[SynapseTable.pre], what="pre"), as_ids(syn[SynapseTable.post], what="post")
+    )
 
     def chunks():
         for start in range(0, max(1, len(syn)), chunk_size):  # one (empty) chunk at least

@@ -316,4 +316,8 @@ def to_dask(store, ids, *, columns, partition_size, pre, post):
     )
     if not parts:  # no row group holds the ids: one empty partition
         return dd.from_pandas(meta, npartitions=1)
+    if SynapseTable.neuropil in meta:  # each partition has its own: unknown to dask
+        from dask.dataframe.utils import clear_known_categories
+
+        meta = clear_known_categories(meta, cols=[SynapseTable.neuropil])
     return dd.from_map(read_part, parts, meta=meta, label="synframe-store", enforce_metadata=False)
