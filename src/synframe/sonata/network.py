@@ -60,9 +60,10 @@ def write_circuit(
     order: ``source_node_id``/``target_node_id``, ``synapse_id``, ``afferent_center_*`` (the post
     position) and ``efferent_center_*`` (the pre position) in µm (float32), and every other column
     that is not a ``pre_``/``post_`` annotation as an edge property with its own dtype (drawn
-    values are written as they are drawn; categories and text as strings). Then the SONATA
-    indices (the datasets libsonata's ``write_indices`` writes, built in chunks: bounded memory
-    at any size) and ``circuit_config.json`` (populations typed ``virtual`` and ``chemical``: a
+    values are written as they are drawn; categories and text as strings, a missing one as
+    ``""``; float16 as float32; columns of other types -- dates -- are left out with a warning).
+    Then the SONATA indices (the datasets libsonata's ``write_indices`` writes, built in chunks:
+    bounded memory at any size) and ``circuit_config.json`` (populations typed ``virtual`` and ``chemical``: a
     network of EM neurons without morphologies or models). The circuit reads back with libsonata and
     bluepysnap, [`synframe.read_edges`][synframe.sonata.read.read_edges] and [`synframe.parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit].
 
