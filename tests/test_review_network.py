@@ -1,6 +1,7 @@
 """write_circuit, SONATA indices and store partitions attacked: an independent review's
 reproducers (each failed on the reviewed commit 90409e1), kept as regression tests."""
 
+import contextlib
 import os
 import signal
 import threading
@@ -81,9 +82,20 @@ def test_killing_the_worker_of_link_0_never_gives_a_wrong_circuit(table, neurons
     middle partitions are all zero (source 0, target 0, synapse_id 0) while the indices describe
     the real edges -- or it fails with BlockingIOError (the retried link 0 and the running link
     open the edge file at once)."""
-    distributed = pytest.importorskip("distributed")
     ref = sf.write_circuit(table, tmp_path / "ref", neurons=neurons, progress=False)
     ddf = dd.from_pandas(table, npartitions=12).map_partitions(_slow, meta=table.iloc[:0])
+    with _cluster() as client:
+        for attempt in range(5):
+            result = _kill_link_0(client, ddf, neurons, tmp_path / f"net{attempt}")
+            if "config" in result:
+                for name in ("0/synapse_id", "source_node_id"):
+                    assert np.array_equal(_edges(result["config"], name), _edges(ref, name))
+
+
+@contextlib.contextmanager
+def _cluster():
+    """A client of a LocalCluster of two worker processes."""
+    distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
@@ -91,11 +103,7 @@ def test_killing_the_worker_of_link_0_never_gives_a_wrong_circuit(table, neurons
         ) as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip
-        for attempt in range(5):
-            result = _kill_link_0(client, ddf, neurons, tmp_path / f"net{attempt}")
-            if "config" in result:
-                for name in ("0/synapse_id", "source_node_id"):
-                    assert np.array_equal(_edges(result["config"], name), _edges(ref, name))
+        yield client
 
 
 def _scheduler_links(dask_scheduler):
@@ -329,15 +337,8 @@ def test_a_failing_eager_write_on_a_cluster_leaves_no_hidden_folders(table, neur
     killed attempt): the client's ``finally`` removes the folders before `_prepare` makes them.
     Seen without the slow-down too: 3 of 3 runs of a plain script on a LocalCluster, 1 of 6
     with the local threaded scheduler."""
-    distributed = pytest.importorskip("distributed")
     ddf = dd.from_pandas(table, npartitions=6).map_partitions(_fail_first, meta=table.iloc[:0])
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-            memory_limit="1GiB",
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):  # fmt: skip
+    with _cluster() as client:
         client.run(_slow_prepare)
         with pytest.raises(RuntimeError, match="upstream"):
             sf.write_circuit(ddf, tmp_path / "net", neurons=neurons, progress=False)
