@@ -1,6 +1,11 @@
 """synframe's table verbs on dask DataFrames: lazy, with the same results as pandas.
 
-Each verb has the pandas verb's signature and is aliased as ``ddf.syn.<verb>``. Work happens
+One module, though over 400 lines: one short section per verb, sharing the shuffle and
+partition helpers.
+
+Each verb has the pandas verb's signature and, like the pandas verbs, is aliased as
+``ddf.syn.<verb>`` (``fit_pathway_stats``, which returns statistics, not a table, is a function
+only, as in pandas). Work happens
 partition by partition on the workers (``dask.distributed`` or any dask scheduler); what crosses
 partitions is a dask reduction or shuffle, never a home-made parallel layer:
 
@@ -10,7 +15,9 @@ partitions is a dask reduction or shuffle, never a home-made parallel layer:
 - [`annotate`][synframe.dask.annotate], [`validate`][synframe.dask.validate], [`parameterize`][synframe.dask.parameterize]: per partition (keyed randomness makes a
   synapse's values independent of how the table is split);
 - [`connectivity`][synframe.dask.connectivity]: counted per partition; only neurons whose synapses are in several
-  partitions go through dask's group-by (none when partitioned as the store is).
+  partitions go through dask's group-by (none when partitioned as the store is);
+- [`fit_pathway_stats`][synframe.dask.fit_pathway_stats]: a reduction of exact per-pathway summaries (one or two
+  reads of the table), connections split across partitions merged by dask's group-by.
 
 Results equal the pandas verb's on the computed table (``ddf.compute()``) for any partitioning:
 the same rows, in the same order (except [`connectivity`][synframe.dask.connectivity], see there), values and dtypes.
@@ -53,7 +60,7 @@ from .pathways import check_by as _check_by
 from .pathways import validate as _validate_stats
 from .schemas import SynapseTable
 
-__all__ = ["annotate", "clean", "connectivity", "parameterize", "validate"]
+__all__ = ["annotate", "clean", "connectivity", "fit_pathway_stats", "parameterize", "validate"]
 
 
 def _check_dask(ddf, verb: str) -> None:
@@ -338,3 +345,195 @@ def connectivity(ddf, *, by: str | Sequence[str] | None = None, threshold: int =
     summed = sums.reset_index()
     summed = summed[summed["weight"] >= threshold].astype({"weight": "int64"})
     return dd.concat([local, summed.map_partitions(_no_attrs, meta=meta)])
+
+
+# --- fit_pathway_stats --------------------------------------------------------------------------------
+
+
+def _tree(items: list, split_every: int = 8):
+    """One delayed result merging ``items`` (delayed summaries) with a tree of `_summaries.merge`."""
+    import dask
+
+    if not items:
+        return dask.delayed(None)
+    while len(items) > 1:
+        items = [
+            dask.delayed(_merge_all)(items[i : i + split_every])
+            for i in range(0, len(items), split_every)
+        ]
+    return items[0]
+
+
+def _merge_all(items: list):
+    from . import _summaries
+
+    out = None
+    for item in items:
+        out = _summaries.merge(out, item)
+    return out
+
+
+def _fit_part(df: pd.DataFrame, piece: dict, group_cols, syn_requests, need_conns: bool):
+    """One partition: pass 1 (summary, connections), or pass 2 (details, connections or None)."""
+    from . import _summaries
+
+    run_schema(
+        df, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
+    )
+    if syn_requests is None:
+        return _summaries.syn_summary(df, **piece, group_cols=group_cols)
+    details = _summaries.syn_details(df, **piece, requests=syn_requests) if syn_requests else {}
+    return details, (_summaries.conn_table(df, **piece) if need_conns else None)
+
+
+def _ends(conns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return np.unique(conns[SynapseTable.pre].to_numpy()), np.unique(
+        conns[SynapseTable.post].to_numpy()
+    )
+
+
+def _shared_ends(ends: list) -> tuple[np.ndarray, np.ndarray]:
+    """The pre- and postsynaptic neurons found in more than one partition's connections."""
+    return _shared_pres([e[0] for e in ends]), _shared_pres([e[1] for e in ends])
+
+
+def _conn_split(conns: pd.DataFrame, shared, *, local: bool) -> pd.DataFrame:
+    """Connections that cannot (``local``) or may be split across partitions: a split one has its
+    pre and its post in several partitions."""
+    pres, posts = shared
+    across = np.isin(conns[SynapseTable.pre].to_numpy(), pres) & np.isin(
+        conns[SynapseTable.post].to_numpy(), posts
+    )
+    return _no_attrs(conns[~across] if local else conns[across])
+
+
+def _fit_pass(
+    ddf, piece: dict, props: list[str], group_cols, syn_requests=None, conn_requests=None
+):
+    """Delayed (synapse result, connection result) of one pass over ``ddf``'s partitions."""
+    import dask
+    import dask.dataframe as dd
+
+    from . import _summaries
+
+    first = syn_requests is None
+    need_conns = first or bool(conn_requests)
+    results = [
+        dask.delayed(_fit_part)(part, piece, group_cols, syn_requests, need_conns)
+        for part in ddf.to_delayed(optimize_graph=True)
+    ]
+    syn_result = _tree([dask.delayed(_first)(r) for r in results])
+    if not need_conns:
+        return syn_result, dask.delayed(None)
+    frames = [dask.delayed(_second)(r) for r in results]
+    meta = _no_attrs(_summaries.conn_table(ddf._meta, **piece))
+    conns = dd.from_delayed(frames, meta=meta, verify_meta=False)
+    shared = dask.delayed(_shared_ends)([dask.delayed(_ends)(f) for f in frames])
+    local = conns.map_partitions(_conn_split, shared, local=True, meta=meta)
+    across = conns.map_partitions(_conn_split, shared, local=False, meta=meta)
+    keys = [SynapseTable.pre, SynapseTable.post, "src", "tgt"]
+    how = {"size": "sum"} | {f"lo{i}": "min" for i in range(len(props))}
+    how |= {f"hi{i}": "max" for i in range(len(props))}
+    merged = (
+        across.groupby(keys, sort=False, dropna=False)
+        .agg(how, split_out=max(1, ddf.npartitions), shuffle_method=_shuffle_method(ddf))
+        .reset_index()
+    )
+    whole = dd.concat([local, merged.map_partitions(_no_attrs, meta=merged._meta)])
+    parts = whole.to_delayed(optimize_graph=False)  # the frames' own keys: each partition read once
+    if first:
+        conn_result = _tree([dask.delayed(_summaries.conn_summary)(f, props) for f in parts])
+    else:
+        conn_result = _tree(
+            [dask.delayed(_summaries.conn_details)(f, props, conn_requests) for f in parts]
+        )
+    return syn_result, conn_result
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _second(pair):
+    return pair[1]
+
+
+def fit_pathway_stats(
+    ddf,
+    *,
+    by: str,
+    properties: Sequence[str] | str,
+    types=None,
+    distributions=None,
+    min_connections: int = 5,
+    bounds=None,
+    dtypes=None,
+    interpolate=None,
+    src_types: Sequence[str] | None = None,
+    tgt_types: Sequence[str] | None = None,
+    truncnorm_fit: str = "histogram",
+    nsyns: str | None = "nsyns",
+    progress: bool = True,
+) -> xr.DataArray:
+    """[`synframe.fit_pathway_stats`][synframe.fit.fit_pathway_stats] as a dask reduction: the same
+    statistics, bit for bit, for any partitioning.
+
+    Each partition is summarised where it is (per pathway: counts, exact sums of values and
+    squares, min and max; its connections with their sizes and each property's min and max);
+    the summaries are merged by a tree of small tasks, and connections whose synapses are in
+    several partitions by dask's group-by (none for partitions that hold each neuron's synapses
+    together, as [`LocalStore.to_dask`][synframe.sources.local.LocalStore.to_dask] gives them). The table is read
+    once, or twice when a distribution needs histograms (``truncnorm``), distinct values
+    (``discrete``) or logs (``lognormal``) over a pathway's range known only after the first read.
+    Eager (returns the statistics, like the pandas verb); errors in a partition surface when it
+    is read.
+
+    The sums are exact (integers), so means and standard deviations are correctly rounded and do
+    not depend on how the table is split or ordered -- the pandas verb computes them the same way.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> import synframe as sf
+    >>> syn = sf.datasets.example_synapses()
+    >>> types = {i: "any" for i in set(syn.pre) | set(syn.post)}
+    >>> truth = sf.pathway_stats({"g": {"*": {"*": {"type": "gamma", "mean": 2.0, "std": 0.5}}}})
+    >>> drawn = sf.parameterize(syn, truth, by="c", types=types, seed=3)
+    >>> kw = dict(by="c", types=types, properties=["g", "n_syn_per_conn"], progress=False)
+    >>> lazy = sf.dask.fit_pathway_stats(dd.from_pandas(drawn, npartitions=3), **kw)
+    >>> lazy.equals(sf.fit_pathway_stats(drawn, **kw))
+    True
+    """
+    import dask
+
+    from . import _summaries
+    from .fit import fit_from_summaries, fit_options
+
+    _check_dask(ddf, "fit_pathway_stats")
+    meta = ddf._meta
+    run_schema(
+        meta,
+        stage_schema("synapses", unique_ids=False),
+        "SynapseTable (input of fit_pathway_stats)",
+    )
+    opts = fit_options(
+        meta.columns, by=by, properties=properties, types=types, distributions=distributions,
+        min_connections=min_connections, bounds=bounds, interpolate=interpolate,
+        truncnorm_fit=truncnorm_fit, progress=progress,
+    )  # fmt: skip
+    props = opts["syn_props"]
+    piece = {"by": by, "types": types, "props": props, "nsyns": nsyns}
+    _summaries.synapse_counts(meta, nsyns, opts["props"])  # the nsyns option, now
+    summary, conns = dask.compute(*_fit_pass(ddf, piece, props, opts["group_cols"]))
+
+    def details(on_synapses: dict, on_connections: dict) -> dict:
+        syn_got, conn_got = dask.compute(
+            *_fit_pass(ddf, piece, props, None, on_synapses, on_connections)
+        )
+        return {**(syn_got or {}), **(conn_got or {})}
+
+    return fit_from_summaries(
+        summary, conns, details, opts, by=by, types=types, min_connections=min_connections,
+        bounds=bounds, dtypes=dtypes, interpolate=interpolate, src_types=src_types,
+        tgt_types=tgt_types, truncnorm_fit=truncnorm_fit, nsyns=nsyns,
+    )  # fmt: skip

@@ -23,20 +23,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import _draw, _progress
+from . import _progress
+from . import _summaries as sm
+from ._summaries import HIST_BINS, MAX_DISCRETE, WILDCARD_KEY
 from ._validation import run_schema, stage_schema
 from .distributions import DISTRIBUTIONS, N_SYN_PER_CONN
 from .errors import OptionError, PathwayError, format_problems
-from .pathways import WILDCARD, pathway_stats
+from .pathways import pathway_stats
 
 __all__ = ["fit_pathway_stats"]
 
 log = logging.getLogger("synframe")
 
-#: more distinct values than this and ``discrete`` is refused (connectome-manipulator's limit)
-MAX_DISCRETE = 100
-#: histogram bins of CM's normal fit (its ``hist_bins`` default)
-HIST_BINS = 51
 #: the statistics averaged (nanmean) when a pathway is interpolated
 _MEANS = ("mean", "std", "norm_loc", "norm_scale", "log_mean", "log_std")
 
@@ -44,19 +42,16 @@ _MEANS = ("mean", "std", "norm_loc", "norm_scale", "log_mean", "log_std")
 # --- extract: statistics of one pathway --------------------------------------------------------------
 
 
-def _cm_norm_fit(
-    x: np.ndarray, mean: float, std: float, w: np.ndarray | None = None
-) -> tuple[float, float]:
-    """Normal loc/scale fitted to the histogram of ``x`` as CM's ``_norm_fitting`` does.
+def _cm_norm_fit(counts: np.ndarray, edges: np.ndarray, mean: float, std: float):
+    """Normal loc/scale fitted to a 51-bin histogram as CM's ``_norm_fitting`` does.
 
-    A least-squares fit of ``scale_factor * N(loc, scale).pdf`` to the counts of a 51-bin
-    histogram (bin centres; loc within their range; at most 30 evaluations); ``mean``/``std``
-    when the fit fails or a coefficient's relative standard error exceeds 0.5. ``w``: synapses
-    per value (rows of bmtk edges with ``nsyns``), counted as that many values.
+    A least-squares fit of ``scale_factor * N(loc, scale).pdf`` to the ``counts`` (bin centres;
+    loc within their range; at most 30 evaluations); ``mean``/``std`` when the fit fails or a
+    coefficient's relative standard error exceeds 0.5. The histogram is CM's:
+    ``np.histogram(values, bins=51)`` (synapses counted ``nsyns`` times).
     """
     from scipy import optimize, stats
 
-    counts, edges = np.histogram(x, bins=HIST_BINS, weights=w)  # in x's own dtype, as CM
     centers = [np.mean(edges[i : i + 2]) for i in range(len(counts))]
 
     def pdf(v, loc, scale, factor):
@@ -78,76 +73,79 @@ def _cm_norm_fit(
     return float(popt[0]), float(popt[1])
 
 
-def _truncnorm_mle(
-    x: np.ndarray, lo: float, hi: float, w: np.ndarray | None = None
-) -> tuple[float, float]:
-    """Maximum-likelihood loc/scale of a normal truncated to [lo, hi] (bounds fixed); ``w``:
-    each value counted that many times."""
-    from scipy import optimize, special
+def _log_mass(a: float, b: float, width: float) -> float:
+    """log(Phi(b) - Phi(a)) for a < b (``width``: b - a, exact), without cancellation: with erf
+    across 0, log tails on one side (upper tails mirrored), and density times width when a and b
+    are too close for the tails to tell apart (a far, flat fit)."""
+    from scipy import special
 
-    m, sd = _mean_std(x, w)
+    if a < 0 < b:
+        return float(np.log(0.5 * (special.erf(b / np.sqrt(2)) - special.erf(a / np.sqrt(2)))))
+    if a >= 0:
+        a, b = -b, -a
+    la, lb = float(special.log_ndtr(a)), float(special.log_ndtr(b))
+    if la - lb < -1e-9:
+        return lb + float(np.log1p(-np.exp(la - lb)))
+    return -0.5 * b * b - 0.5 * np.log(2 * np.pi) + float(np.log(width))
+
+
+def _truncnorm_mle(n: int, mean: float, var: float, lo: float, hi: float) -> tuple[float, float]:
+    """Maximum-likelihood loc/scale of a normal truncated to [lo, hi] (bounds fixed), from the
+    values' count, mean and population variance (sufficient statistics of the normal)."""
+    from scipy import optimize
+
+    sd = float(np.sqrt(var))
     if sd == 0 or lo == hi:
-        return m, 0.0
-    total = float(len(x) if w is None else w.sum())
+        return mean, 0.0
 
     def nll(theta):
         loc, log_scale = theta
         scale = np.exp(log_scale)
-        a, b = (lo - loc) / scale, (hi - loc) / scale
-        z = special.log_ndtr(b) + np.log1p(-np.exp(special.log_ndtr(a) - special.log_ndtr(b)))
-        terms = -0.5 * ((x - loc) / scale) ** 2 - np.log(scale)
-        return -(np.sum(terms) if w is None else np.dot(terms, w)) + total * z
+        z = _log_mass((lo - loc) / scale, (hi - loc) / scale, (hi - lo) / scale)
+        # sum over values of (x - loc)**2 = n (var + (mean - loc)**2)
+        return n * (0.5 * (var + (mean - loc) ** 2) / scale**2 + log_scale + z)
 
     res = optimize.minimize(
         nll,
-        x0=[m, np.log(sd)],
+        x0=[mean, np.log(sd)],
         method="Nelder-Mead",
         options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
     )
     return float(res.x[0]), float(np.exp(res.x[1]))
 
 
-def _mean_std(v: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
-    """Mean and population std (``ddof=0``) of ``v``, each value counted ``w`` times."""
-    if w is None:
-        return float(np.mean(v, dtype=np.float64)), float(np.std(v, dtype=np.float64))
-    x = v.astype("float64", copy=False)
-    mean = float(np.average(x, weights=w))
-    return mean, float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
-
-
-def _extract(
-    v: np.ndarray, shared: bool | None, kind: str, truncnorm_fit: str, w: np.ndarray | None = None
-) -> dict:
-    """CM's statistics of one pathway's values ``v`` (one per connection when shared).
-
-    ``w``: how many synapses each value stands for (bmtk edges with ``nsyns``): every statistic
-    is that of the values repeated ``w`` times, without repeating them.
-    """
-    mean, std = _mean_std(v, w)
-    out = {
-        "mean": mean,
-        "std": std,
-        "min": float(np.min(v)),
-        "max": float(np.max(v)),
-        "shared_within": np.nan if shared is None else float(shared),
-    }
+def _extract(m: tuple, shared: bool | None, kind: str, truncnorm_fit: str, detail) -> dict:
+    """CM's statistics of one pathway from the summary ``m`` of its values (one per connection
+    when shared) and the ``detail`` its kind asked for (histogram, values/counts, log summary)."""
+    mean, std, lo, hi = sm.moments_stats(m)
+    out = {"mean": mean, "std": std, "min": lo, "max": hi,
+           "shared_within": np.nan if shared is None else float(shared)}  # fmt: skip
     if kind == "truncnorm":
         if truncnorm_fit == "mle":
-            x = v.astype("float64")
-            out["norm_loc"], out["norm_scale"] = _truncnorm_mle(x, out["min"], out["max"], w)
+            out["norm_loc"], out["norm_scale"] = _truncnorm_mle(m[0], mean, std**2, lo, hi)
         else:
-            out["norm_loc"], out["norm_scale"] = _cm_norm_fit(v, out["mean"], out["std"], w)
+            edges = np.histogram_bin_edges(
+                np.empty(0, dtype=np.asarray(m[3]).dtype), bins=HIST_BINS, range=(m[3], m[4])
+            )
+            out["norm_loc"], out["norm_scale"] = _cm_norm_fit(detail, edges, mean, std)
     if kind == "discrete":
-        val, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
-        if w is not None:
-            cnt = np.bincount(inv.ravel(), weights=w, minlength=len(val)).astype(np.int64)
-        out["val"], out["cnt"] = (val, cnt) if len(val) <= MAX_DISCRETE else ([], [])
+        out["val"], out["cnt"] = ([], []) if detail is None else detail
     if kind == "lognormal":
-        lv = np.log(v.astype("float64")) if out["min"] > 0 else np.array([np.nan])
-        lw = w if out["min"] > 0 else None
-        out["log_mean"], out["log_std"] = _mean_std(lv, lw)
+        out["log_mean"], out["log_std"] = (
+            sm.moments_stats(detail)[:2] if detail is not None else (np.nan, np.nan)
+        )
     return out
+
+
+def _request(kind: str, truncnorm_fit: str, m: tuple):
+    """What a cell of ``kind`` needs from pass 2: ``(what, lo, hi)`` or None."""
+    if kind == "truncnorm" and truncnorm_fit == "histogram":
+        return ("hist", m[3], m[4])
+    if kind == "discrete":
+        return ("vals", None, None)
+    if kind == "lognormal" and m[3] > 0:
+        return ("log", None, None)
+    return None
 
 
 # --- interpolate: CM's levels of less specific groupings ----------------------------------------------
@@ -273,33 +271,19 @@ def _spec(kind: str, st: dict, *, structural: bool) -> dict:
     return spec
 
 
-def _auto_kind(x: np.ndarray, is_int: bool) -> tuple[str, str, bool]:
-    """A type for values ``x`` that respects their support: (type, reason, data bounds?)."""
-    lo, hi = x.min(), x.max()
+def _auto_kind(lo, hi, is_int: bool, integral: bool, distinct) -> tuple[str, str, bool]:
+    """A type for values in [lo, hi] that respects their support: (type, reason, data bounds?).
+
+    ``integral``: every value is a whole number; ``distinct``: the distinct values (None: more than
+    ``MAX_DISCRETE``).
+    """
     if lo == hi:
         return "constant", "one value", False
-    integral = is_int or bool(np.all(np.mod(x, 1) == 0))
-    if integral and len(np.unique(x)) <= MAX_DISCRETE:
+    if (is_int or integral) and distinct is not None:
         return "discrete", "integer values", False
-    if lo >= 0 and np.mean(x, dtype=np.float64) > 0:
+    if lo >= 0 and hi > 0:
         return "gamma", "non-negative values", True
     return "normal", "values of both signs", True
-
-
-def _stats_of(values, varies, rows, crow, conns, kind: str, truncnorm_fit: str, weights) -> dict:
-    """CM's extract for one pathway (``values`` None: synapses per connection).
-
-    ``weights``: synapses per row (None: one each); a shared value counts once per connection.
-    """
-    conn_size, first_row = conns
-    if values is None:
-        return _extract(conn_size[crow], None, kind, truncnorm_fit)
-    x = values[rows]
-    # one constant over a pathway of several connections is not taken as shared (CM's rule)
-    shared = False if len(crow) > 1 and x.min() == x.max() else not varies[crow].any()
-    if shared:
-        return _extract(values[first_row[crow]], shared, kind, truncnorm_fit)
-    return _extract(x, shared, kind, truncnorm_fit, None if weights is None else weights[rows])
 
 
 def _arrays(cells: list[tuple[int, int, dict]], shape: tuple[int, int]) -> dict:
@@ -319,12 +303,34 @@ def _check_option(name: str, value, allowed) -> None:
         raise OptionError(f"{name} must be one of {list(allowed)}, got {value!r}")
 
 
-def _group_table(syn, by, types, groups, src_types, tgt_types) -> tuple[np.ndarray, np.ndarray]:
+def _group_columns(columns, by, types, interpolate) -> list[str] | None:
+    """The ``interpolate`` columns to read from the table's ``pre_<col>`` / ``post_<col>``
+    (None: nothing to read: no interpolation, a DataFrame of groups, or ``types`` has them)."""
+    if interpolate is None or isinstance(interpolate, pd.DataFrame):
+        return None
+    cols = [interpolate] if isinstance(interpolate, str) else [str(c) for c in interpolate]
+    if not cols:
+        raise OptionError("interpolate needs grouping columns, e.g. ('layer', 'synapse_class')")
+    if isinstance(types, pd.DataFrame) and by in types and all(c in types for c in cols):
+        return None
+    need = [f"{side}_{c}" for side in ("pre", "post") for c in (by, *cols)]
+    lacking = [c for c in need if c not in columns]
+    if lacking:
+        raise OptionError(
+            f"interpolate={cols}: no columns {lacking}; annotate the table "
+            f"(sf.annotate(..., columns={cols!r})) or pass interpolate= a DataFrame "
+            f"indexed by {by} with columns {cols}"
+        )
+    return cols
+
+
+def _group_table(by, types, groups, src_types, tgt_types, rows) -> tuple[np.ndarray, np.ndarray]:
     """(n_src, k) and (n_tgt, k) string arrays: each type's values of the grouping columns.
 
-    From a DataFrame indexed by type, or per side from ``types`` / the table's ``pre_<col>`` /
-    ``post_<col>`` columns. A type whose neurons differ (an ``L23`` mtype in layers 2 and 3) takes
-    the values of its lowest neuron id, as CM takes its first node's.
+    From a DataFrame indexed by type, from ``types``, or per side from ``rows`` (the rows of
+    each type's lowest neuron id in the table, of the summary). A type whose neurons differ (an
+    ``L23`` mtype in layers 2 and 3) takes the values of its lowest neuron id, as CM takes its
+    first node's.
     """
     if isinstance(groups, pd.DataFrame):
         table = groups.copy()
@@ -333,27 +339,15 @@ def _group_table(syn, by, types, groups, src_types, tgt_types) -> tuple[np.ndarr
         tables = (table, table)
     else:
         cols = [groups] if isinstance(groups, str) else [str(c) for c in groups]
-        if not cols:
-            raise OptionError("interpolate needs grouping columns, e.g. ('layer', 'synapse_class')")
-        tables = []
-        for side in ("pre", "post"):
-            if isinstance(types, pd.DataFrame) and by in types and all(c in types for c in cols):
-                from ._ids import id_column_of
+        if rows is None:  # types has them
+            from ._ids import id_column_of
 
-                idc = id_column_of(types, None)
-                long = types[[idc, by, *cols]].set_axis(["id", by, *cols], axis=1)
-            else:
-                need = [f"{side}_{c}" for c in (by, *cols)]
-                lacking = [c for c in need if c not in syn.columns]
-                if lacking:
-                    raise OptionError(
-                        f"interpolate={cols}: no columns {lacking}; annotate the table "
-                        f"(sf.annotate(..., columns={cols!r})) or pass interpolate= a DataFrame "
-                        f"indexed by {by} with columns {cols}"
-                    )
-                long = syn[[side, *need]].set_axis(["id", by, *cols], axis=1)
-            long = long.sort_values("id", kind="stable").drop_duplicates(by)
-            tables.append(long.astype({by: str}).set_index(by)[cols].astype(str))
+            idc = id_column_of(types, None)
+            long = types[[idc, by, *cols]].set_axis(["id", by, *cols], axis=1)
+            rows = {side: long.sort_values("id", kind="stable").drop_duplicates(by)
+                    for side in ("pre", "post")}  # fmt: skip
+        tables = [rows[side].astype({by: str}).set_index(by)[cols].astype(str)
+                  for side in ("pre", "post")]  # fmt: skip
     out = []
     for names, table in zip((src_types, tgt_types), tables, strict=True):
         lacking = [t for t in names if t not in table.index]
@@ -365,42 +359,241 @@ def _group_table(syn, by, types, groups, src_types, tgt_types) -> tuple[np.ndarr
     return out[0], out[1]
 
 
-def _synapse_counts(syn: pd.DataFrame, nsyns, props) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """The rows that stand for synapses and how many each (None: one each), from ``nsyns``."""
-    if nsyns is None:
-        return syn, None
-    if not isinstance(nsyns, str):
-        raise OptionError(f"nsyns must be a column name or None, got {nsyns!r}")
-    if nsyns not in syn.columns:
-        if nsyns == "nsyns":  # the default: a table of synapses
-            return syn, None
+def fit_options(
+    columns, *, by, properties, types, distributions, min_connections, bounds, interpolate,
+    truncnorm_fit, progress,
+) -> dict:  # fmt: skip
+    """The options of a fit checked (before any work), for pandas and dask alike."""
+    _check_option("truncnorm_fit", truncnorm_fit, ("histogram", "mle"))
+    if isinstance(min_connections, bool) or not isinstance(min_connections, (int, np.integer)):
+        raise OptionError(f"min_connections must be an int >= 1, got {min_connections!r}")
+    if min_connections < 1:
+        raise OptionError(f"min_connections must be >= 1, got {min_connections}")
+    props = [properties] if isinstance(properties, str) else list(dict.fromkeys(properties))
+    if not props:
+        raise OptionError("properties is empty: name the columns to fit")
+    missing_cols = [p for p in props if p != N_SYN_PER_CONN and p not in columns]
+    if missing_cols:
+        raise PathwayError(f"properties {missing_cols} are not columns of the table")
+    if distributions is None:
+        given: dict = {}
+    elif isinstance(distributions, str):
+        given = dict.fromkeys(props, distributions)
+    elif isinstance(distributions, Mapping):
+        given = dict(distributions)
+    else:
         raise OptionError(
-            f"nsyns={nsyns!r} is not a column of the table; pass None if every row is one synapse"
+            f"distributions must be a type name or {{property: type}}, got {distributions!r}"
         )
-    if nsyns in props:
+    unknown = sorted({k for k in given.values() if k not in DISTRIBUTIONS}, key=str)
+    if unknown:
+        raise PathwayError(
+            f"unknown distribution type(s) {unknown}; use one of {sorted(DISTRIBUTIONS)}"
+        )
+    if not (bounds is None or bounds == "data" or isinstance(bounds, Mapping)):
+        raise OptionError(f"bounds must be None, 'data' or {{property: (lo, hi)}}, got {bounds!r}")
+    if not isinstance(by, str) or not by:
         raise OptionError(
-            f"{nsyns!r} counts the synapses each row stands for; fit {N_SYN_PER_CONN!r} (synapses "
-            f"per connection) instead, or pass nsyns=None to fit {nsyns!r} as a property"
+            f"by must be the pathway property (a column name such as 'synapse_class'), got {by!r}"
         )
-    col = syn[nsyns]
-    if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
-        raise PathwayError(
-            f"column {nsyns!r} (synapses per row) must hold numbers, got {col.dtype}"
+    return {
+        "props": props,
+        "syn_props": [p for p in props if p != N_SYN_PER_CONN],
+        "given": given,
+        "group_cols": _group_columns(columns, by, types, interpolate),
+        "progress": bool(progress) if isinstance(progress, np.bool_) else progress,
+    }
+
+
+def _type_lists(summary: dict, conns: dict, src_types, tgt_types):
+    seen = set(summary["pathways"]) | set(conns["n_conn"])
+    seen_src = sorted({s for s, _ in seen})
+    seen_tgt = sorted({t for _, t in seen})
+    src_list = seen_src if src_types is None else [str(s) for s in src_types]
+    tgt_list = seen_tgt if tgt_types is None else [str(t) for t in tgt_types]
+    for name, seen_, listed in (("src", seen_src, src_list), ("tgt", seen_tgt, tgt_list)):
+        extra = [t for t in seen_ if t not in listed]
+        if extra:
+            raise PathwayError(f"{name} types {extra} are in the table but not in {name}_types")
+        if len(set(listed)) != len(listed):
+            raise OptionError(f"{name}_types has duplicates")
+    return src_list, tgt_list
+
+
+def _all(summaries) -> tuple:
+    out = (0, 0, 0, None, None)
+    for m in summaries:
+        out = sm._merge_moments(out, m)
+    return out
+
+
+def _cells_of(p, structural, keys, summary, conns):
+    """Per key (pathway or wildcard): (summary of the values the fit uses, shared, on connections?)."""
+    out = {}
+    for key in keys:
+        if structural:
+            m = conns["size"][key] if key != WILDCARD_KEY else _all(conns["size"].values())
+            out[key] = (m, None, True)
+            continue
+        if key == WILDCARD_KEY:
+            syn_m = _all(v[p] for v in summary["pathways"].values() if p in v)
+            conn_m = _all(v for (q, _), v in conns["values"].items() if q == p)
+            n_conn = sum(conns["n_conn"].values())
+            varying = sum(v for (q, _), v in conns["varying"].items() if q == p)
+        else:
+            syn_m, conn_m = summary["pathways"][key][p], conns["values"][(p, key)]
+            n_conn, varying = conns["n_conn"][key], conns["varying"][(p, key)]
+        # one constant over a pathway of several connections is not taken as shared (CM's rule)
+        shared = False if n_conn > 1 and syn_m[3] == syn_m[4] else varying == 0
+        out[key] = (conn_m, True, True) if shared else (syn_m, False, False)
+    return out
+
+
+def fit_from_summaries(summary: dict, conns: dict, details, opts: dict, *, by, types,
+                       min_connections, bounds, dtypes, interpolate, src_types, tgt_types,
+                       truncnorm_fit, nsyns) -> xr.DataArray:  # fmt: skip
+    """The fit from pass 1's summaries; ``details(syn_requests, conn_requests)`` runs pass 2."""
+    props, given = opts["props"], opts["given"]
+    if summary["rows"] == 0:
+        raise PathwayError("no synapses to fit")
+    src_list, tgt_list = _type_lists(summary, conns, src_types, tgt_types)
+    si = {s: i for i, s in enumerate(src_list)}
+    ti = {t: i for i, t in enumerate(tgt_list)}
+    shape = (len(src_list), len(tgt_list))
+    present = np.zeros(shape, dtype=bool)
+    keys = []
+    for key, n in sorted(conns["n_conn"].items()):
+        if n >= min_connections:
+            present[si[key[0]], ti[key[1]]] = True
+            keys.append(key)
+    if interpolate is not None:
+        g_src, g_tgt = _group_table(by, types, interpolate, src_list, tgt_list, summary["groups"])
+    elif not present.all():
+        keys.append(WILDCARD_KEY)
+
+    problems: list[str] = []
+    plans: dict = {}  # property -> (kind, is_int, use_bounds, {key: (summary, shared, on conns)})
+    chosen: dict[str, str] = {}
+    auto: dict[str, str] = {}
+    requests: tuple[dict, dict] = ({}, {})  # pass 2 on synapses, on connections
+    for p in props:
+        structural = p == N_SYN_PER_CONN
+        if not structural and p in summary["bad"]:
+            problems.append(f"{p}: {summary['bad'][p]}")
+            continue
+        if structural:
+            pooled = _all(conns["size"].values())
+            is_int, integral, distinct = True, True, conns["sizes"]
+        else:
+            pooled = _all(v[p] for v in summary["pathways"].values() if p in v)
+            info = summary["pooled"][p]
+            is_int, integral, distinct = info["is_int"], info["integral"], info["distinct"]
+        use_bounds = False
+        if p in given:
+            kind = given[p]
+        else:
+            kind, reason, use_bounds = _auto_kind(pooled[3], pooled[4], is_int, integral, distinct)
+            auto[p] = f"{kind} ({reason})" + (", bounds from the data" if use_bounds else "")
+        chosen[p] = kind
+        if bounds == "data":
+            use_bounds = True
+        elif isinstance(bounds, Mapping):
+            use_bounds = False
+        cells = _cells_of(p, structural, keys, summary, conns)
+        plans[p] = (kind, is_int, use_bounds, cells)
+        for key, (m, _, on_conns) in cells.items():
+            req = _request(kind, truncnorm_fit, m)
+            if req is not None:
+                requests[on_conns].setdefault(p, []).append((key, *req))
+    got = details(*requests) if (requests[0] or requests[1]) else {}
+
+    prop_stats: dict = {}
+    filled: dict = {}
+    with _progress.bar(len(plans), "fit_pathway_stats", opts["progress"], unit="property") as bar:
+        for n_done, (p, (kind, is_int, use_bounds, cells)) in enumerate(plans.items()):
+            if n_done:
+                bar.update(1)
+            structural = p == N_SYN_PER_CONN
+            stats_of = {
+                key: _extract(m, shared, kind, truncnorm_fit, got.get((p, key, _what(kind))))
+                for key, (m, shared, _) in cells.items()
+            }
+            data = _arrays([(si[k[0]], ti[k[1]], st) for k, st in stats_of.items()
+                            if k != WILDCARD_KEY], shape)  # fmt: skip
+            cell_stats: dict = {}
+            if interpolate is not None:
+                if not present.any():
+                    problems.append(
+                        f"{p}: no pathway has {min_connections} or more connections; lower "
+                        "min_connections"
+                    )
+                    continue
+                model, used = _interpolate(data, present, g_src, g_tgt, quirk_vals=not structural)
+                filled.update({(p, src_list[a], tgt_list[b]): lv for (a, b), lv in used.items()})
+                for i in range(shape[0]):
+                    for j in range(shape[1]):
+                        cell_stats[(src_list[i], tgt_list[j])] = {
+                            k: a[i, j] for k, a in model.items()
+                        }
+            else:
+                cell_stats = {k: st for k, st in stats_of.items() if k != WILDCARD_KEY}
+                if WILDCARD_KEY in stats_of:
+                    cell_stats[WILDCARD_KEY] = stats_of[WILDCARD_KEY]
+                    for a, b in np.argwhere(~present):
+                        filled[(p, src_list[a], tgt_list[b])] = "*"
+            dt = (dtypes or {}).get(p) if dtypes is not None else ("int" if is_int else None)
+            if structural and dtypes is None:
+                dt = None  # the n_syn_per_conn rule makes integers already
+            lo_hi = bounds.get(p) if isinstance(bounds, Mapping) else None
+            prop_stats[p] = {}
+            for (s, t), st in cell_stats.items():
+                try:
+                    spec = _spec(kind, st, structural=structural)
+                except PathwayError as exc:
+                    problems.append(f"{p} [{s} -> {t}]: {exc}")
+                    continue
+                if dt is not None:
+                    spec["dtype"] = dt
+                if lo_hi is not None and hasattr(lo_hi, "__iter__") and len(lo_hi) == 2:
+                    if lo_hi[0] is not None:
+                        spec["lower_bound"] = lo_hi[0]
+                    if lo_hi[1] is not None:
+                        spec["upper_bound"] = lo_hi[1]
+                elif use_bounds and kind not in ("constant", "zero"):
+                    spec["lower_bound"], spec["upper_bound"] = st["min"], st["max"]
+                prop_stats[p].setdefault(s, {})[t] = spec
+        bar.update(1)
+    if problems:
+        raise PathwayError(format_problems("cannot fit", problems))
+    stats = pathway_stats(prop_stats, src_list, tgt_list, by=by)
+    stats.attrs["fit"] = {
+        "min_connections": int(min_connections),
+        "distributions": chosen,
+        "auto": auto,
+        "filled": [[*k, v] for k, v in filled.items()],
+        "interpolate": None
+        if interpolate is None
+        else (list(interpolate.columns) if isinstance(interpolate, pd.DataFrame) else interpolate),
+        "truncnorm_fit": truncnorm_fit,
+        "synapses": summary["synapses"],
+        "rows": summary["rows"],
+        "connections": sum(conns["n_conn"].values()),
+        "nsyns": nsyns if summary["weighted"] else None,
+    }
+    for p, what in auto.items():
+        log.info("fit_pathway_stats: %s: no distribution given, chose %s", p, what)
+    if filled:
+        log.info(
+            "fit_pathway_stats: %d (property, pathway) cells with fewer than %d connections %s",
+            len(filled),
+            min_connections,
+            "interpolated" if interpolate is not None else "use the '*' fit on all synapses",
         )
-    w = col.to_numpy(dtype="float64", na_value=1.0)  # bmtk: an edge without nsyns is 1 synapse
-    bad = ~np.isfinite(w) | (w < 0) | (w != np.round(w)) | (w >= 2**53)
-    if bad.any():
-        raise PathwayError(
-            f"column {nsyns!r} (synapses per row) must hold counts (integers >= 0); "
-            f"{int(bad.sum())} rows do not, e.g. {w[bad][:3].tolist()}"
-        )
-    w = w.astype(np.int64)
-    if (w == 1).all():
-        return syn, None
-    keep = w > 0
-    if not keep.all():  # rows that stand for no synapse
-        syn, w = syn[keep], w[keep]
-    return syn, w
+    return stats
+
+
+def _what(kind: str) -> str | None:
+    return {"truncnorm": "hist", "discrete": "vals", "lognormal": "log"}.get(kind)
 
 
 def fit_pathway_stats(
@@ -505,201 +698,23 @@ def fit_pathway_stats(
     run_schema(
         syn, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
     )
-    _check_option("truncnorm_fit", truncnorm_fit, ("histogram", "mle"))
-    if isinstance(min_connections, bool) or not isinstance(min_connections, (int, np.integer)):
-        raise OptionError(f"min_connections must be an int >= 1, got {min_connections!r}")
-    if min_connections < 1:
-        raise OptionError(f"min_connections must be >= 1, got {min_connections}")
-    props = [properties] if isinstance(properties, str) else list(dict.fromkeys(properties))
-    if not props:
-        raise OptionError("properties is empty: name the columns to fit")
-    missing_cols = [p for p in props if p != N_SYN_PER_CONN and p not in syn.columns]
-    if missing_cols:
-        raise PathwayError(f"properties {missing_cols} are not columns of the table")
-    if distributions is None:
-        given: dict = {}
-    elif isinstance(distributions, str):
-        given = dict.fromkeys(props, distributions)
-    elif isinstance(distributions, Mapping):
-        given = dict(distributions)
-    else:
-        raise OptionError(
-            f"distributions must be a type name or {{property: type}}, got {distributions!r}"
-        )
-    unknown = sorted({k for k in given.values() if k not in DISTRIBUTIONS}, key=str)
-    if unknown:
-        raise PathwayError(
-            f"unknown distribution type(s) {unknown}; use one of {sorted(DISTRIBUTIONS)}"
-        )
-    if not (bounds is None or bounds == "data" or isinstance(bounds, Mapping)):
-        raise OptionError(f"bounds must be None, 'data' or {{property: (lo, hi)}}, got {bounds!r}")
-    if not isinstance(by, str) or not by:
-        raise OptionError(
-            f"by must be the pathway property (a column name such as 'synapse_class'), got {by!r}"
-        )
-    if isinstance(progress, np.bool_):
-        progress = bool(progress)
-    syn, weights = _synapse_counts(syn, nsyns, props)
-    if len(syn) == 0:
-        raise PathwayError("no synapses to fit")
+    opts = fit_options(
+        syn.columns, by=by, properties=properties, types=types, distributions=distributions,
+        min_connections=min_connections, bounds=bounds, interpolate=interpolate,
+        truncnorm_fit=truncnorm_fit, progress=progress,
+    )  # fmt: skip
+    piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
+    summary, conn_table = sm.syn_summary(syn, **piece, group_cols=opts["group_cols"])
+    conns = sm.conn_summary(conn_table, opts["syn_props"])
 
-    src, tgt = _draw.pathway_types(syn, by, types)
-    plan = _draw.plan(syn, src, tgt)
-    seen_src = sorted({s for s, _ in plan.pathways})
-    seen_tgt = sorted({t for _, t in plan.pathways})
-    src_list = seen_src if src_types is None else [str(s) for s in src_types]
-    tgt_list = seen_tgt if tgt_types is None else [str(t) for t in tgt_types]
-    for name, seen, listed in (("src", seen_src, src_list), ("tgt", seen_tgt, tgt_list)):
-        extra = [t for t in seen if t not in listed]
-        if extra:
-            raise PathwayError(f"{name} types {extra} are in the table but not in {name}_types")
-        if len(set(listed)) != len(listed):
-            raise OptionError(f"{name}_types has duplicates")
-    si = {s: i for i, s in enumerate(src_list)}
-    ti = {t: i for i, t in enumerate(tgt_list)}
-    shape = (len(src_list), len(tgt_list))
+    def details(on_synapses: dict, on_connections: dict) -> dict:
+        got = sm.syn_details(syn, **piece, requests=on_synapses) if on_synapses else {}
+        if on_connections:
+            got.update(sm.conn_details(conn_table, opts["syn_props"], on_connections))
+        return got
 
-    n_conn = len(plan.conn_pre)
-    conn_size = np.bincount(plan.conn, minlength=n_conn)
-    if weights is not None:  # synapses, not rows, per connection
-        conn_size = np.bincount(plan.conn, weights=weights, minlength=n_conn).astype(np.int64)
-    first_row = np.zeros(n_conn, dtype=np.int64)
-    uniq_c, first_idx = np.unique(plan.conn, return_index=True)
-    first_row[uniq_c] = first_idx
-    order = np.argsort(plan.conn, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(plan.conn[order]) != 0])
-    present = np.zeros(shape, dtype=bool)
-    cells = []  # (i, j, synapse rows in CM's order, connections in CM's order)
-    for (s, t), rows, crow in zip(plan.pathways, plan.syn_rows, plan.conn_rows, strict=True):
-        if len(crow) < min_connections:
-            continue
-        # CM's order: connections sorted by (pre, post); synapses by connection, then edge order
-        crow = crow[np.lexsort((plan.conn_post[crow], plan.conn_pre[crow]))]
-        rows = rows[np.lexsort((plan.post[rows], plan.pre[rows]))]
-        present[si[s], ti[t]] = True
-        cells.append((si[s], ti[t], rows, crow))
-    if interpolate is not None:
-        g_src, g_tgt = _group_table(syn, by, types, interpolate, src_list, tgt_list)
-
-    problems: list[str] = []
-    prop_stats: dict = {}
-    chosen: dict[str, str] = {}
-    auto: dict[str, str] = {}
-    filled: dict = {}
-    with _progress.bar(len(props), "fit_pathway_stats", progress, unit="property") as bar:
-        for i, p in enumerate(props):
-            if i:
-                bar.update(1)
-            structural = p == N_SYN_PER_CONN
-            if structural:
-                values = conn_size[plan.conn]
-                is_int = True
-            else:
-                values = syn[p].to_numpy()
-                if values.dtype.kind not in "iuf":
-                    problems.append(f"{p}: values must be numbers (dtype {values.dtype})")
-                    continue
-                if not np.isfinite(values).all():
-                    problems.append(f"{p}: values must be finite (no NaN / inf)")
-                    continue
-                is_int = values.dtype.kind in "iu"
-            use_bounds = False
-            if p in given:
-                kind = given[p]
-            else:
-                pooled = conn_size if structural else values
-                kind, reason, use_bounds = _auto_kind(pooled, is_int)
-                auto[p] = f"{kind} ({reason})" + (", bounds from the data" if use_bounds else "")
-            chosen[p] = kind
-            if bounds == "data":
-                use_bounds = True
-            elif isinstance(bounds, Mapping):
-                use_bounds = False
-
-            if structural:
-                values, varies = None, None
-            else:  # per-connection variability, once per property
-                vs = values[order]
-                varies = np.minimum.reduceat(vs, starts) != np.maximum.reduceat(vs, starts)
-            conns = (conn_size, first_row)
-            data = _arrays(
-                [(i, j, _stats_of(values, varies, rows, crow, conns, kind, truncnorm_fit, weights))
-                 for i, j, rows, crow in cells],
-                shape,
-            )  # fmt: skip
-            cell_stats: dict = {}
-            if interpolate is not None:
-                if not present.any():
-                    problems.append(
-                        f"{p}: no pathway has {min_connections} or more connections; lower "
-                        "min_connections"
-                    )
-                    continue
-                model, used = _interpolate(data, present, g_src, g_tgt, quirk_vals=not structural)
-                filled.update({(p, src_list[a], tgt_list[b]): lv for (a, b), lv in used.items()})
-                for i in range(shape[0]):
-                    for j in range(shape[1]):
-                        cell_stats[(src_list[i], tgt_list[j])] = {
-                            k: a[i, j] for k, a in model.items()
-                        }
-            else:
-                for i, j, _, _ in cells:
-                    cell_stats[(src_list[i], tgt_list[j])] = {k: a[i, j] for k, a in data.items()}
-                if not present.all():
-                    everything = np.arange(len(syn))
-                    crow_all = np.arange(n_conn)[np.lexsort((plan.conn_post, plan.conn_pre))]
-                    rows_all = everything[np.lexsort((plan.post, plan.pre))]
-                    cell_stats[(WILDCARD, WILDCARD)] = _stats_of(
-                        values, varies, rows_all, crow_all, conns, kind, truncnorm_fit, weights
-                    )
-                    for a, b in np.argwhere(~present):
-                        filled[(p, src_list[a], tgt_list[b])] = "*"
-            dt = (dtypes or {}).get(p) if dtypes is not None else ("int" if is_int else None)
-            if structural and dtypes is None:
-                dt = None  # the n_syn_per_conn rule makes integers already
-            lo_hi = bounds.get(p) if isinstance(bounds, Mapping) else None
-            prop_stats[p] = {}
-            for (s, t), st in cell_stats.items():
-                try:
-                    spec = _spec(kind, st, structural=structural)
-                except PathwayError as exc:
-                    problems.append(f"{p} [{s} -> {t}]: {exc}")
-                    continue
-                if dt is not None:
-                    spec["dtype"] = dt
-                if lo_hi is not None and hasattr(lo_hi, "__iter__") and len(lo_hi) == 2:
-                    if lo_hi[0] is not None:
-                        spec["lower_bound"] = lo_hi[0]
-                    if lo_hi[1] is not None:
-                        spec["upper_bound"] = lo_hi[1]
-                elif use_bounds and kind not in ("constant", "zero"):
-                    spec["lower_bound"], spec["upper_bound"] = st["min"], st["max"]
-                prop_stats[p].setdefault(s, {})[t] = spec
-        bar.update(1)
-    if problems:
-        raise PathwayError(format_problems("cannot fit", problems))
-    stats = pathway_stats(prop_stats, src_list, tgt_list, by=by)
-    stats.attrs["fit"] = {
-        "min_connections": int(min_connections),
-        "distributions": chosen,
-        "auto": auto,
-        "filled": [[*k, v] for k, v in filled.items()],
-        "interpolate": None
-        if interpolate is None
-        else (list(interpolate.columns) if isinstance(interpolate, pd.DataFrame) else interpolate),
-        "truncnorm_fit": truncnorm_fit,
-        "synapses": len(syn) if weights is None else int(weights.sum()),
-        "rows": len(syn),
-        "connections": n_conn,
-        "nsyns": None if weights is None else nsyns,
-    }
-    for p, what in auto.items():
-        log.info("fit_pathway_stats: %s: no distribution given, chose %s", p, what)
-    if filled:
-        log.info(
-            "fit_pathway_stats: %d (property, pathway) cells with fewer than %d connections %s",
-            len(filled),
-            min_connections,
-            "interpolated" if interpolate is not None else "use the '*' fit on all synapses",
-        )
-    return stats
+    return fit_from_summaries(
+        summary, conns, details, opts, by=by, types=types, min_connections=min_connections,
+        bounds=bounds, dtypes=dtypes, interpolate=interpolate, src_types=src_types,
+        tgt_types=tgt_types, truncnorm_fit=truncnorm_fit, nsyns=nsyns,
+    )  # fmt: skip
