@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 import synframe as sf
 from synframe import _exact
 
-
 TYPES = {i: ("INH" if i % 4 == 0 else "EXC") for i in range(1, 41)}
 TYPES_MTYPE = {i: f"{'L4' if i % 3 == 0 else 'L5'}_{'INH' if i % 4 == 0 else 'EXC'}"
                for i in range(1, 41)}  # fmt: skip
@@ -112,7 +111,7 @@ def _fit(verb, table, kw):
         return str(exc)
 
 
-def test_dask_fit_reads_once_without_details_and_twice_with(monkeypatch):
+def test_dask_fit_reads_twice_only_for_histograms(monkeypatch):
     from synframe import _summaries
 
     df = _table(1)
@@ -136,7 +135,11 @@ def test_dask_fit_reads_once_without_details_and_twice_with(monkeypatch):
         assert calls == {"summary": 4, "details": 0}
         sf.dask.fit_pathway_stats(ddf, by="c_", types=TYPES, properties=["g"],
                                   distributions="truncnorm", progress=False)  # fmt: skip
-    assert calls == {"summary": 8, "details": 4}
+        assert calls == {"summary": 8, "details": 4}  # the histograms need each pathway's range
+        sf.dask.fit_pathway_stats(ddf, by="c_", types=TYPES, properties=["g", "k", "s", "u"],
+                                  distributions={"g": "lognormal", "k": "discrete"},
+                                  progress=False)  # fmt: skip
+    assert calls == {"summary": 12, "details": 4}  # values/counts and logs come with the first
 
 
 def test_dask_fit_on_store_partitions_merges_no_connection(tmp_path, monkeypatch):
@@ -163,7 +166,12 @@ def test_dask_fit_on_store_partitions_merges_no_connection(tmp_path, monkeypatch
         return out
 
     monkeypatch.setattr(sf_dask, "_conn_split", spy)
-    kw = dict(by="c_", types=types, properties=["cleft_score", "connection_score", "n_syn_per_conn"], progress=False)
+    kw = dict(
+        by="c_",
+        types=types,
+        properties=["cleft_score", "connection_score", "n_syn_per_conn"],
+        progress=False,
+    )
     with dask.config.set(scheduler="synchronous"):
         got = sf.dask.fit_pathway_stats(ddf, **kw)
         table = ddf.compute()
@@ -178,7 +186,7 @@ def test_dask_fit_errors_name_the_problem():
         sf.dask.fit_pathway_stats(df, by="c_", types=TYPES, properties="g")
     with pytest.raises(sf.PathwayError, match="not columns"):
         sf.dask.fit_pathway_stats(ddf, by="c_", types=TYPES, properties="nope")
-    with pytest.raises(sf.OptionError, match="nsyns=.*not a column"):
+    with pytest.raises(sf.OptionError, match=r"nsyns=.*not a column"):
         sf.dask.fit_pathway_stats(ddf, by="c_", types=TYPES, properties="g", nsyns="count")
     with pytest.raises(sf.OptionError, match="interpolate"):
         sf.dask.fit_pathway_stats(ddf, by="c_", types=TYPES, properties="g", interpolate=["x1"])
@@ -253,3 +261,74 @@ def test_chunked_histograms_are_numpys():
         parts = sum(np.histogram(p, bins=HIST_BINS, range=(lo, hi))[0]
                     for p in np.array_split(x, 7))  # fmt: skip
         assert (parts == whole).all()
+
+
+def _outcome(verb, table, kw):
+    try:
+        with dask.config.set(scheduler="synchronous"):
+            return "ok", repr(sf.pathways.to_dict(verb(table, **kw)))
+    except sf.SynframeError as exc:
+        return type(exc).__name__, str(exc)
+
+
+@pytest.mark.parametrize(
+    ("change", "kw", "expected"),
+    [
+        (lambda d: d.assign(g=np.where(np.arange(len(d)) % 2, 1e308, -1e308)),
+         dict(properties="g", distributions="normal"), "PathwayError"),  # std beyond float64
+        (lambda d: d.assign(g=1e308), dict(properties="g"), "ok"),
+        (lambda d: d.assign(g=5e-324 * (np.arange(len(d)) % 3)), dict(properties="g"), "ok"),
+        (lambda d: d.assign(pre=d.pre.astype(np.uint64)), dict(properties="g"), "SchemaError"),
+        (lambda d: d.assign(g=d.g > 1), dict(properties="g"), "PathwayError"),
+        (lambda d: d.assign(g=np.inf), dict(properties="g"), "PathwayError"),
+        (lambda d: d.assign(g=pd.array([1.0, None] * (len(d) // 2), dtype="Float64")),
+         dict(properties="g"), "PathwayError"),
+        (lambda d: d.assign(k=d.k.astype("Int64")), dict(properties="k"), "ok"),
+        (lambda d: d.assign(g=d.g.astype(np.float16)),
+         dict(properties="g", distributions="truncnorm"), "ok"),
+        (lambda d: d.assign(g=d.g - 3), dict(properties="g", distributions="lognormal"),
+         "PathwayError"),
+        (lambda d: d, dict(properties=["g", "g"]), "ok"),
+        (lambda d: d, dict(properties=[]), "OptionError"),
+        (lambda d: d, dict(properties="g", min_connections=0), "OptionError"),
+        (lambda d: d, dict(properties="g", nsyns=5), "OptionError"),
+        (lambda d: d, dict(properties="g", truncnorm_fit="ls"), "OptionError"),
+        (lambda d: d, dict(properties="g", src_types=["EXC"]), "PathwayError"),
+    ],
+)  # fmt: skip
+def test_hostile_tables_give_the_pandas_outcome(change, kw, expected):
+    """Odd values, dtypes and options: the same statistics or the same error as pandas, and the
+    input is not modified."""
+    table = change(_table(3))
+    before = pd.util.hash_pandas_object(table).sum()
+    kw = {"by": "c_", "types": TYPES, "progress": False, **kw}
+    ref = _outcome(sf.fit_pathway_stats, table, kw)
+    assert ref[0] == expected, ref
+    assert _outcome(sf.dask.fit_pathway_stats, dd.from_pandas(table, npartitions=3), kw) == ref
+    assert pd.util.hash_pandas_object(table).sum() == before
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([3, 1, 3, 2, -5], dtype=np.int64),
+        np.array([2.0, 7.0, 2.0, -1.0], dtype=np.float32),
+        np.array([0, 2**40, 5], dtype=np.int64),  # a wide range: np.unique
+        np.array([-(2**63), 2**62, 0], dtype=np.int64),  # a range beyond int64
+        np.array([0.5, 1.5, 0.5]),  # not whole numbers
+        np.array([7], dtype=np.uint8),
+        np.zeros(0),
+    ],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_value_counts_are_numpys(x, weighted):
+    """Values and counts (by bincount for small whole numbers) equal np.unique's, weights
+    included, in the values' dtype."""
+    from synframe._summaries import _counts
+
+    w = np.arange(1, len(x) + 1, dtype=np.int64) if weighted else None
+    val, cnt = _counts(x, w)
+    ref_val, inv = np.unique(x, return_inverse=True)
+    ref_cnt = np.bincount(inv.ravel(), weights=w, minlength=len(ref_val)).astype(np.int64)
+    assert val.dtype == x.dtype and val.tolist() == ref_val.tolist()
+    assert cnt.tolist() == ref_cnt.tolist()

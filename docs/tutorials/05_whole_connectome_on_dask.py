@@ -3,8 +3,8 @@
 #
 # A whole FlyWire connectome has ~130 million synapses, MICrONS ~340 million: more than one
 # machine's memory holds as pandas tables. synframe's table verbs have dask twins
-# (`sf.dask.clean`, `sf.dask.connectivity`, `sf.dask.parameterize`, `sf.dask.annotate`, and the
-# `ddf.syn.*` accessor) with the pandas signatures and **the same results**, and
+# (`sf.dask.clean`, `sf.dask.connectivity`, `sf.dask.parameterize`, `sf.dask.annotate`,
+# `sf.dask.fit_pathway_stats`, and the `ddf.syn.*` accessor) with the pandas signatures and **the same results**, and
 # `sf.write_circuit` writes a dask table partition by partition, each worker writing its own
 # part.
 #
@@ -112,6 +112,19 @@ back = sf.read_edges(config, properties=["conductance", "u_syn"])
 print(f"pandas: {len(table):,} -> {len(ref):,} synapses; the circuit: {len(back):,}")
 for p in ("conductance", "u_syn"):
     print(p, "dask == pandas:", np.array_equal(back[p].to_numpy(), ref[p].to_numpy()))
+
+# %% [markdown]
+# Fitting works the same way: `sf.dask.fit_pathway_stats` reduces per-partition summaries
+# (exact sums, so the result does not depend on the partitioning) -- here the model back from
+# the drawn synapses, equal bit for bit to the pandas fit of the computed table:
+
+# %%
+fit_kw = dict(by="synapse_class", types=neurons, properties=["conductance", "u_syn"],
+              distributions={"conductance": "gamma", "u_syn": "truncnorm"}, progress=False)  # fmt: skip
+fitted = sf.dask.fit_pathway_stats(drawn, **fit_kw)
+same = sf.pathways.to_dict(fitted) == sf.pathways.to_dict(sf.fit_pathway_stats(ref, **fit_kw))
+print("dask fit == pandas fit:", same)
+fitted.syn.summary()
 
 # %% [markdown]
 # ## 5. Read it like any SONATA circuit

@@ -198,8 +198,10 @@ class Plan:
         return len(picked) / len(np.unique(picked))
 
 
-def connections(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Connection index of every synapse, and the first row of each connection.
+def connections(pre: np.ndarray, post: np.ndarray, *, with_order: bool = False):
+    """Connection index of every synapse, and the first row of each connection (and, with
+    ``with_order``, the rows in connection order, ties in row order: a stable argsort of the
+    connection index).
 
     Connections are numbered in the order of their combined (pre, post) code, sorted with an LSD
     radix sort of 16-bit digits (numpy's stable sort of uint16 is a radix sort): linear time,
@@ -207,7 +209,8 @@ def connections(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     n = len(pre)
     if n == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        empty = np.empty(0, dtype=np.int64)
+        return (empty, empty, empty) if with_order else (empty, empty)
     pc, pu = pd.factorize(pre)
     qc, qu = pd.factorize(post)
     wide = len(pu) * len(qu) > 2**32
@@ -234,7 +237,7 @@ def connections(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarr
     del ordered
     conn = np.empty(n, dtype=np.int64)
     conn[order] = np.cumsum(new) - 1
-    return conn, order[new]
+    return (conn, order[new], order) if with_order else (conn, order[new])
 
 
 def plan(syn: pd.DataFrame, src: tuple, tgt: tuple) -> Plan:

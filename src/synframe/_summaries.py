@@ -116,16 +116,18 @@ def _values(df: pd.DataFrame, p: str) -> tuple[np.ndarray | None, str | None]:
 
 def _grouped(code: np.ndarray):
     """Rows sorted by group, the start of each group, and the groups in that order."""
-    order = np.argsort(code, kind="stable")
+    small = code.astype(np.int16) if len(code) and code.max() < 2**15 else code  # radix sort
+    order = np.argsort(small, kind="stable")
     sorted_code = code[order]
     starts = np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]]) if len(code) else []
     return order, np.asarray(starts, dtype=np.int64), sorted_code[starts] if len(code) else code
 
 
-def _moments(x, code, n_groups, w, grouping) -> list[tuple]:
-    """Per group ``(n, sum, sum of squares, min, max)`` (min/max in ``x``'s dtype)."""
+def _moments(x, code, n_groups, w, grouping, squares: bool = True) -> list[tuple]:
+    """Per group ``(n, sum, sum of squares, min, max)`` (min/max in ``x``'s dtype; the sum of
+    squares None without ``squares``)."""
     order, starts, groups = grouping
-    sums = _exact.sums(x, code, n_groups, w)
+    sums = _exact.sums(x, code, n_groups, w, squares=squares)
     out = [(0, 0, 0, None, None)] * n_groups
     if len(x):
         xs = x[order]
@@ -135,17 +137,42 @@ def _moments(x, code, n_groups, w, grouping) -> list[tuple]:
     return out
 
 
-def _merge_moments(a: tuple, b: tuple) -> tuple:
+def _merge_moments(a, b):
+    if isinstance(a, str) or isinstance(b, str):  # "varies": the connections' values unused
+        return "varies"
     if a[3] is None:
         return b
     if b[3] is None:
         return a
-    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], min(a[3], b[3]), max(a[4], b[4]))
+    s2 = None if a[2] is None or b[2] is None else a[2] + b[2]
+    return (a[0] + b[0], a[1] + b[1], s2, min(a[3], b[3]), max(a[4], b[4]))
+
+
+def _small_range(x: np.ndarray):
+    """``x``'s min when its values are whole numbers within 2**20 of it (counted by bincount)."""
+    if not len(x):
+        return None
+    lo, hi = x.min(), x.max()
+    if not (float(hi) - float(lo) < 2**20 and (x.dtype.kind in "iu" or np.all(np.mod(x, 1) == 0))):
+        return None
+    return lo
+
+
+def _counts(x: np.ndarray, w=None):
+    """(distinct values, their counts or ``w`` sums): by bincount for small whole numbers."""
+    lo = _small_range(x)
+    if lo is None:
+        val, inv, cnt = np.unique(x, return_inverse=True, return_counts=True)
+        return val, (cnt if w is None else _sum_by(inv.ravel(), w, len(val)))
+    offset = (x - lo).astype(np.int64)
+    cnt = np.bincount(offset) if w is None else _sum_by(offset, w, int(offset.max()) + 1)
+    seen = np.flatnonzero(cnt if w is None else np.bincount(offset))
+    return (seen + lo).astype(x.dtype), np.asarray(cnt[seen], dtype=np.int64)
 
 
 def _distinct(x: np.ndarray) -> np.ndarray | None:
     """The distinct values, or None when there are more than ``MAX_DISCRETE``."""
-    u = np.unique(x)
+    u = _counts(x)[0] if _small_range(x) is not None else np.unique(x)
     return u if len(u) <= MAX_DISCRETE else None
 
 
@@ -155,13 +182,35 @@ def _merge_distinct(a, b):
     return _distinct(np.concatenate([a, b]))
 
 
+def _extras(out: dict, p: str, x, w, keys, grouping, mode: str | None) -> None:
+    """Values/counts (``discrete``) or log summaries (``lognormal``) per group, when the property's
+    distribution needs them (``mode``: "vals", "log", "auto": values/counts if integers)."""
+    if mode is None:
+        return
+    what = "log" if mode == "log" else "vals"
+    if mode == "auto" and not (x.dtype.kind in "iu" or np.all(np.mod(x, 1) == 0)):
+        for key in keys:  # not integers anywhere: never discrete
+            out[(p, key, what)] = None
+        return
+    order, starts, groups = grouping
+    if not len(order):
+        return
+    ends = np.r_[starts[1:], len(order)]
+    for g, a, b in zip(np.asarray(groups).tolist(), starts.tolist(), ends.tolist(), strict=True):
+        rows = order[a:b]
+        xs, ws = x[rows], None if w is None else w[rows]
+        positive = what == "vals" or xs.min() > 0
+        out[(p, keys[g], what)] = _detail(xs, ws, what) if positive else None
+
+
 def syn_summary(
-    df: pd.DataFrame, *, by: str, types, props: list[str], nsyns, group_cols
-) -> tuple[dict, pd.DataFrame]:
+    df: pd.DataFrame, *, by: str, types, props: list[str], nsyns, group_cols, want
+) -> tuple[dict, Connections]:
     """Pass 1 over one piece of the table: the synapse summary and the piece's connections.
 
     ``props``: the synapse properties (not ``n_syn_per_conn``); ``group_cols``: the columns of
-    ``interpolate`` to take from ``pre_<col>`` / ``post_<col>`` (None: not needed).
+    ``interpolate`` to take from ``pre_<col>`` / ``post_<col>`` (None: not needed); ``want``:
+    property -> what its distribution needs beyond moments ("vals", "log", "auto" or None).
     """
     df, w = synapse_counts(df, nsyns, props)
     code, keys = _pathways(df, by, types)
@@ -174,6 +223,7 @@ def syn_summary(
         "pathways": {key: {} for key in keys},
         "pooled": {},
         "bad": {},
+        "extra": {},
         "groups": None if group_cols is None else _group_rows(df, by, group_cols),
     }
     for p in props:
@@ -181,7 +231,8 @@ def syn_summary(
         if problem:
             out["bad"][p] = problem
             continue
-        for key, m in zip(keys, _moments(x, code, k, w, grouping), strict=True):
+        mode, squares = want.get(p, (None, True))
+        for key, m in zip(keys, _moments(x, code, k, w, grouping, squares), strict=True):
             out["pathways"][key][p] = m
         is_int = x.dtype.kind in "iu"
         integral = is_int or bool(np.all(np.mod(x, 1) == 0))
@@ -190,39 +241,15 @@ def syn_summary(
             "integral": integral,
             "distinct": _distinct(x) if integral else None,
         }
+        _extras(out["extra"], p, x, w, keys, grouping, mode)
     return out, _conn_frame(df, code, keys, w, props)
 
 
-def conn_table(df: pd.DataFrame, *, by: str, types, props: list[str], nsyns) -> pd.DataFrame:
+def conn_table(df: pd.DataFrame, *, by: str, types, props: list[str], nsyns) -> Connections:
     """The connections of one piece of the table (as `syn_summary` gives them), alone."""
     df, w = synapse_counts(df, nsyns, props)
     code, keys = _pathways(df, by, types)
     return _conn_frame(df, code, keys, w, props)
-
-
-def _conn_frame(df, code, keys, w, props) -> pd.DataFrame:
-    """One row per connection: pre, post, pathway, synapses and each property's min and max."""
-    conn, first = _connections(df, code)
-    n_conn = len(first)
-    corder = np.argsort(conn, kind="stable")
-    cstarts = np.flatnonzero(np.r_[True, np.diff(conn[corder]) != 0]) if len(conn) else []
-    size = np.bincount(conn, minlength=n_conn) if w is None else _sum_by(conn, w, n_conn)
-    frame = {
-        _PRE: df[_PRE].to_numpy()[first].astype(np.int64),
-        _POST: df[_POST].to_numpy()[first].astype(np.int64),
-        "src": np.array([keys[c][0] for c in code[first].tolist()], dtype=object),
-        "tgt": np.array([keys[c][1] for c in code[first].tolist()], dtype=object),
-        "size": np.asarray(size, dtype=np.int64),
-    }
-    for i, p in enumerate(props):
-        x, problem = _values(df, p)
-        if problem:  # the synapse summary says what is wrong
-            frame[f"lo{i}"] = frame[f"hi{i}"] = np.full(n_conn, np.nan)
-            continue
-        xs = x[corder]
-        frame[f"lo{i}"] = np.minimum.reduceat(xs, cstarts) if n_conn else x[:0]
-        frame[f"hi{i}"] = np.maximum.reduceat(xs, cstarts) if n_conn else x[:0]
-    return pd.DataFrame(frame)
 
 
 def _sum_by(code: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
@@ -232,49 +259,123 @@ def _sum_by(code: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _connections(df: pd.DataFrame, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Connection index of every row and each connection's first row: rows of one (pre, post)
-    and one pathway (a table whose type columns disagree for one neuron has one per pathway)."""
-    conn, first = _draw.connections(df[_PRE].to_numpy(), df[_POST].to_numpy())
+def _connections(df: pd.DataFrame, code: np.ndarray):
+    """Connection index of every row, each connection's first row, and the rows in connection
+    order: rows of one (pre, post) and one pathway (a table whose type columns disagree for one
+    neuron has one connection per pathway)."""
+    conn, first, order = _draw.connections(
+        df[_PRE].to_numpy(), df[_POST].to_numpy(), with_order=True
+    )
     if len(conn) and (code[first][conn] != code).any():
         conn = pd.factorize(conn * max(int(code.max()) + 1, 1) + code)[0].astype(np.int64)
         first = np.unique(conn, return_index=True)[1]
-    return conn, first
+        order = np.argsort(conn, kind="stable")
+    return conn, first, order
 
 
-def _conn_pathways(conn: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
+class Connections:
+    """One row per connection of a piece of the table: ``pre``, ``post``, ``src``, ``tgt``,
+    ``size`` (synapses) and, for property ``i``, ``lo{i}`` / ``hi{i}`` (its min and max over
+    the connection's synapses), computed when asked for, one property at a time (the table's
+    columns are not copied); `frame` gives every column (to send a piece elsewhere)."""
+
+    def __init__(self, df: pd.DataFrame, code, keys, w, props: list[str]) -> None:
+        conn, first, self._order = _connections(df, code)
+        self._n = len(first)
+        self._starts = (
+            np.flatnonzero(np.r_[True, np.diff(conn[self._order]) != 0]) if len(conn) else []
+        )
+        size = np.bincount(conn, minlength=self._n) if w is None else _sum_by(conn, w, self._n)
+        first_code = code[first]
+        self.columns = {
+            _PRE: df[_PRE].to_numpy()[first].astype(np.int64),
+            _POST: df[_POST].to_numpy()[first].astype(np.int64),
+            "src": np.array([s for s, _ in keys] or [""], dtype=object)[first_code],
+            "tgt": np.array([t for _, t in keys] or [""], dtype=object)[first_code],
+            "size": np.asarray(size, dtype=np.int64),
+        }
+        self._df, self._props = df, props
+        self._last: tuple = (None, None, None)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self.columns:
+            return self.columns[name]
+        side, i = name[:2], int(name[2:])
+        if self._last[0] != i:
+            self._last = (i, *self._min_max(i))
+        return self._last[1] if side == "lo" else self._last[2]
+
+    def _min_max(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        x, problem = _values(self._df, self._props[i])
+        if problem:  # the synapse summary says what is wrong
+            nan = np.full(self._n, np.nan)
+            return nan, nan
+        if not self._n:
+            return x[:0], x[:0]
+        xs = x[self._order]
+        return np.minimum.reduceat(xs, self._starts), np.maximum.reduceat(xs, self._starts)
+
+    def frame(self) -> pd.DataFrame:
+        cols = dict(self.columns)
+        for i in range(len(self._props)):
+            cols[f"lo{i}"], cols[f"hi{i}"] = self._min_max(i)
+        return pd.DataFrame(cols)
+
+
+def _conn_frame(df, code, keys, w, props) -> Connections:
+    return Connections(df, code, keys, w, props)
+
+
+def _conn_pathways(conn) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """The pathway (a code into the returned keys) of every connection."""
-    sc, su = pd.factorize(conn["src"].to_numpy())
-    tc, tu = pd.factorize(conn["tgt"].to_numpy())
+    sc, su = pd.factorize(np.asarray(conn["src"]))
+    tc, tu = pd.factorize(np.asarray(conn["tgt"]))
     width = max(len(tu), 1)
     code, uniq = pd.factorize(sc.astype(np.int64) * width + tc)
     keys = [(str(su[u // width]), str(tu[u % width])) for u in np.asarray(uniq).tolist()]
     return np.asarray(code, dtype=np.int64), keys
 
 
-def conn_summary(conn: pd.DataFrame, props: list[str]) -> dict:
-    """Per pathway, from connections each given once: their number, sizes, and per property the
-    number of connections whose synapses differ and the summaries of the connections' values."""
+def conn_summary(conn, props: list[str], want) -> dict:
+    """Per pathway, from connections each given once (a dict of columns or a DataFrame): their
+    number, sizes, and per property the number of connections whose synapses differ and the
+    summaries of the connections' values (``want``: as for `syn_summary`, ``n_syn_per_conn``
+    for the sizes)."""
+    from .distributions import N_SYN_PER_CONN
+
     code, keys = _conn_pathways(conn)
     k = len(keys)
     grouping = _grouped(code)
-    size = conn["size"].to_numpy()
+    size = np.asarray(conn["size"])
+    mode, squares = want.get(N_SYN_PER_CONN, (None, True))
     out = {
         "n_conn": dict(zip(keys, np.bincount(code, minlength=k).tolist(), strict=True)),
-        "size": dict(zip(keys, _moments(size, code, k, None, grouping), strict=True)),
+        "size": dict(zip(keys, _moments(size, code, k, None, grouping, squares), strict=True)),
         "sizes": _distinct(size),
         "varying": {},
         "values": {},
+        "extra": {},
     }
+    _extras(out["extra"], N_SYN_PER_CONN, size, None, keys, grouping, mode)
     for i, p in enumerate(props):
-        lo, hi = conn[f"lo{i}"].to_numpy(), conn[f"hi{i}"].to_numpy()
+        lo, hi = conn[f"lo{i}"], conn[f"hi{i}"]
+        lo, hi = np.asarray(lo), np.asarray(hi)
         if lo.dtype.kind == "f" and not np.isfinite(lo).all():
             continue  # the synapse summary says what is wrong
-        varying = np.bincount(code, weights=lo != hi, minlength=k).astype(np.int64).tolist()
-        moments = _moments(lo, code, k, None, grouping)  # a shared value: one per connection
-        for key, v, m in zip(keys, varying, moments, strict=True):
+        varying = np.bincount(code, weights=lo != hi, minlength=k).astype(np.int64)
+        # a shared value, one per connection: only where no connection varies (else unused)
+        steady = varying[code] == 0
+        sub = grouping if steady.all() else _grouped(code[steady])
+        lo_s, code_s = (lo, code) if steady.all() else (lo[steady], code[steady])
+        mode, squares = want.get(p, (None, True))
+        moments = _moments(lo_s, code_s, k, None, sub, squares)
+        for key, v, m in zip(keys, varying.tolist(), moments, strict=True):
             out["varying"][(p, key)] = v
-            out["values"][(p, key)] = m
+            out["values"][(p, key)] = m if v == 0 else "varies"
+        _extras(out["extra"], p, lo_s, None, keys, sub, mode)
     return out
 
 
@@ -293,11 +394,12 @@ def merge(a: dict | None, b: dict | None) -> dict | None:
         pooled = dict(a["pooled"])
         for p, v in b["pooled"].items():
             if p in pooled:
+                both = pooled[p]["integral"] and v["integral"]
                 pooled[p] = {
                     "is_int": pooled[p]["is_int"] and v["is_int"],
-                    "integral": pooled[p]["integral"] and v["integral"],
+                    "integral": both,
                     "distinct": _merge_distinct(pooled[p]["distinct"], v["distinct"])
-                    if pooled[p]["integral"] and v["integral"]
+                    if both
                     else None,
                 }
             else:
@@ -314,17 +416,18 @@ def merge(a: dict | None, b: dict | None) -> dict | None:
             "pathways": pathways,
             "pooled": pooled,
             "bad": {**b["bad"], **a["bad"]},
+            "extra": _add(a["extra"], b["extra"], _merge_detail),
             "groups": groups,
         }
     if "n_conn" in a:  # connection summaries
-        out = {
+        return {
             "n_conn": _add(a["n_conn"], b["n_conn"], lambda x, y: x + y),
             "size": _add(a["size"], b["size"], _merge_moments),
             "sizes": _merge_distinct(a["sizes"], b["sizes"]),
             "varying": _add(a["varying"], b["varying"], lambda x, y: x + y),
             "values": _add(a["values"], b["values"], _merge_moments),
+            "extra": _add(a["extra"], b["extra"], _merge_detail),
         }
-        return out
     return _add(a, b, _merge_detail)  # details
 
 
@@ -361,9 +464,7 @@ def _detail(x: np.ndarray, w, what: str, lo=None, hi=None):
     if what == "hist":
         return np.histogram(x, bins=HIST_BINS, range=(lo, hi), weights=w)[0].astype(np.int64)
     if what == "vals":
-        val, inv, cnt = np.unique(x, return_inverse=True, return_counts=True)
-        if w is not None:
-            cnt = _sum_by(inv.ravel(), w, len(val))
+        val, cnt = _counts(x, w)
         return (val, cnt.astype(np.int64)) if len(val) <= MAX_DISCRETE else None
     # "log": the summaries of log(values), all positive (the request says so)
     lx = np.log(x.astype("float64"))
@@ -420,7 +521,7 @@ def syn_details(df: pd.DataFrame, *, by: str, types, props: list[str], nsyns, re
     return out
 
 
-def conn_details(conn: pd.DataFrame, props: list[str], requests) -> dict:
+def conn_details(conn, props: list[str], requests) -> dict:
     """Pass 2 over one piece of the connections: ``requests`` {property: [...]} on one value per
     connection (``n_syn_per_conn``: on the sizes)."""
     from .distributions import N_SYN_PER_CONN
@@ -430,7 +531,7 @@ def conn_details(conn: pd.DataFrame, props: list[str], requests) -> dict:
     out = {}
     for p, reqs in requests.items():
         col = "size" if p == N_SYN_PER_CONN else f"lo{props.index(p)}"
-        x = conn[col].to_numpy()
+        x = np.asarray(conn[col])
         for (key, what), v in _run_requests(x, None, code, keys, reqs, grouping).items():
             out[(p, key, what)] = v
     return out

@@ -373,17 +373,22 @@ def _merge_all(items: list):
     return out
 
 
-def _fit_part(df: pd.DataFrame, piece: dict, group_cols, syn_requests, need_conns: bool):
-    """One partition: pass 1 (summary, connections), or pass 2 (details, connections or None)."""
+def _fit_part(df: pd.DataFrame, piece: dict, group_cols, want, syn_requests, conn_props):
+    """One partition: pass 1 (summary, connections), or pass 2 (details on the synapses, and the
+    connections with the min/max of ``conn_props`` only, or None)."""
     from . import _summaries
 
     run_schema(
         df, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
     )
     if syn_requests is None:
-        return _summaries.syn_summary(df, **piece, group_cols=group_cols)
+        summary, conns = _summaries.syn_summary(df, **piece, group_cols=group_cols, want=want)
+        return summary, _no_attrs(conns.frame())
     details = _summaries.syn_details(df, **piece, requests=syn_requests) if syn_requests else {}
-    return details, (_summaries.conn_table(df, **piece) if need_conns else None)
+    if conn_props is None:
+        return details, None
+    conns = _summaries.conn_table(df, **{**piece, "props": conn_props})
+    return details, _no_attrs(conns.frame())
 
 
 def _ends(conns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -407,26 +412,33 @@ def _conn_split(conns: pd.DataFrame, shared, *, local: bool) -> pd.DataFrame:
     return _no_attrs(conns[~across] if local else conns[across])
 
 
-def _fit_pass(
-    ddf, piece: dict, props: list[str], group_cols, syn_requests=None, conn_requests=None
-):
-    """Delayed (synapse result, connection result) of one pass over ``ddf``'s partitions."""
+def _fit_pass(ddf, piece: dict, group_cols, want, syn_requests=None, conn_requests=None):
+    """Delayed (synapse result, connection result) of one pass over ``ddf``'s partitions: pass 1
+    without requests, else pass 2 (only the properties requested on connections are carried)."""
     import dask
     import dask.dataframe as dd
 
     from . import _summaries
+    from .distributions import N_SYN_PER_CONN
 
     first = syn_requests is None
-    need_conns = first or bool(conn_requests)
+    if first:
+        props = piece["props"]
+    elif conn_requests:
+        props = [p for p in piece["props"] if p in conn_requests]  # n_syn_per_conn: sizes
+    else:
+        props = None
     results = [
-        dask.delayed(_fit_part)(part, piece, group_cols, syn_requests, need_conns)
+        dask.delayed(_fit_part)(
+            part, piece, group_cols, want, syn_requests, props if not first else None
+        )
         for part in ddf.to_delayed(optimize_graph=True)
     ]
     syn_result = _tree([dask.delayed(_first)(r) for r in results])
-    if not need_conns:
+    if props is None:
         return syn_result, dask.delayed(None)
     frames = [dask.delayed(_second)(r) for r in results]
-    meta = _no_attrs(_summaries.conn_table(ddf._meta, **piece))
+    meta = _no_attrs(_summaries.conn_table(ddf._meta, **{**piece, "props": props}).frame())
     conns = dd.from_delayed(frames, meta=meta, verify_meta=False)
     shared = dask.delayed(_shared_ends)([dask.delayed(_ends)(f) for f in frames])
     local = conns.map_partitions(_conn_split, shared, local=True, meta=meta)
@@ -442,10 +454,11 @@ def _fit_pass(
     whole = dd.concat([local, merged.map_partitions(_no_attrs, meta=merged._meta)])
     parts = whole.to_delayed(optimize_graph=False)  # the frames' own keys: each partition read once
     if first:
-        conn_result = _tree([dask.delayed(_summaries.conn_summary)(f, props) for f in parts])
+        conn_result = _tree([dask.delayed(_summaries.conn_summary)(f, props, want) for f in parts])
     else:
+        requests = {p: r for p, r in conn_requests.items() if p in props or p == N_SYN_PER_CONN}
         conn_result = _tree(
-            [dask.delayed(_summaries.conn_details)(f, props, conn_requests) for f in parts]
+            [dask.delayed(_summaries.conn_details)(f, props, requests) for f in parts]
         )
     return syn_result, conn_result
 
@@ -485,8 +498,10 @@ def fit_pathway_stats(
     together, as [`LocalStore.to_dask`][synframe.sources.local.LocalStore.to_dask] gives them). The table is read
     once, or twice when a distribution needs histograms (``truncnorm``), distinct values
     (``discrete``) or logs (``lognormal``) over a pathway's range known only after the first read.
-    Eager (returns the statistics, like the pandas verb); errors in a partition surface when it
-    is read.
+    Eager (returns the statistics, like the pandas verb); the options are checked before any
+    partition is read, problems of the values (not numbers, not finite) are reported as the
+    pandas verb reports them, and an error raised inside a partition (a neuron without a type)
+    counts that partition's synapses.
 
     The sums are exact (integers), so means and standard deviations are correctly rounded and do
     not depend on how the table is split or ordered -- the pandas verb computes them the same way.
@@ -507,7 +522,7 @@ def fit_pathway_stats(
     import dask
 
     from . import _summaries
-    from .fit import fit_from_summaries, fit_options
+    from .fit import fit_from_summaries, fit_options, wants
 
     _check_dask(ddf, "fit_pathway_stats")
     meta = ddf._meta
@@ -521,14 +536,14 @@ def fit_pathway_stats(
         min_connections=min_connections, bounds=bounds, interpolate=interpolate,
         truncnorm_fit=truncnorm_fit, progress=progress,
     )  # fmt: skip
-    props = opts["syn_props"]
-    piece = {"by": by, "types": types, "props": props, "nsyns": nsyns}
+    piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
+    want = wants(opts["props"], opts["given"])
     _summaries.synapse_counts(meta, nsyns, opts["props"])  # the nsyns option, now
-    summary, conns = dask.compute(*_fit_pass(ddf, piece, props, opts["group_cols"]))
+    summary, conns = dask.compute(*_fit_pass(ddf, piece, opts["group_cols"], want))
 
     def details(on_synapses: dict, on_connections: dict) -> dict:
         syn_got, conn_got = dask.compute(
-            *_fit_pass(ddf, piece, props, None, on_synapses, on_connections)
+            *_fit_pass(ddf, piece, None, want, on_synapses, on_connections)
         )
         return {**(syn_got or {}), **(conn_got or {})}
 

@@ -11,6 +11,10 @@ histogram-fitted normal loc/scale, discrete values/counts and ``shared_within`` 
 statistics of less specific groupings when ``interpolate`` is given) and turns the statistics into
 specs of the chosen types, with optional ``dtype`` and bounds. The same circuit gives the same
 model (``tests/test_cm_compat.py`` compares with CM's output on the nbS1 test circuit).
+
+The table is read through `synframe._summaries` (per pathway: exact sums, min/max, value counts;
+per connection: sizes and min/max), the same summaries `synframe.dask.fit_pathway_stats` merges
+across partitions, so both give the same model bit for bit.
 """
 
 from __future__ import annotations
@@ -137,15 +141,17 @@ def _extract(m: tuple, shared: bool | None, kind: str, truncnorm_fit: str, detai
     return out
 
 
-def _request(kind: str, truncnorm_fit: str, m: tuple):
-    """What a cell of ``kind`` needs from pass 2: ``(what, lo, hi)`` or None."""
-    if kind == "truncnorm" and truncnorm_fit == "histogram":
-        return ("hist", m[3], m[4])
-    if kind == "discrete":
-        return ("vals", None, None)
-    if kind == "lognormal" and m[3] > 0:
-        return ("log", None, None)
-    return None
+def wants(props: Sequence[str], given: Mapping[str, str]) -> dict:
+    """What each property's distribution needs, gathered in the first read: ``(extra,
+    squares)``: values/counts for ``discrete`` ("vals"; "auto": when integers, as an automatic
+    type may be discrete), log summaries for ``lognormal``, or None; and whether it needs a
+    spread (sums of squares). (Histograms need the range first: a second read.)"""
+    out = {}
+    for p in props:
+        kind = given.get(p)
+        extra = "auto" if kind is None else {"discrete": "vals", "lognormal": "log"}.get(kind)
+        out[p] = (extra, kind in (None, "normal", "gamma", "truncnorm"))
+    return out
 
 
 # --- interpolate: CM's levels of less specific groupings ----------------------------------------------
@@ -427,13 +433,27 @@ def _all(summaries) -> tuple:
     return out
 
 
-def _cells_of(p, structural, keys, summary, conns):
-    """Per key (pathway or wildcard): (summary of the values the fit uses, shared, on connections?)."""
+def _extra(found: dict, p: str, key, what: str | None):
+    """The values/counts or log summary of ``p`` over a pathway, or over all (wildcard)."""
+    if what is None:
+        return None
+    if key != WILDCARD_KEY:
+        return found.get((p, key, what))
+    out, first = None, True
+    for (q, _, w), v in found.items():
+        if q == p and w == what:
+            out, first = (v if first else sm._merge_detail(out, v)), False
+    return out
+
+
+def _cells_of(p, structural, keys, summary, conns, what):
+    """Per key (pathway or wildcard): (summary of the values the fit uses, shared, on
+    connections?, their values/counts or log summary when ``what`` asks)."""
     out = {}
     for key in keys:
         if structural:
             m = conns["size"][key] if key != WILDCARD_KEY else _all(conns["size"].values())
-            out[key] = (m, None, True)
+            out[key] = (m, None, True, _extra(conns["extra"], p, key, what))
             continue
         if key == WILDCARD_KEY:
             syn_m = _all(v[p] for v in summary["pathways"].values() if p in v)
@@ -445,7 +465,10 @@ def _cells_of(p, structural, keys, summary, conns):
             n_conn, varying = conns["n_conn"][key], conns["varying"][(p, key)]
         # one constant over a pathway of several connections is not taken as shared (CM's rule)
         shared = False if n_conn > 1 and syn_m[3] == syn_m[4] else varying == 0
-        out[key] = (conn_m, True, True) if shared else (syn_m, False, False)
+        if shared:
+            out[key] = (conn_m, True, True, _extra(conns["extra"], p, key, what))
+        else:
+            out[key] = (syn_m, False, False, _extra(summary["extra"], p, key, what))
     return out
 
 
@@ -499,12 +522,12 @@ def fit_from_summaries(summary: dict, conns: dict, details, opts: dict, *, by, t
             use_bounds = True
         elif isinstance(bounds, Mapping):
             use_bounds = False
-        cells = _cells_of(p, structural, keys, summary, conns)
+        what = {"discrete": "vals", "lognormal": "log"}.get(kind)
+        cells = _cells_of(p, structural, keys, summary, conns, what)
         plans[p] = (kind, is_int, use_bounds, cells)
-        for key, (m, _, on_conns) in cells.items():
-            req = _request(kind, truncnorm_fit, m)
-            if req is not None:
-                requests[on_conns].setdefault(p, []).append((key, *req))
+        if kind == "truncnorm" and truncnorm_fit == "histogram":  # over each cell's range
+            for key, (m, _, on_conns, _) in cells.items():
+                requests[on_conns].setdefault(p, []).append((key, "hist", m[3], m[4]))
     got = details(*requests) if (requests[0] or requests[1]) else {}
 
     prop_stats: dict = {}
@@ -515,8 +538,8 @@ def fit_from_summaries(summary: dict, conns: dict, details, opts: dict, *, by, t
                 bar.update(1)
             structural = p == N_SYN_PER_CONN
             stats_of = {
-                key: _extract(m, shared, kind, truncnorm_fit, got.get((p, key, _what(kind))))
-                for key, (m, shared, _) in cells.items()
+                key: _extract(m, shared, kind, truncnorm_fit, got.get((p, key, "hist"), extra))
+                for key, (m, shared, _, extra) in cells.items()
             }
             data = _arrays([(si[k[0]], ti[k[1]], st) for k, st in stats_of.items()
                             if k != WILDCARD_KEY], shape)  # fmt: skip
@@ -592,10 +615,6 @@ def fit_from_summaries(summary: dict, conns: dict, details, opts: dict, *, by, t
     return stats
 
 
-def _what(kind: str) -> str | None:
-    return {"truncnorm": "hist", "discrete": "vals", "lognormal": "log"}.get(kind)
-
-
 def fit_pathway_stats(
     syn: pd.DataFrame,
     *,
@@ -625,6 +644,12 @@ def fit_pathway_stats(
     filled by ``interpolate`` or, by default, by one ``("*", "*")`` wildcard cell fitted on all
     synapses. ``n_syn_per_conn`` among ``properties`` fits synapses per connection (as CM always
     does).
+
+    Means and standard deviations come from exact sums (integers, not float64 running sums):
+    correctly rounded (CM's numpy statistics agree within ~1e-16 relative), whatever the order
+    of the rows -- and whatever the partitioning:
+    [`synframe.dask.fit_pathway_stats`][synframe.dask.fit_pathway_stats] gives the same statistics,
+    bit for bit, for tables larger than memory.
 
     Parameters
     ----------
@@ -704,8 +729,9 @@ def fit_pathway_stats(
         truncnorm_fit=truncnorm_fit, progress=progress,
     )  # fmt: skip
     piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
-    summary, conn_table = sm.syn_summary(syn, **piece, group_cols=opts["group_cols"])
-    conns = sm.conn_summary(conn_table, opts["syn_props"])
+    want = wants(opts["props"], opts["given"])
+    summary, conn_table = sm.syn_summary(syn, **piece, group_cols=opts["group_cols"], want=want)
+    conns = sm.conn_summary(conn_table, opts["syn_props"], want)
 
     def details(on_synapses: dict, on_connections: dict) -> dict:
         got = sm.syn_details(syn, **piece, requests=on_synapses) if on_synapses else {}
