@@ -143,8 +143,9 @@ def test_dask_fit_reads_twice_only_for_histograms(monkeypatch):
 
 
 def test_dask_fit_on_store_partitions_merges_no_connection(tmp_path, monkeypatch):
-    """Store partitions hold each neuron's synapses together: no connection goes through the
-    group-by, and the fit equals the pandas fit of the whole table."""
+    """Store partitions hold each presynaptic neuron's synapses together: every partition's
+    connections are summarised where they are (no group-by, nothing held), and the fit equals
+    the pandas fit of the whole table; rows in random partitions take the merging path."""
     from synframe import dask as sf_dask
     from synframe.synthetic import SyntheticDump
 
@@ -156,27 +157,24 @@ def test_dask_fit_on_store_partitions_merges_no_connection(tmp_path, monkeypatch
     assert ddf.npartitions > 3
     types = {int(i): ("INH" if i % 5 == 0 else "EXC") for i in dump.neuron_ids}
     types[0] = "EXC"
-    across = []
-    real = sf_dask._conn_split
+    merging = []
+    real = sf_dask._fit_pass
 
-    def spy(conns, shared, *, local):
-        out = real(conns, shared, local=local)
-        if not local:
-            across.append(len(out))
-        return out
+    def spy(*args, **kwargs):
+        merging.append(1)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(sf_dask, "_conn_split", spy)
-    kw = dict(
-        by="c_",
-        types=types,
-        properties=["cleft_score", "connection_score", "n_syn_per_conn"],
-        progress=False,
-    )
+    monkeypatch.setattr(sf_dask, "_fit_pass", spy)
+    kw = dict(by="c_", types=types, properties=["cleft_score", "connection_score", "n_syn_per_conn"],
+              distributions={"cleft_score": "truncnorm"}, progress=False)  # fmt: skip
     with dask.config.set(scheduler="synchronous"):
         got = sf.dask.fit_pathway_stats(ddf, **kw)
         table = ddf.compute()
-    assert across and sum(across) == 0
-    _same(got, sf.fit_pathway_stats(table, **kw))
+        assert merging == []
+        _same(got, sf.fit_pathway_stats(table, **kw))
+        shuffled = dd.from_pandas(table.sample(frac=1.0, random_state=1), npartitions=4)
+        _same(sf.dask.fit_pathway_stats(shuffled, **kw), sf.fit_pathway_stats(table, **kw))
+    assert len(merging) == 2  # the connections, then the histograms
 
 
 def test_dask_fit_errors_name_the_problem():

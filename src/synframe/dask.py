@@ -373,7 +373,9 @@ def _merge_all(items: list):
     return out
 
 
-def _fit_part(df: pd.DataFrame, piece: dict, group_cols, want, syn_requests, conn_props):
+def _fit_part(
+    df: pd.DataFrame, piece: dict, group_cols, want, syn_requests, conn_props, conns_only=False
+):
     """One partition: pass 1 (summary, connections), or pass 2 (details on the synapses, and the
     connections with the min/max of ``conn_props`` only, or None)."""
     from . import _summaries
@@ -382,6 +384,8 @@ def _fit_part(df: pd.DataFrame, piece: dict, group_cols, want, syn_requests, con
         df, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
     )
     if syn_requests is None:
+        if conns_only:
+            return None, _no_attrs(_summaries.conn_table(df, **piece).frame())
         summary, conns = _summaries.syn_summary(df, **piece, group_cols=group_cols, want=want)
         return summary, _no_attrs(conns.frame())
     details = _summaries.syn_details(df, **piece, requests=syn_requests) if syn_requests else {}
@@ -389,6 +393,49 @@ def _fit_part(df: pd.DataFrame, piece: dict, group_cols, want, syn_requests, con
         return details, None
     conns = _summaries.conn_table(df, **{**piece, "props": conn_props})
     return details, _no_attrs(conns.frame())
+
+
+def _fit_part_alone(df: pd.DataFrame, piece: dict, group_cols, want, syn_requests, conn_requests):
+    """One partition summarised as if no connection had synapses in another: (synapse result,
+    connection result, (its distinct pre, its distinct post)) -- nothing large is kept."""
+    from . import _summaries
+    from .distributions import N_SYN_PER_CONN
+
+    run_schema(
+        df, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
+    )
+    if syn_requests is None:
+        syn_result, conns = _summaries.syn_summary(df, **piece, group_cols=group_cols, want=want)
+        conn_result = _summaries.conn_summary(conns, piece["props"], want)
+    else:
+        syn_result = (
+            _summaries.syn_details(df, **piece, requests=syn_requests) if syn_requests else {}
+        )
+        if not conn_requests:
+            return syn_result, None, None
+        props = [p for p in piece["props"] if p in conn_requests]
+        conns = _summaries.conn_table(df, **{**piece, "props": props})
+        requests = {p: r for p, r in conn_requests.items() if p in props or p == N_SYN_PER_CONN}
+        conn_result = _summaries.conn_details(conns, props, requests)
+    ends = (np.unique(conns[SynapseTable.pre]), np.unique(conns[SynapseTable.post]))
+    return syn_result, conn_result, ends
+
+
+def _fit_pass_alone(ddf, piece: dict, group_cols, want, syn_requests=None, conn_requests=None):
+    """Delayed (synapse result, connection result, neurons in several partitions) of one pass
+    that summarises each partition's connections where it is: exact when no connection has
+    synapses in two partitions (no neuron in several partitions on one side, as a store's)."""
+    import dask
+
+    results = [
+        dask.delayed(_fit_part_alone)(part, piece, group_cols, want, syn_requests, conn_requests)
+        for part in ddf.to_delayed(optimize_graph=True)
+    ]
+    syn_result = _tree([dask.delayed(_first)(r) for r in results])
+    conn_result = _tree([dask.delayed(_second)(r) for r in results])
+    ends = [dask.delayed(_third)(r) for r in results]
+    shared = dask.delayed(_shared_ends)(ends) if syn_requests is None else dask.delayed(None)
+    return syn_result, conn_result, shared
 
 
 def _ends(conns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -412,9 +459,13 @@ def _conn_split(conns: pd.DataFrame, shared, *, local: bool) -> pd.DataFrame:
     return _no_attrs(conns[~across] if local else conns[across])
 
 
-def _fit_pass(ddf, piece: dict, group_cols, want, syn_requests=None, conn_requests=None):
-    """Delayed (synapse result, connection result) of one pass over ``ddf``'s partitions: pass 1
-    without requests, else pass 2 (only the properties requested on connections are carried)."""
+def _fit_pass(
+    ddf, piece: dict, group_cols, want, syn_requests=None, conn_requests=None, conns_only=False
+):
+    """Delayed (synapse result, connection result) of one pass over ``ddf``'s partitions whose
+    connections are merged across partitions first: pass 1 without requests (``conns_only``:
+    the connections' summary alone), else pass 2 (only the properties requested on connections
+    are carried). Every partition's connections are held until all are known."""
     import dask
     import dask.dataframe as dd
 
@@ -430,7 +481,7 @@ def _fit_pass(ddf, piece: dict, group_cols, want, syn_requests=None, conn_reques
         props = None
     results = [
         dask.delayed(_fit_part)(
-            part, piece, group_cols, want, syn_requests, props if not first else None
+            part, piece, group_cols, want, syn_requests, props if not first else None, conns_only
         )
         for part in ddf.to_delayed(optimize_graph=True)
     ]
@@ -469,6 +520,10 @@ def _first(pair):
 
 def _second(pair):
     return pair[1]
+
+
+def _third(triple):
+    return triple[2]
 
 
 def fit_pathway_stats(
@@ -539,12 +594,22 @@ def fit_pathway_stats(
     piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
     want = wants(opts["props"], opts["given"])
     _summaries.synapse_counts(meta, nsyns, opts["props"])  # the nsyns option, now
-    summary, conns = dask.compute(*_fit_pass(ddf, piece, opts["group_cols"], want))
+    # each partition's connections summarised where they are; exact unless some neuron is in
+    # several partitions on both sides (then a connection may be split): then again, merging
+    # the connections of those neurons across partitions with dask's group-by
+    summary, conns, (pres, posts) = dask.compute(
+        *_fit_pass_alone(ddf, piece, opts["group_cols"], want)
+    )
+    split = len(pres) > 0 and len(posts) > 0
+    if split:
+        _, conns = dask.compute(*_fit_pass(ddf, piece, opts["group_cols"], want, conns_only=True))
 
     def details(on_synapses: dict, on_connections: dict) -> dict:
-        syn_got, conn_got = dask.compute(
-            *_fit_pass(ddf, piece, None, want, on_synapses, on_connections)
-        )
+        if split:
+            graph = _fit_pass(ddf, piece, None, want, on_synapses, on_connections)
+        else:
+            graph = _fit_pass_alone(ddf, piece, None, want, on_synapses, on_connections)[:2]
+        syn_got, conn_got = dask.compute(*graph)
         return {**(syn_got or {}), **(conn_got or {})}
 
     return fit_from_summaries(
