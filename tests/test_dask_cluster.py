@@ -94,6 +94,25 @@ def test_local_cluster_end_to_end_equals_pandas(store, client, tmp_path):
     assert (got["conductance"].to_numpy() == drawn["conductance"].to_numpy()).all()
 
 
+def test_fit_on_the_cluster_equals_pandas(store, client):
+    """store -> clean -> parameterize -> fit_pathway_stats on worker processes: the pandas fit
+    of the computed table, bit for bit (histogram truncnorm: two reads; discrete; n_syn_per_conn)."""
+    built, classes = store
+    drawn = sf.dask.parameterize(sf.dask.clean(built.to_dask(partition_size=6_000)), STATS,
+                                 by="synapse_class", types=classes, seed=4)  # fmt: skip
+    kw = dict(by="synapse_class", types=classes, progress=False,
+              properties=["conductance", "u_syn", "n_syn_per_conn"],
+              distributions={"conductance": "gamma", "u_syn": "truncnorm",
+                             "n_syn_per_conn": "discrete"})  # fmt: skip
+    got = sf.dask.fit_pathway_stats(drawn, **kw)
+    with dask.config.set(scheduler="synchronous"):
+        table = drawn.compute()
+    ref = sf.fit_pathway_stats(table, **kw)
+    assert repr(sf.pathways.to_dict(got)) == repr(sf.pathways.to_dict(ref))
+    assert repr(got.attrs["fit"]) == repr(ref.attrs["fit"])
+    assert got.attrs["fit"]["synapses"] == len(table)
+
+
 def test_partitions_hold_whole_neurons(store, client):
     built, _ = store
     ddf = built.to_dask(partition_size=3_000)

@@ -547,12 +547,15 @@ def fit_pathway_stats(
     statistics, bit for bit, for any partitioning.
 
     Each partition is summarised where it is (per pathway: counts, exact sums of values and
-    squares, min and max; its connections with their sizes and each property's min and max);
-    the summaries are merged by a tree of small tasks, and connections whose synapses are in
-    several partitions by dask's group-by (none for partitions that hold each neuron's synapses
-    together, as [`LocalStore.to_dask`][synframe.sources.local.LocalStore.to_dask] gives them). The table is read
-    once, or twice when a distribution needs histograms (``truncnorm``), distinct values
-    (``discrete``) or logs (``lognormal``) over a pathway's range known only after the first read.
+    squares, min and max, values/counts or logs where the distribution needs them; its
+    connections with their sizes and each property's min and max), and the summaries are merged
+    by a tree of small tasks. If some neuron has synapses in several partitions on both sides, a
+    connection may be split: the connections are then computed again and merged across
+    partitions by dask's group-by before they are summarised (holding every partition's
+    connections until all are known). Partitions that hold each presynaptic neuron's synapses
+    together, as [`LocalStore.to_dask`][synframe.sources.local.LocalStore.to_dask] gives them,
+    never need that. The table is read once more for ``truncnorm`` with ``truncnorm_fit=
+    "histogram"`` (CM's histogram needs each pathway's range first).
     Eager (returns the statistics, like the pandas verb); the options are checked before any
     partition is read, problems of the values (not numbers, not finite) are reported as the
     pandas verb reports them, and an error raised inside a partition (a neuron without a type)
