@@ -10,10 +10,10 @@ itself.
 """
 
 import json
-import math
 import os
 import subprocess
 import warnings
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import numpy as np
@@ -413,7 +413,10 @@ def test_fit_std_is_the_population_std():
     exact_mean = sum(Fraction(v) for v in x) / len(x)
     exact_var = sum((Fraction(v) - exact_mean) ** 2 for v in x) / len(x)
     assert cell["mean"] == float(exact_mean) == pytest.approx(np.mean(x), rel=4e-16)
-    assert cell["std"] == math.sqrt(float(exact_var)) == pytest.approx(np.std(x), rel=4e-16)
+    with localcontext() as ctx:  # the correctly rounded root of the exact variance
+        ctx.prec = 60
+        exact_std = float((Decimal(exact_var.numerator) / Decimal(exact_var.denominator)).sqrt())
+    assert cell["std"] == exact_std == pytest.approx(np.std(x), rel=4e-16)
     assert cell["std"] != pytest.approx(np.std(x, ddof=1), rel=1e-6)
 
 

@@ -273,7 +273,7 @@ def _outcome(verb, table, kw):
     ("change", "kw", "expected"),
     [
         (lambda d: d.assign(g=np.where(np.arange(len(d)) % 2, 1e308, -1e308)),
-         dict(properties="g", distributions="normal"), "PathwayError"),  # std beyond float64
+         dict(properties="g", distributions="normal"), "PathwayError"),  # std 1e308: undrawable
         (lambda d: d.assign(g=1e308), dict(properties="g"), "ok"),
         (lambda d: d.assign(g=5e-324 * (np.arange(len(d)) % 3)), dict(properties="g"), "ok"),
         (lambda d: d.assign(pre=d.pre.astype(np.uint64)), dict(properties="g"), "SchemaError"),

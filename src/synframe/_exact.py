@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SHIFT", "mean_var", "sums"]
+__all__ = ["SHIFT", "mean_var", "std", "sums"]
 
 #: every finite float64 times 2**SHIFT is an integer (the smallest subnormal is 2**-1074)
 SHIFT = 1074
@@ -151,8 +151,9 @@ def _to_ints(limb_sums: dict, bins: np.ndarray, n_e: int, lo_e: int, n_groups: i
     return out
 
 
-def mean_var(n: int, s1: int, s2: int) -> tuple[float, float]:
-    """Mean and population variance (``ddof=0``), correctly rounded, from `sums`' ``(n, s1, s2)``."""
+def mean_var(n: int, s1: int, s2: int | None) -> tuple[float, float]:
+    """Mean and population variance (``ddof=0``), correctly rounded, from `sums`' ``(n, s1, s2)``
+    (variance NaN without ``s2``, inf beyond float64)."""
     if n <= 0:
         return float("nan"), float("nan")
     mean = s1 / (n << SHIFT)  # int / int: correctly rounded
@@ -163,3 +164,32 @@ def mean_var(n: int, s1: int, s2: int) -> tuple[float, float]:
         return mean, num / ((n * n) << (2 * SHIFT))
     except OverflowError:  # values near the float64 limit: a variance beyond it
         return mean, float("inf")
+
+
+def std(n: int, s1: int, s2: int | None) -> float:
+    """The population standard deviation, correctly rounded (the float nearest the square root
+    of the exact variance, not the root of a rounded variance), from `sums`' ``(n, s1, s2)``;
+    finite whenever the std is, even when the variance overflows or underflows float64."""
+    import math
+    from fractions import Fraction
+
+    if n <= 0 or s2 is None:
+        return float("nan")
+    num = n * s2 - s1 * s1  # var = num / (n**2 2**(2 SHIFT))
+    if num == 0:
+        return 0.0
+    k = max(0, (130 - num.bit_length()) // 2 + 1)  # >= 64 bits beyond a double's 53
+    try:
+        c = math.isqrt(num << (2 * k)) / (n << (SHIFT + k))  # within an ulp of the root
+    except OverflowError:
+        return float("inf")
+    var = Fraction(num, (n * n) << (2 * SHIFT))
+    for _ in range(4):  # the nearest float: var between the squares of the midpoints around c
+        down, up = math.nextafter(c, 0.0), math.nextafter(c, math.inf)
+        if var < ((Fraction(c) + Fraction(down)) / 2) ** 2:
+            c = down
+        elif math.isfinite(up) and var > ((Fraction(c) + Fraction(up)) / 2) ** 2:
+            c = up
+        else:
+            break
+    return c

@@ -132,6 +132,8 @@ def _moments(x, code, n_groups, w, grouping, squares: bool = True) -> list[tuple
     if len(x):
         xs = x[order]
         lo, hi = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
+        if xs.dtype.kind == "f":  # one zero: -0.0 and 0.0 compare equal, the first would win
+            lo, hi = lo + xs.dtype.type(0), hi + xs.dtype.type(0)
         for g, a, b in zip(groups.tolist(), lo, hi, strict=True):
             out[g] = (*sums[g], a, b)
     return out
@@ -179,7 +181,7 @@ def _distinct(x: np.ndarray) -> np.ndarray | None:
 def _merge_distinct(a, b):
     if a is None or b is None:
         return None
-    return _distinct(np.concatenate([a, b]))
+    return _distinct(np.concatenate([a, b]))  # only counted: the zero's sign does not matter
 
 
 def _extras(out: dict, p: str, x, w, keys, grouping, mode: str | None) -> None:
@@ -465,6 +467,8 @@ def _detail(x: np.ndarray, w, what: str, lo=None, hi=None):
         return np.histogram(x, bins=HIST_BINS, range=(lo, hi), weights=w)[0].astype(np.int64)
     if what == "vals":
         val, cnt = _counts(x, w)
+        if val.dtype.kind == "f":  # one zero (np.unique keeps the first of -0.0 and 0.0)
+            val = val + val.dtype.type(0)
         return (val, cnt.astype(np.int64)) if len(val) <= MAX_DISCRETE else None
     # "log": the summaries of log(values), all positive (the request says so)
     lx = np.log(x.astype("float64"))
@@ -539,5 +543,5 @@ def conn_details(conn, props: list[str], requests) -> dict:
 
 def moments_stats(m: tuple) -> tuple[float, float, float, float]:
     """(mean, population std, min, max) of a summary ``(n, sum, sum of squares, min, max)``."""
-    mean, var = _exact.mean_var(m[0], m[1], m[2])
-    return mean, float(np.sqrt(var)), float(m[3]), float(m[4])
+    mean = _exact.mean_var(m[0], m[1], None)[0]
+    return mean, _exact.std(m[0], m[1], m[2]), float(m[3]), float(m[4])

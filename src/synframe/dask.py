@@ -41,6 +41,8 @@ True
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -350,18 +352,54 @@ def connectivity(ddf, *, by: str | Sequence[str] | None = None, threshold: int =
 # --- fit_pathway_stats --------------------------------------------------------------------------------
 
 
-def _tree(items: list, split_every: int = 8):
-    """One delayed result merging ``items`` (delayed summaries) with a tree of `_summaries.merge`."""
-    import dask
+def _graph(name: str, layer: dict, dependencies: list, key):
+    """A Delayed for ``key`` of a graph layer written at once (``dask.delayed`` calls would merge
+    the table's graph once per task: quadratic in the partitions)."""
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
 
-    if not items:
+    return Delayed(key, HighLevelGraph.from_collections(name, layer, dependencies), layer=name)
+
+
+def _map_parts(parts: list, func, label: str) -> tuple[list, dict, str]:
+    """Tasks applying ``func`` (a partial: its arguments stay opaque to dask) to each partition,
+    and getters of the parts of its results: (keys of the results, layer, name)."""
+    from dask.base import tokenize
+
+    name = f"synframe-fit-{label}-" + tokenize(func, [p.key for p in parts])
+    layer = {(name, i): (func, p.key) for i, p in enumerate(parts)}
+    return [(name, i) for i in range(len(parts))], layer, name
+
+
+def _tree(
+    parts: list, results: list, layer: dict, index: int | None, split_every: int = 8, combine=None
+):
+    """One Delayed merging item ``index`` of each result (keys in ``layer``) with a tree of
+    `_summaries.merge` tasks; ``index`` None: the results themselves."""
+    from dask.base import tokenize
+
+    if not results:
+        import dask
+
         return dask.delayed(None)
-    while len(items) > 1:
-        items = [
-            dask.delayed(_merge_all)(items[i : i + split_every])
-            for i in range(0, len(items), split_every)
-        ]
-    return items[0]
+    name = "synframe-fit-merge-" + tokenize(results, index)
+    layer = dict(layer)
+    keys = []
+    for i, r in enumerate(results):
+        if index is None and combine is None:
+            keys.append(r)
+        else:
+            item = r if index is None else (operator.getitem, r, index)
+            layer[(name, "item", i)] = item if combine is None else (combine, item)
+            keys.append((name, "item", i))
+    level = 0
+    while len(keys) > 1 or level == 0:
+        merged = []
+        for j in range(0, len(keys), split_every):
+            layer[(name, level, j)] = (_merge_all, list(keys[j : j + split_every]))
+            merged.append((name, level, j))
+        keys, level = merged, level + 1
+    return _graph(name, layer, parts, keys[0])
 
 
 def _merge_all(items: list):
@@ -369,7 +407,10 @@ def _merge_all(items: list):
 
     out = None
     for item in items:
-        out = _summaries.merge(out, item)
+        if isinstance(item, dict) and "ends" in item:
+            out = item if out is None else _merge_ends(out, item)
+        else:
+            out = _summaries.merge(out, item)
     return out
 
 
@@ -380,6 +421,8 @@ def _fit_part(
     connections with the min/max of ``conn_props`` only, or None)."""
     from . import _summaries
 
+    piece = dict(piece)
+    df = _as_meta(df, piece.pop("dtypes"))
     run_schema(
         df, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
     )
@@ -395,12 +438,23 @@ def _fit_part(
     return details, _no_attrs(conns.frame())
 
 
-def _fit_part_alone(df: pd.DataFrame, piece: dict, group_cols, want, syn_requests, conn_requests):
+def _as_meta(df: pd.DataFrame, dtypes: dict) -> pd.DataFrame:
+    """The partition with the dtypes dask says the table has (a partition read from a file of
+    another schema may differ: the pandas verb sees the computed table's dtypes)."""
+    wrong = {c: d for c, d in dtypes.items() if c in df.columns and df[c].dtype != d}
+    return df.astype(wrong) if wrong else df
+
+
+def _fit_part_alone(
+    df: pd.DataFrame, *, piece: dict, group_cols, want, syn_requests, conn_requests
+):
     """One partition summarised as if no connection had synapses in another: (synapse result,
     connection result, (its distinct pre, its distinct post)) -- nothing large is kept."""
     from . import _summaries
     from .distributions import N_SYN_PER_CONN
 
+    piece = dict(piece)
+    df = _as_meta(df, piece.pop("dtypes"))
     run_schema(
         df, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
     )
@@ -417,8 +471,7 @@ def _fit_part_alone(df: pd.DataFrame, piece: dict, group_cols, want, syn_request
         conns = _summaries.conn_table(df, **{**piece, "props": props})
         requests = {p: r for p, r in conn_requests.items() if p in props or p == N_SYN_PER_CONN}
         conn_result = _summaries.conn_details(conns, props, requests)
-    ends = (np.unique(conns[SynapseTable.pre]), np.unique(conns[SynapseTable.post]))
-    return syn_result, conn_result, ends
+    return syn_result, conn_result, _ends_of(conns[SynapseTable.pre], conns[SynapseTable.post])
 
 
 def _fit_pass_alone(ddf, piece: dict, group_cols, want, syn_requests=None, conn_requests=None):
@@ -427,26 +480,52 @@ def _fit_pass_alone(ddf, piece: dict, group_cols, want, syn_requests=None, conn_
     synapses in two partitions (no neuron in several partitions on one side, as a store's)."""
     import dask
 
-    results = [
-        dask.delayed(_fit_part_alone)(part, piece, group_cols, want, syn_requests, conn_requests)
-        for part in ddf.to_delayed(optimize_graph=True)
-    ]
-    syn_result = _tree([dask.delayed(_first)(r) for r in results])
-    conn_result = _tree([dask.delayed(_second)(r) for r in results])
-    ends = [dask.delayed(_third)(r) for r in results]
-    shared = dask.delayed(_shared_ends)(ends) if syn_requests is None else dask.delayed(None)
+    parts = ddf.to_delayed(optimize_graph=True)
+    func = functools.partial(
+        _fit_part_alone, piece={**piece, "dtypes": _meta_dtypes(ddf, piece)},
+        group_cols=group_cols, want=want, syn_requests=syn_requests, conn_requests=conn_requests,
+    )  # fmt: skip
+    results, layer, _ = _map_parts(parts, func, "alone")
+    syn_result = _tree(parts, results, layer, 0)
+    conn_result = _tree(parts, results, layer, 1)
+    if syn_requests is not None:
+        return syn_result, conn_result, dask.delayed(None)
+    shared = _tree(parts, results, layer, 2)  # merged ends: see _merge_all
     return syn_result, conn_result, shared
 
 
-def _ends(conns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return np.unique(conns[SynapseTable.pre].to_numpy()), np.unique(
-        conns[SynapseTable.post].to_numpy()
-    )
+def _meta_dtypes(ddf, piece: dict) -> dict:
+    columns = [*piece["props"], SynapseTable.pre, SynapseTable.post]
+    return {c: ddf._meta[c].dtype for c in columns if c in ddf._meta.columns}
 
 
-def _shared_ends(ends: list) -> tuple[np.ndarray, np.ndarray]:
-    """The pre- and postsynaptic neurons found in more than one partition's connections."""
-    return _shared_pres([e[0] for e in ends]), _shared_pres([e[1] for e in ends])
+def _frame_ends(conns: pd.DataFrame) -> dict:
+    """A partition's neurons on each side, as a mergeable ``{"ends": ...}`` (see `_merge_ends`)."""
+    return _ends_of(conns[SynapseTable.pre].to_numpy(), conns[SynapseTable.post].to_numpy())
+
+
+def _ends_of(pre: np.ndarray, post: np.ndarray) -> dict:
+    empty = np.zeros(0, dtype=np.int64)
+    return {"ends": (np.unique(pre), empty, np.unique(post), empty)}
+
+
+def _merge_ends(a: dict, b: dict) -> dict:
+    """Neurons seen, and seen in more than one partition, on each side, of two sets of partitions."""
+    out = []
+    for side in (0, 2):
+        seen_a, twice_a = a["ends"][side], a["ends"][side + 1]
+        seen_b, twice_b = b["ends"][side], b["ends"][side + 1]
+        both = np.intersect1d(seen_a, seen_b, assume_unique=True)
+        out += [np.union1d(seen_a, seen_b), np.union1d(np.union1d(twice_a, twice_b), both)]
+    return {"ends": tuple(out)}
+
+
+def _twice(ends: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """The pre- and postsynaptic neurons found in more than one partition."""
+    if ends is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    return ends["ends"][1], ends["ends"][3]
 
 
 def _conn_split(conns: pd.DataFrame, shared, *, local: bool) -> pd.DataFrame:
@@ -479,19 +558,24 @@ def _fit_pass(
         props = [p for p in piece["props"] if p in conn_requests]  # n_syn_per_conn: sizes
     else:
         props = None
-    results = [
-        dask.delayed(_fit_part)(
-            part, piece, group_cols, want, syn_requests, props if not first else None, conns_only
-        )
-        for part in ddf.to_delayed(optimize_graph=True)
-    ]
-    syn_result = _tree([dask.delayed(_first)(r) for r in results])
+    parts_in = ddf.to_delayed(optimize_graph=True)
+    func = functools.partial(
+        _fit_part, piece={**piece, "dtypes": _meta_dtypes(ddf, piece)}, group_cols=group_cols,
+        want=want, syn_requests=syn_requests, conn_props=props if not first else None,
+        conns_only=conns_only,
+    )  # fmt: skip
+    results, layer, name = _map_parts(parts_in, func, "merging")
+    syn_result = _tree(parts_in, results, layer, 0)
     if props is None:
         return syn_result, dask.delayed(None)
-    frames = [dask.delayed(_second)(r) for r in results]
+    for i, r in enumerate(results):
+        layer[(name, "frame", i)] = (operator.getitem, r, 1)
+    frames = [_graph(name, layer, parts_in, (name, "frame", i)) for i in range(len(results))]
+    ends = _tree(parts_in, [(name, "frame", i) for i in range(len(results))], layer, None,
+                 combine=_frame_ends)  # fmt: skip
+    shared = dask.delayed(_twice)(ends)
     meta = _no_attrs(_summaries.conn_table(ddf._meta, **{**piece, "props": props}).frame())
     conns = dd.from_delayed(frames, meta=meta, verify_meta=False)
-    shared = dask.delayed(_shared_ends)([dask.delayed(_ends)(f) for f in frames])
     local = conns.map_partitions(_conn_split, shared, local=True, meta=meta)
     across = conns.map_partitions(_conn_split, shared, local=False, meta=meta)
     keys = [SynapseTable.pre, SynapseTable.post, "src", "tgt"]
@@ -499,31 +583,18 @@ def _fit_pass(
     how |= {f"hi{i}": "max" for i in range(len(props))}
     merged = (
         across.groupby(keys, sort=False, dropna=False)
-        .agg(how, split_out=max(1, ddf.npartitions), shuffle_method=_shuffle_method(ddf))
+        .agg(how, split_out=max(1, ddf.npartitions // 8), shuffle_method=_shuffle_method(ddf))
         .reset_index()
     )
     whole = dd.concat([local, merged.map_partitions(_no_attrs, meta=merged._meta)])
     parts = whole.to_delayed(optimize_graph=False)  # the frames' own keys: each partition read once
     if first:
-        conn_result = _tree([dask.delayed(_summaries.conn_summary)(f, props, want) for f in parts])
+        func = functools.partial(_summaries.conn_summary, props=props, want=want)
     else:
         requests = {p: r for p, r in conn_requests.items() if p in props or p == N_SYN_PER_CONN}
-        conn_result = _tree(
-            [dask.delayed(_summaries.conn_details)(f, props, requests) for f in parts]
-        )
-    return syn_result, conn_result
-
-
-def _first(pair):
-    return pair[0]
-
-
-def _second(pair):
-    return pair[1]
-
-
-def _third(triple):
-    return triple[2]
+        func = functools.partial(_summaries.conn_details, props=props, requests=requests)
+    summaries, layer, _ = _map_parts(parts, func, "connections")
+    return syn_result, _tree(parts, summaries, layer, None)
 
 
 def fit_pathway_stats(
@@ -592,7 +663,8 @@ def fit_pathway_stats(
     opts = fit_options(
         meta.columns, by=by, properties=properties, types=types, distributions=distributions,
         min_connections=min_connections, bounds=bounds, interpolate=interpolate,
-        truncnorm_fit=truncnorm_fit, progress=progress,
+        truncnorm_fit=truncnorm_fit, progress=progress, dtypes=dtypes, src_types=src_types,
+        tgt_types=tgt_types,
     )  # fmt: skip
     piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
     want = wants(opts["props"], opts["given"])
@@ -600,9 +672,8 @@ def fit_pathway_stats(
     # each partition's connections summarised where they are; exact unless some neuron is in
     # several partitions on both sides (then a connection may be split): then again, merging
     # the connections of those neurons across partitions with dask's group-by
-    summary, conns, (pres, posts) = dask.compute(
-        *_fit_pass_alone(ddf, piece, opts["group_cols"], want)
-    )
+    summary, conns, ends = dask.compute(*_fit_pass_alone(ddf, piece, opts["group_cols"], want))
+    pres, posts = _twice(ends)
     split = len(pres) > 0 and len(posts) > 0
     if split:
         _, conns = dask.compute(*_fit_pass(ddf, piece, opts["group_cols"], want, conns_only=True))

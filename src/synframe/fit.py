@@ -93,29 +93,39 @@ def _log_mass(a: float, b: float, width: float) -> float:
     return -0.5 * b * b - 0.5 * np.log(2 * np.pi) + float(np.log(width))
 
 
-def _truncnorm_mle(n: int, mean: float, var: float, lo: float, hi: float) -> tuple[float, float]:
+def _truncnorm_mle(n: int, mean: float, sd: float, lo: float, hi: float) -> tuple[float, float]:
     """Maximum-likelihood loc/scale of a normal truncated to [lo, hi] (bounds fixed), from the
-    values' count, mean and population variance (sufficient statistics of the normal)."""
+    values' count, mean and population std (sufficient statistics of the normal).
+
+    Fitted in standard units of the data (``(x - mean) / sd``: the likelihood's maximum moves
+    with the data, and values of any magnitude stay within float64), then scaled back.
+    """
     from scipy import optimize
 
-    sd = float(np.sqrt(var))
-    if sd == 0 or lo == hi:
+    if sd == 0 or lo == hi or not np.isfinite(sd):
         return mean, 0.0
+    a0, b0 = (lo - mean) / sd, (hi - mean) / sd
 
     def nll(theta):
         loc, log_scale = theta
+        if not -700 < log_scale < 700:
+            return np.inf
         scale = np.exp(log_scale)
-        z = _log_mass((lo - loc) / scale, (hi - loc) / scale, (hi - lo) / scale)
-        # sum over values of (x - loc)**2 = n (var + (mean - loc)**2)
-        return n * (0.5 * (var + (mean - loc) ** 2) / scale**2 + log_scale + z)
+        z = _log_mass((a0 - loc) / scale, (b0 - loc) / scale, (b0 - a0) / scale)
+        # per value: -log pdf = 0.5 ((x - loc) / scale)**2 + log scale + log mass; summed over
+        # values in standard units, sum (x - loc)**2 = n (1 + loc**2)
+        return n * (0.5 * (1.0 + loc**2) / scale**2 + log_scale + z)
 
-    res = optimize.minimize(
-        nll,
-        x0=[mean, np.log(sd)],
-        method="Nelder-Mead",
-        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
-    )
-    return float(res.x[0]), float(np.exp(res.x[1]))
+    with np.errstate(all="ignore"):
+        res = optimize.minimize(
+            nll,
+            x0=[0.0, 0.0],
+            method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
+        )
+    loc, scale = float(res.x[0]), float(np.exp(res.x[1]))
+    with np.errstate(all="ignore"):
+        return mean + sd * loc, sd * scale
 
 
 def _extract(m: tuple, shared: bool | None, kind: str, truncnorm_fit: str, detail) -> dict:
@@ -126,7 +136,7 @@ def _extract(m: tuple, shared: bool | None, kind: str, truncnorm_fit: str, detai
            "shared_within": np.nan if shared is None else float(shared)}  # fmt: skip
     if kind == "truncnorm":
         if truncnorm_fit == "mle":
-            out["norm_loc"], out["norm_scale"] = _truncnorm_mle(m[0], mean, std**2, lo, hi)
+            out["norm_loc"], out["norm_scale"] = _truncnorm_mle(m[0], mean, std, lo, hi)
         else:
             edges = np.histogram_bin_edges(
                 np.empty(0, dtype=np.asarray(m[3]).dtype), bins=HIST_BINS, range=(m[3], m[4])
@@ -365,9 +375,57 @@ def _group_table(by, types, groups, src_types, tgt_types, rows) -> tuple[np.ndar
     return out[0], out[1]
 
 
+def _check_per_property(props, given: Mapping, bounds, dtypes) -> None:
+    """``{property: ...}`` options name fitted properties and hold what they should."""
+    problems, crossed = [], []
+    for name, per in (("distributions", given), ("bounds", bounds), ("dtypes", dtypes)):
+        if isinstance(per, Mapping):  # CM's model configs cover more properties than one fit
+            unknown = [k for k in per if k not in props]
+            if unknown:
+                log.warning(
+                    "fit_pathway_stats: %s names %s, not among the properties fitted (%s): "
+                    "ignored -- a typo?", name, unknown, props,
+                )  # fmt: skip
+    if isinstance(bounds, Mapping):
+        for p, pair in bounds.items():
+            ok = (
+                not isinstance(pair, (str, bytes))
+                and hasattr(pair, "__len__")
+                and len(pair) == 2
+                and all(v is None or (isinstance(v, (int, float, np.number))
+                                      and not isinstance(v, bool) and not np.isnan(v))
+                        for v in pair)
+            )  # fmt: skip
+            if not ok:
+                problems.append(
+                    f"bounds[{p!r}] must be (lower, upper), each a number or None, got {pair!r}"
+                )
+            elif None not in pair and pair[0] > pair[1]:
+                crossed.append(
+                    f"bounds[{p!r}] has lower_bound {pair[0]} above upper_bound {pair[1]}"
+                )
+    if dtypes is not None and not isinstance(dtypes, Mapping):
+        problems.append(f"dtypes must be {{property: dtype name}} or None, got {dtypes!r}")
+    elif isinstance(dtypes, Mapping):
+        for p, dt in dtypes.items():
+            try:
+                kind = np.dtype(dt).kind if isinstance(dt, str) else None
+            except TypeError:
+                kind = None
+            if kind not in ("i", "u", "f"):
+                problems.append(
+                    f"dtypes[{p!r}] must be a numeric numpy dtype name like 'int', 'int32' or "
+                    f"'float', got {dt!r}"
+                )
+    if problems:
+        raise OptionError(format_problems("fit_pathway_stats options", problems))
+    if crossed:  # a model no distribution satisfies, as the cells' validation says it
+        raise PathwayError(format_problems("fit_pathway_stats bounds", crossed))
+
+
 def fit_options(
     columns, *, by, properties, types, distributions, min_connections, bounds, interpolate,
-    truncnorm_fit, progress,
+    truncnorm_fit, progress, dtypes=None, src_types=None, tgt_types=None,
 ) -> dict:  # fmt: skip
     """The options of a fit checked (before any work), for pandas and dask alike."""
     _check_option("truncnorm_fit", truncnorm_fit, ("histogram", "mle"))
@@ -398,6 +456,10 @@ def fit_options(
         )
     if not (bounds is None or bounds == "data" or isinstance(bounds, Mapping)):
         raise OptionError(f"bounds must be None, 'data' or {{property: (lo, hi)}}, got {bounds!r}")
+    _check_per_property(props, given, bounds, dtypes)
+    for name, listed in (("src_types", src_types), ("tgt_types", tgt_types)):
+        if isinstance(listed, (str, bytes)) or not (listed is None or hasattr(listed, "__iter__")):
+            raise OptionError(f"{name} must be a list of types (e.g. [{listed!r}]), got {listed!r}")
     if not isinstance(by, str) or not by:
         raise OptionError(
             f"by must be the pathway property (a column name such as 'synapse_class'), got {by!r}"
@@ -726,7 +788,8 @@ def fit_pathway_stats(
     opts = fit_options(
         syn.columns, by=by, properties=properties, types=types, distributions=distributions,
         min_connections=min_connections, bounds=bounds, interpolate=interpolate,
-        truncnorm_fit=truncnorm_fit, progress=progress,
+        truncnorm_fit=truncnorm_fit, progress=progress, dtypes=dtypes, src_types=src_types,
+        tgt_types=tgt_types,
     )  # fmt: skip
     piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
     want = wants(opts["props"], opts["given"])
