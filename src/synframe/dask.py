@@ -362,8 +362,8 @@ def _graph(name: str, layer: dict, dependencies: list, key):
 
 
 def _map_parts(parts: list, func, label: str) -> tuple[list, dict, str]:
-    """Tasks applying ``func`` (a partial: its arguments stay opaque to dask) to each partition,
-    and getters of the parts of its results: (keys of the results, layer, name)."""
+    """Tasks applying ``func`` (a partial: its arguments stay opaque to dask) to each partition:
+    (keys of the results, the layer holding the tasks, its name)."""
     from dask.base import tokenize
 
     name = f"synframe-fit-{label}-" + tokenize(func, [p.key for p in parts])
@@ -449,7 +449,8 @@ def _fit_part_alone(
     df: pd.DataFrame, *, piece: dict, group_cols, want, syn_requests, conn_requests
 ):
     """One partition summarised as if no connection had synapses in another: (synapse result,
-    connection result, (its distinct pre, its distinct post)) -- nothing large is kept."""
+    connection result, its neurons on each side as `_merge_ends` merges them) -- nothing large
+    is kept."""
     from . import _summaries
     from .distributions import N_SYN_PER_CONN
 
