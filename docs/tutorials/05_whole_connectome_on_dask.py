@@ -124,7 +124,7 @@ fit_kw = dict(by="synapse_class", types=neurons, properties=["conductance", "u_s
 fitted = sf.dask.fit_pathway_stats(drawn, **fit_kw)
 same = sf.pathways.to_dict(fitted) == sf.pathways.to_dict(sf.fit_pathway_stats(ref, **fit_kw))
 print("dask fit == pandas fit:", same)
-fitted.syn.summary()
+print(fitted.syn.summary())
 
 # %% [markdown]
 # ## 5. Read it like any SONATA circuit
