@@ -122,7 +122,8 @@ for p in ("conductance", "u_syn"):
 fit_kw = dict(by="synapse_class", types=neurons, properties=["conductance", "u_syn"],
               distributions={"conductance": "gamma", "u_syn": "truncnorm"}, progress=False)  # fmt: skip
 fitted = sf.dask.fit_pathway_stats(drawn, **fit_kw)
-same = sf.pathways.to_dict(fitted) == sf.pathways.to_dict(sf.fit_pathway_stats(ref, **fit_kw))
+in_pandas = sf.fit_pathway_stats(ref, **fit_kw)
+same = sf.pathways.to_dict(fitted) == sf.pathways.to_dict(in_pandas)
 print("dask fit == pandas fit:", same)
 print(fitted.syn.summary())
 
