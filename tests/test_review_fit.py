@@ -1,4 +1,4 @@
-"""Review of ``fit_pathway_stats`` as exact, mergeable summaries (issue 15): failing cases.
+"""Review of ``fit_pathway_stats`` as exact, mergeable summaries (issue 15): regression tests.
 
 Each test is one problem an independent review found (failing on commit 13d8473), kept as a
 regression test now that it is fixed (or, where the expectation changed, as documented).
@@ -58,7 +58,7 @@ KW = {"by": "c", "types": TYPES, "progress": False, "min_connections": 1}
 # --- bit identity ------------------------------------------------------------------------------------
 
 
-def test_negative_zero_min_depends_on_row_order_and_partitioning():
+def test_negative_zero_min_is_one_zero_whatever_the_order():
     """0.0 and -0.0 both the minimum: ``min`` (and truncnorm/uniform/bounds) is whichever comes
     first in the rows / the partition merge order, so the fit is not bit-identical across row
     orders or partitionings (repr(-0.0) != repr(0.0)). Expected: one canonical zero."""
@@ -72,7 +72,7 @@ def test_negative_zero_min_depends_on_row_order_and_partitioning():
         assert _repr(sf.dask.fit_pathway_stats(_cut(df, [1, 2, 3]), **kw)) == ref
 
 
-def test_partitions_whose_dtype_differs_from_meta_change_discrete_values():
+def test_partitions_whose_dtype_differs_from_meta_are_cast():
     """A dask table whose partitions hold int64 in one and float64 in another (the meta says
     float64; parquet files with differing schemas give this): pandas on ``ddf.compute()`` fits
     ``val: [0.0, 1.0, 2.0]``, dask gives ``[0, 1, 2]`` for the int partition's pathways.
@@ -101,7 +101,7 @@ def _correct_std(x) -> float:
         return float((Decimal(var.numerator) / Decimal(var.denominator)).sqrt())
 
 
-def test_std_is_not_correctly_rounded():
+def test_std_is_correctly_rounded():
     """The docs claim correctly rounded stds; ``sqrt(float(var))`` rounds twice and is 1 ulp off
     for ~8 % of small samples. Here: std of [-1.365, 2.229] is 1.7970000000000002 (correctly
     rounded; numpy agrees), the fit says 1.797."""
@@ -112,7 +112,7 @@ def test_std_is_not_correctly_rounded():
     assert got == _correct_std(df["g"]) == 1.7970000000000002
 
 
-def test_std_of_large_values_overflows_to_an_error():
+def test_std_of_large_values_is_finite():
     """Values around 1e200: the std (~3e199) is representable, but the variance (~1e399) is not,
     so the fit reports std inf and fails ("'std' must be a finite number"). The same for the
     ±1e308 case tests/test_fit_dask.py expects to fail: its population std is 1e308, a float.
@@ -129,7 +129,7 @@ def test_std_of_large_values_overflows_to_an_error():
         sf.fit_pathway_stats(df, **KW, properties="g", distributions="normal")
 
 
-def test_std_of_tiny_values_underflows_to_zero():
+def test_std_of_tiny_values_is_not_zero():
     """Values around 1e-300 (std ~3e-301, a normal float64): the variance underflows, the fit
     says std 0.0 (a constant), and truncnorm's MLE scale 0.0. Expected: the std (~3e-301)."""
     df = _table(40)
@@ -139,7 +139,7 @@ def test_std_of_tiny_values_underflows_to_zero():
     assert got == pytest.approx(np.std(df["g"] * 1e300) / 1e300, rel=1e-15, abs=0)
 
 
-def test_truncnorm_mle_leaks_runtime_warnings():
+def test_truncnorm_mle_warns_nothing():
     """truncnorm_fit='mle' on values around 1e-160 (or 1e300) emits numpy's "divide by zero"
     RuntimeWarning to the user (an error under -W error). Expected: no warning."""
     df = _table(200)
@@ -153,7 +153,7 @@ def test_truncnorm_mle_leaks_runtime_warnings():
 # --- options -------------------------------------------------------------------------------------------
 
 
-def test_distributions_for_a_property_not_fitted_is_silently_ignored(caplog):
+def test_distributions_for_a_property_not_fitted_is_logged(caplog):
     """A typo in ``distributions`` ({"gg": "truncnorm"} for "g") was ignored without a word.
     Now a warning in the log names it (not an error: connectome-manipulator's configs map more
     properties than one fit takes, and its ported tests pass such mappings)."""
@@ -162,14 +162,14 @@ def test_distributions_for_a_property_not_fitted_is_silently_ignored(caplog):
     assert any("['gg']" in r.getMessage() and "a typo?" in r.getMessage() for r in caplog.records)
 
 
-def test_malformed_bounds_are_silently_ignored():
+def test_malformed_bounds_are_option_errors():
     """``bounds={"g": 5}`` (not a (lower, upper) pair) is ignored without a word. Expected:
     OptionError before the table is read."""
     with pytest.raises(sf.SynframeError, match="bounds"):
         sf.fit_pathway_stats(_table(), **KW, properties="g", bounds={"g": 5})
 
 
-def test_src_types_as_one_string_is_split_into_characters():
+def test_src_types_as_one_string_is_an_option_error():
     """``src_types="AB"`` is taken as ["A", "B"]; with a real name ("EXC") the user is told the
     table's type "EXC" is not in src_types (after the whole table was read). Expected: an
     OptionError saying src_types must be a list of types."""
@@ -177,7 +177,7 @@ def test_src_types_as_one_string_is_split_into_characters():
         sf.fit_pathway_stats(_table(), **KW, properties="g", src_types="AB")
 
 
-def test_bad_dtypes_are_found_only_after_the_table_is_read(monkeypatch):
+def test_bad_dtypes_are_refused_before_reading(monkeypatch):
     """``dtypes={"g": "nonsense"}`` fails in the final validation, after every read (on dask:
     after the whole cluster computation). Expected: refused with the other options, before."""
     from synframe import _summaries

@@ -87,6 +87,11 @@ def synapse_counts(syn: pd.DataFrame, nsyns, props) -> tuple[pd.DataFrame, np.nd
             f"{int(bad.sum())} rows do not, e.g. {w[bad][:3].tolist()}"
         )
     w = w.astype(np.int64)
+    if len(w) and float(w.max()) * len(w) >= 2**62 and sum(w.tolist()) >= 2**62:
+        raise PathwayError(
+            f"column {nsyns!r} (synapses per row) sums to 2**62 synapses or more: not synapse "
+            "counts (pass nsyns=None if every row is one synapse)"
+        )
     if (w == 1).all():
         return syn, None
     keep = w > 0

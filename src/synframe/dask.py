@@ -571,7 +571,11 @@ def _fit_pass(
         return syn_result, dask.delayed(None)
     for i, r in enumerate(results):
         layer[(name, "frame", i)] = (operator.getitem, r, 1)
-    frames = [_graph(name, layer, parts_in, (name, "frame", i)) for i in range(len(results))]
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+
+    graph = HighLevelGraph.from_collections(name, layer, parts_in)  # once: not per frame
+    frames = [Delayed((name, "frame", i), graph, layer=name) for i in range(len(results))]
     ends = _tree(parts_in, [(name, "frame", i) for i in range(len(results))], layer, None,
                  combine=_frame_ends)  # fmt: skip
     shared = dask.delayed(_twice)(ends)

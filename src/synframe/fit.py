@@ -375,6 +375,27 @@ def _group_table(by, types, groups, src_types, tgt_types, rows) -> tuple[np.ndar
     return out[0], out[1]
 
 
+def _bound_pair(pair) -> tuple | None:
+    """A bounds value as (lower, upper) floats or None, or None when it is not such a pair."""
+    if not isinstance(pair, (list, tuple, np.ndarray)) or len(pair) != 2:
+        return None
+    out = []
+    for v in list(pair):
+        if v is None:
+            out.append(None)
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+            return None
+        try:
+            f = float(v)
+        except (OverflowError, TypeError, ValueError):
+            return None
+        if np.isnan(f):
+            return None
+        out.append(f)
+    return tuple(out)
+
+
 def _check_per_property(props, given: Mapping, bounds, dtypes) -> None:
     """``{property: ...}`` options name fitted properties and hold what they should."""
     problems, crossed = [], []
@@ -388,26 +409,28 @@ def _check_per_property(props, given: Mapping, bounds, dtypes) -> None:
                 )  # fmt: skip
     if isinstance(bounds, Mapping):
         for p, pair in bounds.items():
-            ok = (
-                not isinstance(pair, (str, bytes))
-                and hasattr(pair, "__len__")
-                and len(pair) == 2
-                and all(v is None or (isinstance(v, (int, float, np.number))
-                                      and not isinstance(v, bool) and not np.isnan(v))
-                        for v in pair)
-            )  # fmt: skip
-            if not ok:
+            if pair is None:  # CM's data_bounds.get(prop): none for this property
+                continue
+            values = _bound_pair(pair)
+            if values is None:
                 problems.append(
                     f"bounds[{p!r}] must be (lower, upper), each a number or None, got {pair!r}"
                 )
-            elif None not in pair and pair[0] > pair[1]:
+                continue
+            lo, hi = values
+            if lo is not None and hi is not None and lo > hi:
+                crossed.append(f"bounds[{p!r}] has lower_bound {lo} above upper_bound {hi}")
+            if lo == np.inf or hi == -np.inf:
                 crossed.append(
-                    f"bounds[{p!r}] has lower_bound {pair[0]} above upper_bound {pair[1]}"
+                    f"bounds[{p!r}] = {pair!r}: a lower_bound of +inf or an upper_bound of -inf "
+                    "makes every value infinite"
                 )
     if dtypes is not None and not isinstance(dtypes, Mapping):
         problems.append(f"dtypes must be {{property: dtype name}} or None, got {dtypes!r}")
     elif isinstance(dtypes, Mapping):
         for p, dt in dtypes.items():
+            if dt is None:  # CM's data_types.get(prop): none for this property
+                continue
             try:
                 kind = np.dtype(dt).kind if isinstance(dt, str) else None
             except TypeError:
