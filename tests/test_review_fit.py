@@ -31,6 +31,7 @@ def _table(n: int = 60, seed: int = 0) -> pd.DataFrame:
             "post": rng.integers(1, 7, n).astype(np.int64),
             **{f"{s}_{a}": rng.random(n) for s in ("pre", "post") for a in "xyz"},
             "g": rng.gamma(4.0, 0.5, n),
+            "k": rng.integers(0, 5, n),
         }
     )
 

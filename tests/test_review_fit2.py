@@ -14,30 +14,9 @@ samples from subnormal to 1e308 with weights up to 2**40.
 import numpy as np
 import pandas as pd
 import pytest
+from test_review_fit import KW, TYPES, _cell, _table
 
 import synframe as sf
-
-TYPES = {i: ("A" if i % 2 else "B") for i in range(1, 7)}
-KW = {"by": "c", "types": TYPES, "progress": False, "min_connections": 1}
-
-
-def _table(n: int = 60, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "id": np.arange(n, dtype=np.int64),
-            "pre": rng.integers(1, 7, n).astype(np.int64),
-            "post": rng.integers(1, 7, n).astype(np.int64),
-            **{f"{s}_{a}": rng.random(n) for s in ("pre", "post") for a in "xyz"},
-            "g": rng.gamma(4.0, 0.5, n),
-            "k": rng.integers(0, 5, n),
-        }
-    )
-
-
-def _cell(stats, prop="g", src="A", tgt="A") -> dict:
-    return sf.pathways.to_dict(stats)["prop_stats"][prop][src][tgt]
-
 
 # --- the merging graph ----------------------------------------------------------------------------------
 

@@ -249,14 +249,14 @@ def syn_summary(
             "distinct": _distinct(x) if integral else None,
         }
         _extras(out["extra"], p, x, w, keys, grouping, mode)
-    return out, _conn_frame(df, code, keys, w, props)
+    return out, Connections(df, code, keys, w, props)
 
 
 def conn_table(df: pd.DataFrame, *, by: str, types, props: list[str], nsyns) -> Connections:
     """The connections of one piece of the table (as `syn_summary` gives them), alone."""
     df, w = synapse_counts(df, nsyns, props)
     code, keys = _pathways(df, by, types)
-    return _conn_frame(df, code, keys, w, props)
+    return Connections(df, code, keys, w, props)
 
 
 def _sum_by(code: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
@@ -330,10 +330,6 @@ class Connections:
         for i in range(len(self._props)):
             cols[f"lo{i}"], cols[f"hi{i}"] = self._min_max(i)
         return pd.DataFrame(cols)
-
-
-def _conn_frame(df, code, keys, w, props) -> Connections:
-    return Connections(df, code, keys, w, props)
 
 
 def _conn_pathways(conn) -> tuple[np.ndarray, list[tuple[str, str]]]:

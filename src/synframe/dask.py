@@ -655,25 +655,16 @@ def fit_pathway_stats(
     """
     import dask
 
-    from . import _summaries
-    from .fit import fit_from_summaries, fit_options, wants
+    from .fit import fit_from_summaries, fit_options
 
     _check_dask(ddf, "fit_pathway_stats")
-    meta = ddf._meta
-    run_schema(
-        meta,
-        stage_schema("synapses", unique_ids=False),
-        "SynapseTable (input of fit_pathway_stats)",
-    )
     opts = fit_options(
-        meta.columns, by=by, properties=properties, types=types, distributions=distributions,
-        min_connections=min_connections, bounds=bounds, interpolate=interpolate,
-        truncnorm_fit=truncnorm_fit, progress=progress, dtypes=dtypes, src_types=src_types,
-        tgt_types=tgt_types,
+        ddf._meta, by=by, properties=properties, types=types, distributions=distributions,
+        min_connections=min_connections, bounds=bounds, dtypes=dtypes, interpolate=interpolate,
+        src_types=src_types, tgt_types=tgt_types, truncnorm_fit=truncnorm_fit, nsyns=nsyns,
+        progress=progress,
     )  # fmt: skip
-    piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
-    want = wants(opts["props"], opts["given"])
-    _summaries.synapse_counts(meta, nsyns, opts["props"])  # the nsyns option, now
+    piece, want = opts["piece"], opts["want"]
     # each partition's connections summarised where they are; exact unless some neuron is in
     # several partitions on both sides (then a connection may be split): then again, merging
     # the connections of those neurons across partitions with dask's group-by
@@ -691,8 +682,4 @@ def fit_pathway_stats(
         syn_got, conn_got = dask.compute(*graph)
         return {**(syn_got or {}), **(conn_got or {})}
 
-    return fit_from_summaries(
-        summary, conns, details, opts, by=by, types=types, min_connections=min_connections,
-        bounds=bounds, dtypes=dtypes, interpolate=interpolate, src_types=src_types,
-        tgt_types=tgt_types, truncnorm_fit=truncnorm_fit, nsyns=nsyns,
-    )  # fmt: skip
+    return fit_from_summaries(summary, conns, details, opts)

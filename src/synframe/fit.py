@@ -447,10 +447,18 @@ def _check_per_property(props, given: Mapping, bounds, dtypes) -> None:
 
 
 def fit_options(
-    columns, *, by, properties, types, distributions, min_connections, bounds, interpolate,
-    truncnorm_fit, progress, dtypes=None, src_types=None, tgt_types=None,
+    table, *, by, properties, types, distributions, min_connections, bounds, dtypes,
+    interpolate, src_types, tgt_types, truncnorm_fit, nsyns, progress,
 ) -> dict:  # fmt: skip
-    """The options of a fit checked (before any work), for pandas and dask alike."""
+    """The table (a pandas table, or a dask table's meta) and the options of a fit checked
+    before any work, for pandas and dask alike; what the summaries and `fit_from_summaries`
+    take from them."""
+    run_schema(
+        table,
+        stage_schema("synapses", unique_ids=False),
+        "SynapseTable (input of fit_pathway_stats)",
+    )
+    columns = table.columns
     _check_option("truncnorm_fit", truncnorm_fit, ("histogram", "mle"))
     if isinstance(min_connections, bool) or not isinstance(min_connections, (int, np.integer)):
         raise OptionError(f"min_connections must be an int >= 1, got {min_connections!r}")
@@ -487,13 +495,20 @@ def fit_options(
         raise OptionError(
             f"by must be the pathway property (a column name such as 'synapse_class'), got {by!r}"
         )
+    syn_props = [p for p in props if p != N_SYN_PER_CONN]
+    sm.synapse_counts(table.iloc[:0], nsyns, props)  # the nsyns option, before any work
     return {
         "props": props,
-        "syn_props": [p for p in props if p != N_SYN_PER_CONN],
+        "syn_props": syn_props,
         "given": given,
         "group_cols": _group_columns(columns, by, types, interpolate),
         "progress": bool(progress) if isinstance(progress, np.bool_) else progress,
-    }
+        "piece": {"by": by, "types": types, "props": syn_props, "nsyns": nsyns},
+        "want": wants(props, given),
+        "fit": {"by": by, "types": types, "min_connections": min_connections, "bounds": bounds,
+                "dtypes": dtypes, "interpolate": interpolate, "src_types": src_types,
+                "tgt_types": tgt_types, "truncnorm_fit": truncnorm_fit, "nsyns": nsyns},
+    }  # fmt: skip
 
 
 def _type_lists(summary: dict, conns: dict, src_types, tgt_types):
@@ -557,10 +572,14 @@ def _cells_of(p, structural, keys, summary, conns, what):
     return out
 
 
-def fit_from_summaries(summary: dict, conns: dict, details, opts: dict, *, by, types,
-                       min_connections, bounds, dtypes, interpolate, src_types, tgt_types,
-                       truncnorm_fit, nsyns) -> xr.DataArray:  # fmt: skip
-    """The fit from pass 1's summaries; ``details(syn_requests, conn_requests)`` runs pass 2."""
+def fit_from_summaries(summary: dict, conns: dict, details, opts: dict) -> xr.DataArray:
+    """The fit from pass 1's summaries (``opts``: of `fit_options`);
+    ``details(syn_requests, conn_requests)`` runs pass 2."""
+    return _fit(summary, conns, details, opts, **opts["fit"])
+
+
+def _fit(summary: dict, conns: dict, details, opts: dict, *, by, types, min_connections, bounds,
+         dtypes, interpolate, src_types, tgt_types, truncnorm_fit, nsyns) -> xr.DataArray:  # fmt: skip
     props, given = opts["props"], opts["given"]
     if summary["rows"] == 0:
         raise PathwayError("no synapses to fit")
@@ -805,17 +824,13 @@ def fit_pathway_stats(
     >>> auto.attrs["fit"]["auto"]
     {'g': 'gamma (non-negative values), bounds from the data'}
     """
-    run_schema(
-        syn, stage_schema("synapses", unique_ids=False), "SynapseTable (input of fit_pathway_stats)"
-    )
     opts = fit_options(
-        syn.columns, by=by, properties=properties, types=types, distributions=distributions,
-        min_connections=min_connections, bounds=bounds, interpolate=interpolate,
-        truncnorm_fit=truncnorm_fit, progress=progress, dtypes=dtypes, src_types=src_types,
-        tgt_types=tgt_types,
+        syn, by=by, properties=properties, types=types, distributions=distributions,
+        min_connections=min_connections, bounds=bounds, dtypes=dtypes, interpolate=interpolate,
+        src_types=src_types, tgt_types=tgt_types, truncnorm_fit=truncnorm_fit, nsyns=nsyns,
+        progress=progress,
     )  # fmt: skip
-    piece = {"by": by, "types": types, "props": opts["syn_props"], "nsyns": nsyns}
-    want = wants(opts["props"], opts["given"])
+    piece, want = opts["piece"], opts["want"]
     summary, conn_table = sm.syn_summary(syn, **piece, group_cols=opts["group_cols"], want=want)
     conns = sm.conn_summary(conn_table, opts["syn_props"], want)
 
@@ -825,8 +840,4 @@ def fit_pathway_stats(
             got.update(sm.conn_details(conn_table, opts["syn_props"], on_connections))
         return got
 
-    return fit_from_summaries(
-        summary, conns, details, opts, by=by, types=types, min_connections=min_connections,
-        bounds=bounds, dtypes=dtypes, interpolate=interpolate, src_types=src_types,
-        tgt_types=tgt_types, truncnorm_fit=truncnorm_fit, nsyns=nsyns,
-    )  # fmt: skip
+    return fit_from_summaries(summary, conns, details, opts)
