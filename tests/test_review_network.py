@@ -75,6 +75,58 @@ def test_a_retried_first_link_keeps_the_rows_of_later_parts(table, neurons, tmp_
     assert np.array_equal(ids, table["id"].to_numpy())  # rows 800-1599 are 0
 
 
+def test_retried_index_tasks_write_the_same_circuit(table, neurons, tmp_path, monkeypatch):
+    """The index plan and fills run again (their worker lost): the plan keeps the dataset the
+    first attempt allocated (fills of that attempt may still be writing into it), fills write
+    their rows again; the circuit equals the one written from pandas, indices included."""
+    from synframe.sonata import _index as index
+
+    monkeypatch.setattr(index, "BLOCK", 3)  # several blocks, several fills
+    ref = sf.write_circuit(table, tmp_path / "ref", neurons=neurons, progress=False)
+    parts, staging = tmp_path / ".net.parts-x", tmp_path / ".net.staging-x"
+    network._prepare(str(parts), str(staging))
+    nodes = files.Nodes(files.node_table(neurons, None)[0])
+    props = files.edge_properties(list(table.columns), table.dtypes)
+    dtypes = {k: v.dtype for k, v in files.edge_arrays(table.iloc[:0], props).items()}
+    names = ("neurons", "neurons__neurons__chemical")
+    common = {
+        "parts": str(parts), "staging": str(staging), "names": names, "dtypes": dtypes,
+        "nodes": nodes, "drawn": None,
+    }  # fmt: skip
+    state = None
+    for number, lo in enumerate(range(0, len(table), 700)):
+        held = network._write_part(
+            table.iloc[lo : lo + 700], (str(parts), str(staging)), props, nodes, number=number
+        )
+        state = network._append_part(state, held, number=number, **common)
+    where = {"parts": str(parts), "staging": str(staging), "names": names}
+    n_nodes = len(nodes.root_ids)
+    first = network._plan_indices(state, n_nodes=n_nodes, **where)
+    again = network._plan_indices(state, n_nodes=n_nodes, **where)
+    assert [first[k][1] for k in index.NAMES] == [again[k][1] for k in index.NAMES]
+    blocks = index.n_blocks(n_nodes)
+    assert blocks > network.FILLS
+    counts = {}
+    for name in index.NAMES:
+        network._fill_index(first, name, range(0, blocks // 2), **where)  # attempt 1, half done
+        counts[name] = [
+            network._fill_index(again, name, range(0, blocks // 2), **where),
+            network._fill_index(again, name, range(blocks // 2, blocks), **where),
+        ]
+    config = network._close(
+        state, counts=counts, path=str(tmp_path / "net"), neurons=neurons, names=names,
+        provenance={}, overwrite=False, parts=str(parts), staging=str(staging),
+    ).iloc[0]  # fmt: skip
+    with h5py.File(Path(config).parent / "edges.h5") as a, h5py.File(ref.parent / "edges.h5") as b:
+        pop = a["edges"][names[1]]
+        for d in ("source_node_id", "target_node_id", "0/synapse_id"):
+            np.testing.assert_array_equal(pop[d][()], b["edges"][names[1]][d][()], d)
+        for g in index.NAMES:
+            for d in ("node_id_to_ranges", "range_to_edge_id"):
+                key = f"indices/{g}/{d}"
+                np.testing.assert_array_equal(pop[key][()], b["edges"][names[1]][key][()], key)
+
+
 def test_killing_the_worker_of_link_0_never_gives_a_wrong_circuit(table, neurons, tmp_path):
     """LocalCluster(2 workers): kill the worker holding link 0's result once several links are
     done (later ones held by the other worker). Either write_circuit raises, or the circuit

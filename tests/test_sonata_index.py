@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import libsonata
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +120,42 @@ def test_write_circuit_indices_are_libsonatas(tmp_path):
     with h5py.File(edges) as a, h5py.File(theirs) as b:
         for d in DATASETS:
             np.testing.assert_array_equal(a["edges"][name][d][()], b["edges"][name][d][()])
+
+
+@pytest.mark.parametrize(("npartitions", "block"), [(1, 4096), (3, 1), (7, 5)])
+def test_write_circuit_from_dask_fills_the_indices_in_pieces(tmp_path, npartitions, block):
+    """From dask (with a neuron table) the indices' ranges are written by several fill tasks,
+    each a range of blocks, straight into the edge file: the same bytes as libsonata's."""
+    import dask
+    import dask.dataframe as dd
+
+    import synframe as sf
+    from synframe.sonata import network
+
+    syn = sf.datasets.example_synapses().sample(frac=1, random_state=2)  # runs broken up
+    ids = np.union1d(syn["pre"], syn["post"])
+    neurons = pd.DataFrame({"root_id": np.random.default_rng(3).permutation(ids)})
+    ddf = dd.from_pandas(syn, npartitions=npartitions, sort=False)
+    with pytest.MonkeyPatch.context() as m, dask.config.set(scheduler="threads"):
+        m.setattr(index, "BLOCK", block)  # several blocks: several fill tasks
+        lazy = sf.write_circuit(ddf, tmp_path / "net", neurons=neurons, compute=False)
+        graph = dict(lazy.__dask_graph__())
+        fills = [k for k in graph if "_fill_index" in str(k)]
+        assert len(fills) == (2 * network.FILLS if block < 100 else 2)
+        config = Path(lazy.compute().iloc[0])
+    edges = config.parent / "edges.h5"
+    theirs = tmp_path / "theirs.h5"
+    with h5py.File(edges) as h5:
+        (name,) = h5["edges"]
+        source = h5["edges"][name]["source_node_id"][()]
+        target = h5["edges"][name]["target_node_id"][()]
+    _edge_file(theirs, source, target)
+    libsonata.EdgePopulation.write_indices(str(theirs), "pop", len(ids), len(ids))
+    with h5py.File(edges) as a, h5py.File(theirs) as b:
+        for d in DATASETS:
+            np.testing.assert_array_equal(a["edges"][name][d][()], b["edges/pop"][d][()], d)
+    pop = libsonata.EdgeStorage(str(edges)).open_population(name)
+    for node in (0, len(ids) // 2, len(ids) - 1):
+        np.testing.assert_array_equal(
+            pop.afferent_edges([node]).flatten(), np.flatnonzero(target == node)
+        )

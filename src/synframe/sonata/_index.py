@@ -26,7 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BLOCK", "finish", "link", "part_runs", "write_indices"]
+__all__ = [
+    "BLOCK",
+    "Plan",
+    "create_ranges",
+    "finish",
+    "link",
+    "n_blocks",
+    "node_table",
+    "part_runs",
+    "write_indices",
+]  # fmt: skip
 
 #: nodes per block of the runs files (a block's runs are sorted in memory at the end)
 BLOCK = 4096
@@ -34,34 +44,23 @@ NAMES = ("source_to_target", "target_to_source")
 _COLUMNS = {"source_to_target": "source_node_id", "target_to_source": "target_node_id"}
 
 
-def _blocks(n_nodes: int) -> int:
+def n_blocks(n_nodes: int) -> int:
     return max(1, -(-n_nodes // BLOCK))
 
 
 def _write(path: Path, nodes: np.ndarray, firsts: np.ndarray, ends: np.ndarray, n_nodes: int):
     """Runs to ``path``, grouped by block (in edge order within a block), after their cuts."""
     blocks = nodes.astype(np.int64) // BLOCK
-    key = np.uint16 if _blocks(n_nodes) <= 2**16 else np.int64  # radix sort: <= 65,536 blocks
+    key = np.uint16 if n_blocks(n_nodes) <= 2**16 else np.int64  # radix sort: <= 65,536 blocks
     order = np.argsort(blocks.astype(key), kind="stable")
     rows = np.empty((len(nodes), 3), dtype=np.uint64)
     rows[:, 0], rows[:, 1], rows[:, 2] = nodes[order], firsts[order], ends[order]
-    cuts = np.r_[0, np.cumsum(np.bincount(blocks, minlength=_blocks(n_nodes)))].astype(np.int64)
+    cuts = np.r_[0, np.cumsum(np.bincount(blocks, minlength=n_blocks(n_nodes)))].astype(np.int64)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         np.save(fh, cuts)
         rows.tofile(fh)
     tmp.replace(path)  # whole or absent: a killed attempt leaves no half file
-
-
-def _read(path: Path, block: int) -> np.ndarray:
-    """The runs of ``block`` in a runs file, as (k, 3) rows."""
-    with open(path, "rb") as fh:
-        cuts = np.load(fh)
-        count = int(cuts[block + 1] - cuts[block])
-        if not count:
-            return np.zeros((0, 3), np.uint64)
-        fh.seek(int(cuts[block]) * 24, 1)
-        return np.fromfile(fh, dtype=np.uint64, count=3 * count).reshape(-1, 3)
 
 
 def part_runs(folder: Path, name: str, number: int, ids: np.ndarray, n_nodes: int) -> list:
@@ -104,47 +103,112 @@ def link(folder: Path, name: str, number: int, bounds: list, offset: int, carry,
     return carry
 
 
-def _total(path: Path) -> int:
+def _layout(path: Path) -> tuple[np.ndarray, int]:
+    """A runs file's cuts (where each block's rows start) and the byte where its rows start."""
     with open(path, "rb") as fh:
-        return int(np.load(fh)[-1])
+        return np.load(fh), fh.tell()
+
+
+class Plan:
+    """Where each block's runs go in ``range_to_edge_id``, from the parts indexed in ``folder``
+    (part ``i`` at edge ``offsets[i]``; ``n`` edges in all; ``carry``: the run left open at the
+    end): blocks can then be filled in any order, by different processes."""
+
+    def __init__(self, folder: Path, name: str, carry, offsets: list[int], n: int, n_nodes: int):
+        tail = np.array([carry[0], carry[1], n] if carry is not None else [], np.uint64)
+        self.tail = tail.reshape(-1, 3)
+        self.files = [(folder / f"{name}-{i:09d}.{kind}", off if kind == "inner" else 0)
+                      for i, off in enumerate(offsets) for kind in ("edge", "inner")]  # fmt: skip
+        self.layouts = [_layout(f) for f, _ in self.files]
+        self.n_nodes = n_nodes
+        per_block = np.bincount(
+            (self.tail[:, 0] // BLOCK).astype(np.int64), minlength=n_blocks(n_nodes)
+        )
+        for cuts, _ in self.layouts:
+            per_block += np.diff(cuts)
+        #: row of range_to_edge_id where each block's runs start (and the total at the end)
+        self.starts = np.r_[0, np.cumsum(per_block)].astype(np.int64)
+        self.total = int(self.starts[-1])
+
+    def _block(self, k: int) -> np.ndarray:
+        """Block ``k``'s runs from every file (and the tail), in edge order, as (k, 3) rows."""
+        rows = np.empty((self.starts[k + 1] - self.starts[k], 3), dtype=np.uint64)
+        at = 0
+        for (f, off), (cuts, head) in zip(self.files, self.layouts, strict=True):
+            count = int(cuts[k + 1] - cuts[k])
+            if not count:
+                continue
+            view = memoryview(rows[at : at + count]).cast("B")
+            with open(f, "rb", buffering=0) as fh:
+                fh.seek(head + int(cuts[k]) * 24)
+                done = 0
+                while done < len(view):
+                    got = fh.readinto(view[done:])
+                    if not got:
+                        raise OSError(
+                            f"{f} is shorter than its index says; write the circuit again"
+                        )
+                    done += got
+            if off:
+                rows[at : at + count, 1:] += np.uint64(off)
+            at += count
+        rows[at:] = self.tail[self.tail[:, 0] // BLOCK == k]
+        return rows
+
+    def fill(self, blocks: range, put) -> np.ndarray:
+        """Each block's runs, ordered by node (a node's runs in edge order), to ``put(row,
+        rows)``; the number of runs of each node of these blocks."""
+        lo_node, hi_node = blocks.start * BLOCK, min(blocks.stop * BLOCK, self.n_nodes)
+        counts = np.zeros(max(0, hi_node - lo_node), dtype=np.uint64)
+        for k in blocks if self.total else ():
+            if self.starts[k + 1] == self.starts[k]:
+                continue
+            rows = self._block(k)
+            local = rows[:, 0] - np.uint64(k * BLOCK)
+            first = k * BLOCK - lo_node
+            counts[first : first + BLOCK] += np.bincount(
+                local.astype(np.intp), minlength=min(BLOCK, self.n_nodes - k * BLOCK)
+            ).astype(np.uint64)
+            order = np.argsort(local.astype(np.uint16), kind="stable")
+            put(int(self.starts[k]), np.take(rows[:, 1:], order, axis=0))
+        return counts
+
+
+def create_ranges(group, total: int, allocate: bool = False):
+    """An empty ``range_to_edge_id`` of ``total`` runs in ``group`` (libsonata writes an empty
+    index as (0, 1)). ``allocate``: its space in the file now, unfilled: its rows can then be
+    written at ``dataset.id.get_offset()`` by other processes once the file is closed."""
+    import h5py
+
+    dcpl = None
+    if allocate:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.CONTIGUOUS)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+    return group.create_dataset(
+        "range_to_edge_id", shape=(total, 2) if total else (0, 1), dtype="<u8", dcpl=dcpl
+    )
+
+
+def node_table(group, counts: np.ndarray) -> None:
+    """``node_id_to_ranges`` from the number of runs of each node."""
+    ends = np.cumsum(counts, dtype=np.uint64)
+    table = np.stack([ends - counts, ends], axis=1) if len(counts) else np.zeros((0, 1), np.uint64)
+    group.create_dataset("node_id_to_ranges", data=table)
 
 
 def finish(group, folder: Path, name: str, carry, offsets: list[int], n: int, n_nodes: int):
     """``node_id_to_ranges`` and ``range_to_edge_id`` into ``group`` from the parts indexed in
     ``folder`` (part ``i`` at edge ``offsets[i]``; ``n`` edges in all); their files go."""
-    tail = np.array([carry[0], carry[1], n] if carry is not None else [], np.uint64)
-    tail = tail.reshape(-1, 3)
-    files = [(folder / f"{name}-{i:09d}.{kind}", off if kind == "inner" else 0)
-             for i, off in enumerate(offsets) for kind in ("edge", "inner")]  # fmt: skip
-    total = sum(_total(f) for f, _ in files) + len(tail)
-    # libsonata writes an empty index as (0, 1)
-    out = group.create_dataset(
-        "range_to_edge_id", shape=(total, 2) if total else (0, 1), dtype=np.uint64
-    )
-    counts = np.zeros(n_nodes, dtype=np.uint64)
-    at = 0
-    for k in range(_blocks(n_nodes) if total else 0):  # each block's runs, in edge order
-        pieces = []
-        for f, off in files:
-            rows = _read(f, k)
-            if off:
-                rows[:, 1:] += np.uint64(off)
-            pieces.append(rows)
-        pieces.append(tail[tail[:, 0] // BLOCK == k])
-        rows = np.concatenate(pieces)
-        if not len(rows):
-            continue
-        lo = k * BLOCK
-        hi = min(lo + BLOCK, n_nodes)
-        local = (rows[:, 0] - np.uint64(lo)).astype(np.int64)
-        counts[lo:hi] += np.bincount(local, minlength=hi - lo).astype(np.uint64)
-        order = np.argsort((rows[:, 0] - np.uint64(k * BLOCK)).astype(np.uint16), kind="stable")
-        out[at : at + len(rows)] = rows[order, 1:]
-        at += len(rows)
-    ends = np.cumsum(counts, dtype=np.uint64)
-    table = np.stack([ends - counts, ends], axis=1) if n_nodes else np.zeros((0, 1), np.uint64)
-    group.create_dataset("node_id_to_ranges", data=table)
-    for f, _ in files:
+    plan = Plan(folder, name, carry, offsets, n, n_nodes)
+    out = create_ranges(group, plan.total)
+
+    def put(at, rows):
+        out[at : at + len(rows)] = rows
+
+    node_table(group, plan.fill(range(n_blocks(n_nodes)), put))
+    for f, _ in plan.files:
         f.unlink()
 
 

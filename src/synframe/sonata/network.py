@@ -8,7 +8,9 @@ From pandas the table is written chunk by chunk; from dask each worker writes it
 part files beside the circuit (in parallel, one pass over the graph), and a chain of tasks, one
 per partition, each after the one before, appends the parts to the edge file in partition order
 while later partitions are still being computed (node ids assigned on the way when a neuron
-table gives them). Then the node file, the indices (``_index``: bounded memory) and the config.
+table gives them; a part waits for the link ``LAG`` partitions back, so the chain keeps up).
+Then the indices (``_index``: bounded memory; with a neuron table, filled by tasks on the
+workers, a range of nodes each, straight into the edge file), the node file and the config.
 Everything is written into a staging directory moved into place at the end: a failure or a kill
 never leaves a partial circuit at ``path``.
 """
@@ -176,16 +178,14 @@ def write_circuit(
         folder = _prepare(str(parts), str(staging))
     else:
         folder = dask.delayed(_prepare, pure=False)(str(parts), str(staging))
-    written = syn.map_partitions(
-        files.write_part, folder, properties, nodes,
-        meta=pd.DataFrame({"root_id": np.zeros(0, np.int64)}),
-    )  # fmt: skip
     dtypes = {k: v.dtype for k, v in files.edge_arrays(syn._meta, properties).items()}
     common = {
         "parts": str(parts), "staging": str(staging), "names": names, "dtypes": dtypes,
         "nodes": nodes, "drawn": provenance.get("parameterize"),
     }  # fmt: skip
-    links = _chain(written, common)
+    links = _chain(syn, (folder, properties, nodes), common)
+    # with node ids known, the indices are filled by tasks on the workers, in parallel
+    counts = None if nodes is None else _fills(links[-1], len(nodes.root_ids), common)
     finish = {
         "parts": str(parts), "staging": str(staging), "path": str(path), "neurons": neurons,
         "names": names, "provenance": provenance, "overwrite": overwrite,
@@ -193,33 +193,109 @@ def write_circuit(
     if not compute:
         import dask.dataframe as dd
 
-        done = dask.delayed(_close)(links[-1], **finish)
+        done = dask.delayed(_close)(links[-1], counts=counts, **finish)
         return dd.from_delayed([done], meta=pd.Series([], dtype=object), verify_meta=False)
     try:  # the parts and the edge file on the workers, then the rest here, with progress bars
         with bar(len(links), "write_circuit: parts", progress, unit="part") as pbar:
-            state = _compute_links(links, written, pbar.update)
-        return Path(_close(state, **finish).iloc[0])
+            state, counts = _compute_links(links, counts, syn, pbar.update)
+        return Path(_close(state, counts=counts, **finish).iloc[0])
     finally:
         shutil.rmtree(parts, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _chain(written, common: dict) -> list:
-    """One task per partition, each after the one before: it appends its partition's part file
-    to the edge file in the staging directory, so the edge file is written while later
-    partitions are still being computed (and in the table's order)."""
+#: a partition's part file is written only after the link this many partitions back: the
+#: chain keeps up with the partitions (dask's ordering would otherwise leave every link to the
+#: end, a serial tail of all the appends, while the parts wait on disk)
+LAG = 2
+
+
+def _chain(syn, part_args: tuple, common: dict) -> list:
+    """One part file per partition (on the worker that computed it), and one link per partition,
+    each after the one before: it appends its partition's part file to the edge file in the
+    staging directory, so the edge file is written while later partitions are still being
+    computed (and in the table's order). Part ``k`` waits for link ``k - LAG``."""
     import dask
 
     links, state = [], None
     # the partitions' own keys: computed with other results of the graph, shared work is done once
-    held = written.to_delayed(optimize_graph=False)
-    # a link runs as soon as it can (before new partitions are read), so that the edge file
-    # grows while the workers compute instead of after; and its part file is read while cached
-    with dask.annotate(priority=100):
-        for number, part in enumerate(held):
-            state = dask.delayed(_append_part)(state, part, number=number, **common)
-            links.append(state)
+    for number, partition in enumerate(syn.to_delayed(optimize_graph=False)):
+        after = links[number - LAG] if number >= LAG else None
+        part = dask.delayed(_write_part)(partition, *part_args, number=number, after=after)
+        state = dask.delayed(_append_part)(state, part, number=number, **common)
+        links.append(state)
     return links
+
+
+def _write_part(df, folders, properties, nodes, *, number: int, after=None):
+    """Partition ``number``'s part file (``after``: the link it waits for, unused)."""
+    return files.write_part(df, folders, properties, nodes, {"number": number})
+
+
+#: each index of a circuit written from dask is filled by this many tasks, each a range of its
+#: blocks of nodes (after the last part, the largest step: ~100 M runs for 100 M synapses)
+FILLS = 8
+
+
+def _fills(last, n_nodes: int, common: dict) -> dict:
+    """Tasks after the chain's ``last`` link that fill both indices' ``range_to_edge_id`` in the
+    staging edge file, block range by block range; ``{index: [each task's runs per node]}``."""
+    import dask
+
+    where = {"parts": common["parts"], "staging": common["staging"], "names": common["names"]}
+    plans = dask.delayed(_plan_indices)(last, n_nodes=n_nodes, **where)
+    groups = np.array_split(np.arange(index.n_blocks(n_nodes)), FILLS)
+    return {
+        name: [
+            dask.delayed(_fill_index)(plans, name, range(g[0], g[-1] + 1), **where)
+            for g in groups if len(g)
+        ]
+        for name in index.NAMES
+    }  # fmt: skip
+
+
+def _plan_indices(state, *, n_nodes, parts, staging, names) -> dict:
+    """Each index's `index.Plan`, and the byte offset in the edge file of its
+    ``range_to_edge_id``, made here (contiguous, allocated now: tasks write their blocks into it
+    directly, each at its own rows, while no process holds the file open)."""
+    import h5py
+
+    (n, carries, offsets), _ = state
+    out = {}
+    try:
+        with h5py.File(Path(staging) / "edges.h5", "r+") as h5:
+            indices = h5["edges"][names[1]].require_group("indices")
+            for name, carry in zip(index.NAMES, carries, strict=True):
+                plan = index.Plan(Path(parts) / "index", name, carry, offsets, n, n_nodes)
+                group = indices.require_group(name)
+                ranges = group.get("range_to_edge_id")
+                if ranges is None:  # else a retried attempt's: the same plan, and fills may
+                    ranges = index.create_ranges(group, plan.total, allocate=True)  # be running
+                out[name] = (plan, ranges.id.get_offset() if plan.total else None)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(parts, ignore_errors=True)
+        raise
+    return out
+
+
+def _fill_index(plans: dict, name: str, blocks: range, *, parts, staging, names) -> np.ndarray:
+    """Fill ``blocks`` of index ``name``; the number of runs of each of their nodes."""
+    plan, offset = plans[name]
+    try:
+        with open(Path(staging) / "edges.h5", "r+b") as fh:
+
+            def put(row, rows):
+                data = memoryview(np.ascontiguousarray(rows, dtype="<u8")).cast("B")
+                at, done = offset + 16 * row, 0
+                while done < len(data):  # pwrite may write less than asked
+                    done += os.pwrite(fh.fileno(), data[done:], at + done)
+
+            return plan.fill(blocks, put)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(parts, ignore_errors=True)
+        raise
 
 
 _START = (0, (None, None), [])  # rows written, the run left open in each index, part offsets
@@ -281,8 +357,9 @@ def _append_part(state, held: pd.DataFrame, *, number, parts, staging, names, dt
     return written, np.union1d(ids, held["root_id"].to_numpy(dtype=np.int64))
 
 
-def _compute_links(links: list, written, done):
-    """Compute the chain, ``done()`` as each link finishes; the last link's state.
+def _compute_links(links: list, counts: dict | None, syn, done):
+    """Compute the chain (and the index fills after it), ``done()`` as each link finishes; the
+    last link's state and the fills' counts.
 
     On a ``dask.distributed`` client the links' futures are followed as they complete; on a local
     scheduler a dask callback counts the links' tasks.
@@ -290,17 +367,18 @@ def _compute_links(links: list, written, done):
     import dask
     from dask.base import get_scheduler
 
-    client = getattr(get_scheduler(collections=[written]), "__self__", None)
+    client = getattr(get_scheduler(collections=[syn]), "__self__", None)
     if client is not None and hasattr(client, "compute") and hasattr(client, "gather"):
         from distributed import as_completed
 
         futures = client.compute(links)
+        filled = client.compute(counts) if counts is not None else None
         last = futures[-1]
         for future in as_completed(futures):
             done()
             if future is not last:  # not wanted any more: a link lost with its worker after the
                 future.release()  # next one has run is not run again
-        return last.result()
+        return last.result(), (client.gather(filled) if filled is not None else None)
     from dask.callbacks import Callback
 
     keys = {d.key for d in links}
@@ -310,12 +388,15 @@ def _compute_links(links: list, written, done):
             done()
 
     with Callback(posttask=posttask):
-        return dask.compute(links[-1])[0]
+        return dask.compute(links[-1], counts)
 
 
-def _complete(staging: Path, state, syn_ids, neurons, names, provenance, folder: Path) -> None:
+def _complete(
+    staging: Path, state, syn_ids, neurons, names, provenance, folder: Path, counts=None
+) -> None:
     """Nodes, node ids of the edges (without a neuron table), indices and config, in staging.
-    ``folder``: where the parts' runs for the indices are."""
+    ``folder``: where the parts' runs for the indices are; ``counts``: each index's runs per
+    node, when tasks have filled its ranges already."""
     import h5py
 
     node_population, edge_population = names
@@ -329,23 +410,29 @@ def _complete(staging: Path, state, syn_ids, neurons, names, provenance, folder:
         with h5py.File(edges, "r+") as h5:
             group = h5["edges"][edge_population].require_group("indices")
             for name, carry in zip(index.NAMES, carries, strict=True):
-                index.finish(group.create_group(name), folder, name, carry, offsets, n,
-                             len(root_ids))  # fmt: skip
+                if counts is not None:  # ranges filled by the fill tasks
+                    index.node_table(group[name], np.concatenate(counts[name]))
+                else:
+                    index.finish(group.create_group(name), folder, name, carry, offsets, n,
+                                 len(root_ids))  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
     files.write_nodes(staging / "nodes.h5", node_population, root_ids, table)
     config = files.network_config(node_population, edge_population, provenance)
     (staging / "circuit_config.json").write_text(json.dumps(config, indent=2, default=str))
 
 
-def _close(state, *, parts, staging, path, neurons, names, provenance, overwrite) -> pd.Series:
-    """The chain's edge file completed and moved into ``path`` (the graph's last task)."""
+def _close(
+    state, *, counts=None, parts, staging, path, neurons, names, provenance, overwrite
+) -> pd.Series:
+    """The chain's edge file completed and moved into ``path`` (the graph's last task);
+    ``counts``: what the index fills returned."""
     written, ids = state
     try:
         # again now: a lazy write may be computed long after it was made (or twice)
         _check_target(Path(path), overwrite)
         (Path(parts) / _PREPARED).unlink(missing_ok=True)
         with staged_dir(Path(path), staging=Path(staging), prepared=True) as st:
-            _complete(st, written, ids, neurons, names, provenance, Path(parts) / "index")
+            _complete(st, written, ids, neurons, names, provenance, Path(parts) / "index", counts)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
