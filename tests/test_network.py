@@ -212,6 +212,46 @@ def test_a_kill_during_write_leaves_no_circuit(parameterized, tmp_path):
     assert json.loads(config.read_text())["synframe"]["written_by"] == "synframe.write_circuit"
 
 
+def test_a_kill_while_the_indices_are_filled_from_dask_leaves_no_circuit(
+    parameterized, neurons, tmp_path
+):
+    """The process dies after the first rows of an index went into the staging edge file: no
+    circuit at ``path``; the next write removes what the killed one left and writes it whole."""
+    table, classes = tmp_path / "syn.parquet", tmp_path / "neurons.parquet"
+    parameterized.to_parquet(table)
+    neurons.to_parquet(classes)
+    script = textwrap.dedent(f"""
+        import os, signal
+        import dask.dataframe as dd
+        import pandas as pd
+        import synframe as sf
+        real = os.pwrite
+        def killer(*args):
+            real(*args)
+            os.kill(os.getpid(), signal.SIGKILL)  # one index block written, the rest not
+        os.pwrite = killer
+        ddf = dd.from_pandas(pd.read_parquet({str(table)!r}), npartitions=5)
+        sf.write_circuit(ddf, {str(tmp_path / "net")!r},
+                         neurons=pd.read_parquet({str(classes)!r}), progress=False)
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    assert not (tmp_path / "net").exists()
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".net."))
+    assert left and any(".staging-" in name for name in left)
+    ddf = dd.from_pandas(parameterized, npartitions=5)
+    config = sf.write_circuit(ddf, tmp_path / "net", neurons=neurons, progress=False)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".net.")]
+    ref = sf.write_circuit(parameterized, tmp_path / "ref", neurons=neurons, progress=False)
+    with h5py.File(config.parent / "edges.h5") as a, h5py.File(ref.parent / "edges.h5") as b:
+        (pop,) = a["edges"]
+        for g in ("source_to_target", "target_to_source"):
+            for d in ("node_id_to_ranges", "range_to_edge_id"):
+                key = f"indices/{g}/{d}"
+                np.testing.assert_array_equal(a["edges"][pop][key][()], b["edges"][pop][key][()])
+
+
 def test_bluepysnap_validator_accepts_the_node_population(parameterized, neurons, tmp_path):
     """SONATA requires model_type on nodes: the neurons of a network circuit are virtual (a
     model_type column of the neuron table is written as given)."""
