@@ -192,9 +192,12 @@ def create_ranges(group, total: int, allocate: bool = False):
 
 
 def node_table(group, counts: np.ndarray) -> None:
-    """``node_id_to_ranges`` from the number of runs of each node."""
+    """``node_id_to_ranges`` from the number of runs of each node (replacing the one a killed
+    attempt of the same task wrote: a retried final task of a dask write)."""
     ends = np.cumsum(counts, dtype=np.uint64)
     table = np.stack([ends - counts, ends], axis=1) if len(counts) else np.zeros((0, 1), np.uint64)
+    if "node_id_to_ranges" in group:
+        del group["node_id_to_ranges"]
     group.create_dataset("node_id_to_ranges", data=table)
 
 
