@@ -5,6 +5,7 @@ cases that held are kept as regression tests."""
 
 import contextlib
 import errno
+import json
 import os
 import pickle
 import shutil
@@ -155,56 +156,53 @@ def test_a_final_task_killed_after_the_indices_completes_when_retried(table, neu
     assert sorted(p.name for p in tmp_path.iterdir()) == ["close.pkl", "net", "ref"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a retried _close whose first attempt moved the circuit into place (its worker died "
-    "before dask had its result) raises 'exists; pass overwrite=True' (with overwrite=True: "
-    "FileNotFoundError on the gone staging edge file): the circuit at path is complete and "
-    "right, but the computation fails; telling it from a foreign circuit needs a mark of the "
-    "write (its token) in the circuit -- not a small fix",
-)
 def test_a_final_task_killed_after_the_move_returns_the_circuit_when_retried(
     table, neurons, tmp_path
 ):
     """The window is the few statements after ``os.replace(staging, path)`` in `_close`; a
-    retry then finds no staging folder and the finished circuit at ``path``."""
+    retry then finds no staging folder and the finished circuit at ``path``. On a621fd9 it
+    raised 'exists; pass overwrite=True' (with overwrite=True: FileNotFoundError on the gone
+    staging edge file); now the config records the write's token and the retry returns it."""
     state, kwargs = _staged(table, neurons, tmp_path)
     first = network._close(state, **kwargs).iloc[0]
     again = network._close(state, **kwargs).iloc[0]  # the retry: the same circuit, no error
     assert again == first
+    config = json.loads(Path(first).read_text())
+    config["synframe"]["write_id"] = "another"  # another write's circuit is not taken for its own
+    Path(first).write_text(json.dumps(config))
+    with pytest.raises(sf.SynframeError, match="exists"):
+        network._close(state, **kwargs)
 
 
 # --- 2. a failing index fill ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every task of the write removes the part and staging folders when it fails; fills "
-    "that start after that fail on the gone staging edge file and dask reports whichever error "
-    "comes first: the cause (disk full) is replaced by a FileNotFoundError on "
-    ".<name>.staging-<token>/edges.h5 (5 of 10 runs with the default threaded scheduler, 1 of "
-    "6 on a LocalCluster of 2 workers, without any slow-down)",
-)
 def test_a_disk_full_during_the_index_fill_is_reported_as_such(
     table, neurons, tmp_path, monkeypatch
 ):
     """os.pwrite fails with ENOSPC in one fill; its clean-up removes the staging folder (then the
     part folder: for a large write, seconds), and another fill that starts meanwhile fails at
-    ``open(staging / "edges.h5")``; dask reports that one first: the user is told "No such file
-    or directory: .../.net.staging-…/edges.h5" instead of "No space left on device". (Here the
-    failing fill's clean-up waits until another fill has failed, to make the race certain.)"""
+    ``open(staging / "edges.h5")``. On a621fd9 dask reported that one first: the user was told
+    "No such file or directory: .../.net.staging-…/edges.h5" instead of "No space left on
+    device". Now a task that finds the folders going waits until they are gone (the first task
+    has raised the cause by then) and raises a SonataError that says so. (Here the failing
+    fill's clean-up waits until another fill has started without the staging folder, to make
+    the race certain.)"""
     monkeypatch.setattr(index, "BLOCK", 3)  # 718 blocks: 8 fills per index
     real_fill, real_pwrite, real_rmtree = network._fill_index, os.pwrite, shutil.rmtree
-    local, other_failed = threading.local(), threading.Event()
+    local, other_started = threading.local(), threading.Event()
+    seen = []
 
     def fill(plans, name, blocks, **kwargs):
         local.full = name == "source_to_target" and blocks.start == 0  # this one: disk full
         if not local.full:
             time.sleep(0.05)  # the others cannot all be over before the failing one fails
+            if not Path(kwargs["staging"]).exists():
+                other_started.set()
         try:
             return real_fill(plans, name, blocks, **kwargs)
-        except FileNotFoundError:
-            other_failed.set()
+        except Exception as exc:
+            seen.append(type(exc).__name__)
             raise
 
     def pwrite(fd, data, offset):
@@ -216,7 +214,7 @@ def test_a_disk_full_during_the_index_fill_is_reported_as_such(
         real_rmtree(path, *args, **kwargs)
         if getattr(local, "full", False):
             local.full = False
-            other_failed.wait(10)  # a large folder: another fill starts while it goes
+            other_started.wait(10)  # a large folder: another fill starts while it goes
             time.sleep(0.2)
 
     monkeypatch.setattr(network, "_fill_index", fill)
@@ -225,9 +223,14 @@ def test_a_disk_full_during_the_index_fill_is_reported_as_such(
     ddf = dd.from_pandas(table, npartitions=4)
     with dask.config.set(scheduler="threads", num_workers=4), pytest.raises(OSError) as info:
         sf.write_circuit(ddf, tmp_path / "net", neurons=neurons, progress=False)
-    assert other_failed.is_set()  # the race happened
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert other_started.is_set()  # the race happened
     assert info.value.errno == errno.ENOSPC, repr(info.value)
+    for _ in range(100):  # the fill that found the folders gone says so, after the cause
+        if "SonataError" in seen:
+            break
+        time.sleep(0.05)
+    assert "SonataError" in seen
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("scheduler", ["synchronous", "threads"])

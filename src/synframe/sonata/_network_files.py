@@ -4,6 +4,8 @@ config."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from .read import CENTERS
 __all__ = [
     "CANONICAL",
     "Nodes",
+    "abandon",
     "append_edges",
     "edge_arrays",
     "edge_properties",
@@ -132,7 +135,6 @@ def write_part(
     ``folders``: the write's part and staging folders, made before any part: on an error both
     go (the write has failed), and a part still running then cannot make them again."""
     import json
-    import shutil
 
     import h5py
 
@@ -149,11 +151,38 @@ def write_part(
                     h5.create_dataset(name, data=values, dtype=h5py.string_dtype())
                 else:
                     h5.create_dataset(name, data=values)
-    except BaseException:
-        for f in folders:
-            shutil.rmtree(f, ignore_errors=True)
+    except BaseException as exc:
+        abandon(*folders, exc)
         raise
     return pd.DataFrame({"root_id": held})
+
+
+def abandon(parts: str | Path, staging: str | Path, exc: BaseException) -> None:
+    """A task of a dask write failed with ``exc``: the write is over and its part and staging
+    folders go (every task that fails removes them: a lazy write has no task that runs after a
+    failure). The first task to fail removes them and returns (its caller raises ``exc``). A
+    task that finds them going already stopped only because of that one: it waits until they
+    are gone -- the first task has then raised the cause, which dask reports first -- and
+    raises a SonataError saying so."""
+    import time
+
+    parts, staging = Path(parts), Path(staging)
+    failed = staging.with_name(staging.name + ".failed")
+    try:
+        os.rename(staging, failed)  # atomic: one task is the first
+    except OSError:
+        deadline = time.monotonic() + 60
+        while (parts.exists() or failed.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        shutil.rmtree(parts, ignore_errors=True)
+        raise SonataError(
+            "write_circuit: another task of this write failed first and removed the write's "
+            f"folders (this one then stopped with {type(exc).__name__}); that task's error is "
+            "the cause, and nothing was written at the circuit's path"
+        ) from exc
+    shutil.rmtree(failed, ignore_errors=True)
+    shutil.rmtree(parts, ignore_errors=True)
 
 
 def index_part(folder: Path, number: int, chunk: dict[str, np.ndarray], nodes) -> dict | None:

@@ -74,7 +74,8 @@ def write_circuit(
     version, seed, pathway property, properties, the model's SHA-256 and file -- in the
     ``synframe`` entry of ``circuit_config.json`` (key ``parameterize``) and as the JSON attribute
     ``synframe_provenance`` of ``/edges/<population>``, as [`parameterize_circuit`][synframe.sonata.circuit.parameterize_circuit]
-    records its own.
+    records its own. From dask the entry also holds ``write_id``, the write's token (a retried
+    final task recognises its circuit by it).
 
     Parameters
     ----------
@@ -200,8 +201,8 @@ def write_circuit(
             state, counts = _compute_links(links, counts, syn, pbar.update)
         return Path(_close(state, counts=counts, **finish).iloc[0])
     finally:
-        shutil.rmtree(parts, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        for folder in (parts, staging, f"{staging}.failed"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 #: a partition's part file is written only after the link this many partitions back: the
@@ -272,9 +273,8 @@ def _plan_indices(state, *, n_nodes, parts, staging, names) -> dict:
                 if ranges is None:  # else a retried attempt's: the same plan, and fills may
                     ranges = index.create_ranges(group, plan.total, allocate=True)  # be running
                 out[name] = (plan, ranges.id.get_offset() if plan.total else None)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(parts, ignore_errors=True)
+    except BaseException as exc:
+        files.abandon(parts, staging, exc)
         raise
     return out
 
@@ -292,9 +292,8 @@ def _fill_index(plans: dict, name: str, blocks: range, *, parts, staging, names)
                     done += os.pwrite(fh.fileno(), data[done:], at + done)
 
             return plan.fill(blocks, put)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(parts, ignore_errors=True)
+    except BaseException as exc:
+        files.abandon(parts, staging, exc)
         raise
 
 
@@ -350,9 +349,8 @@ def _append_part(state, held: pd.DataFrame, *, number, parts, staging, names, dt
         chunk, bounds = files.read_part(Path(parts) / f"part-{number:07d}.h5")
         written = _append(staging, Path(parts) / "index", names, chunk, bounds, number, written,
                           nodes, dtypes, drawn)  # fmt: skip
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(parts, ignore_errors=True)
+    except BaseException as exc:
+        files.abandon(parts, staging, exc)
         raise
     return written, np.union1d(ids, held["root_id"].to_numpy(dtype=np.int64))
 
@@ -425,8 +423,16 @@ def _close(
     state, *, counts=None, parts, staging, path, neurons, names, provenance, overwrite
 ) -> pd.Series:
     """The chain's edge file completed and moved into ``path`` (the graph's last task);
-    ``counts``: what the index fills returned."""
+    ``counts``: what the index fills returned. The config records the write's token
+    (``write_id``): run again after it moved the circuit into place (its worker lost before dask
+    had its result), it finds its own circuit there and returns it."""
     written, ids = state
+    token = Path(staging).name.rsplit("-", 1)[-1]
+    config = Path(path) / "circuit_config.json"
+    if not Path(staging).exists() and _write_id(config) == token:
+        shutil.rmtree(parts, ignore_errors=True)
+        return pd.Series([str(config)], dtype=object)
+    provenance = {**provenance, "write_id": token}
     try:
         # again now: a lazy write may be computed long after it was made (or twice)
         _check_target(Path(path), overwrite)
@@ -440,6 +446,14 @@ def _close(
         shutil.rmtree(parts, ignore_errors=True)
     log.info("write_circuit: %d synapses between %d neurons -> %s", written[0], len(ids), path)
     return pd.Series([str(Path(path) / "circuit_config.json")], dtype=object)
+
+
+def _write_id(config: Path) -> str | None:
+    """The ``write_id`` of a circuit written from dask (None if there is none to read)."""
+    try:
+        return json.loads(config.read_text())["synframe"].get("write_id")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
