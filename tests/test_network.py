@@ -243,6 +243,11 @@ def test_a_kill_while_the_indices_are_filled_from_dask_leaves_no_circuit(
     ddf = dd.from_pandas(parameterized, npartitions=5)
     config = sf.write_circuit(ddf, tmp_path / "net", neurons=neurons, progress=False)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".net.")]
+    import bluepysnap  # the config with the write's write_id, read by its consumer
+
+    assert json.loads(config.read_text())["synframe"]["write_id"]
+    (edges,) = bluepysnap.Circuit(str(config)).edges.values()
+    assert edges.size == len(parameterized)
     ref = sf.write_circuit(parameterized, tmp_path / "ref", neurons=neurons, progress=False)
     with h5py.File(config.parent / "edges.h5") as a, h5py.File(ref.parent / "edges.h5") as b:
         (pop,) = a["edges"]

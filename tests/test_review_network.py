@@ -18,17 +18,27 @@ from synframe.sonata import _network_files as files
 from synframe.sonata import network
 
 
-@pytest.fixture(scope="module")
-def table():
+def parameterized_example():
+    """The bundled synapses, parameterized by synapse class."""
     syn = sf.datasets.example_synapses()
     stats = sf.datasets.example_pathway_stats(shared_within=True)
     classes = sf.datasets.example_synapse_classes()
     return sf.parameterize(syn, stats, by="synapse_class", types=classes, seed=1, progress=False)
 
 
+def example_neurons():
+    """The bundled neurons with their synapse class (a neuron table)."""
+    return sf.datasets.example_synapse_classes().rename_axis("root_id").reset_index()
+
+
+@pytest.fixture(scope="module")
+def table():
+    return parameterized_example()
+
+
 @pytest.fixture(scope="module")
 def neurons():
-    return sf.datasets.example_synapse_classes().rename_axis("root_id").reset_index()
+    return example_neurons()
 
 
 def _edges(config: Path, name: str) -> np.ndarray:

@@ -24,6 +24,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from test_network import datasets
+from test_review_network import example_neurons, parameterized_example
 
 import synframe as sf
 from synframe.sonata import _index as index
@@ -35,15 +37,12 @@ NAMES = ("neurons", "neurons__neurons__chemical")
 
 @pytest.fixture(scope="module")
 def table():
-    syn = sf.datasets.example_synapses()
-    stats = sf.datasets.example_pathway_stats(shared_within=True)
-    classes = sf.datasets.example_synapse_classes()
-    return sf.parameterize(syn, stats, by="synapse_class", types=classes, seed=1, progress=False)
+    return parameterized_example()
 
 
 @pytest.fixture(scope="module")
 def neurons():
-    return sf.datasets.example_synapse_classes().rename_axis("root_id").reset_index()
+    return example_neurons()
 
 
 @pytest.fixture(scope="module")
@@ -56,22 +55,8 @@ def many_neurons(neurons):
     return both.sample(frac=1, random_state=4).reset_index(drop=True)
 
 
-def _datasets(config: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for f in ("nodes.h5", "edges.h5"):
-        with h5py.File(config.parent / f) as h5:
-            h5.visititems(
-                lambda name, obj, f=f: (
-                    out.__setitem__(f"{f}:{name}", obj[()])
-                    if isinstance(obj, h5py.Dataset)
-                    else None
-                )
-            )
-    return out
-
-
 def _assert_same(a: Path, b: Path) -> None:
-    da, db = _datasets(a), _datasets(b)
+    da, db = datasets(a), datasets(b)
     assert da.keys() == db.keys() and len(da) > 20
     for name in da:
         assert da[name].dtype == db[name].dtype, name
@@ -299,7 +284,7 @@ def test_many_blocks_any_partitioning_equals_pandas_and_libsonata(
         with dask.config.set(scheduler="threads"):
             b = sf.write_circuit(ddf, tmp_path / f"b-{name}", neurons=many_neurons)
         _assert_same(a, b)
-        ours = _datasets(b)
+        ours = datasets(b)
         for key, values in _libsonata_indices(b, len(many_neurons), tmp_path).items():
             assert np.array_equal(ours[f"edges.h5:edges/{NAMES[1]}/indices/{key}"], values), key
     if npartitions == 50:  # the filter left empty partitions
